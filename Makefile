@@ -1,0 +1,41 @@
+# Peregrine: `make run` starts the platform, `make test` runs the tests and quality gates.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements/*.in 2>/dev/null | cksum | cut -d' ' -f1)
+
+.PHONY: run test install lock lint check bench clean-var
+
+$(STAMP): requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check uv==0.13.9
+	$(UV) pip install -q -p $(PY) -r requirements.lock
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+lock:
+	$(UV) pip compile -q requirements/base.in requirements/dev.in requirements/bench.in -o requirements.lock
+
+run: install
+	$(PY) -m config.run
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+check: install
+	$(PY) -m config.embedded -- $(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m config.embedded -- $(PY) manage.py check
+
+test: install lint
+	$(PY) -m config.embedded -- $(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m config.embedded -- $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m config.embedded -- sh -c 'for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done'
+
+clean-var:
+	rm -rf var

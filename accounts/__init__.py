@@ -1,0 +1,1 @@
+"""Users, login, two-factor authentication, API tokens and notification preferences."""

@@ -1,0 +1,1 @@
+"""Audit trail, tax lots, tax and trade exports."""

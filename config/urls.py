@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config import views
+
+APPS = ("accounts", "exchanges", "marketdata", "strategies", "trading", "portfolio", "compliance")
+
+admin.site.site_header = "Peregrine administration"
+admin.site.site_title = "Peregrine admin"
+admin.site.index_title = "Operations"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include([path("", include(f"{app}.api.urls")) for app in APPS])),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    *[path(f"{app}/", include(f"{app}.urls")) for app in APPS],
+]

@@ -1,0 +1,26 @@
+"""Platform-level views: home and the health check."""
+
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from config import health
+
+
+@require_GET
+@never_cache
+def healthz(request):
+    """Report database, Redis, worker heartbeat and beat; 503 names the failing parts."""
+    checks = health.run_checks()
+    failing = [check.name for check in checks if not check.ok]
+    body = {
+        "status": "ok" if not failing else "unhealthy",
+        "failing": failing,
+        "checks": {check.name: check.as_dict() for check in checks},
+    }
+    return JsonResponse(body, status=200 if not failing else 503)
+
+
+def home(request):
+    return render(request, "home.html")

@@ -1,0 +1,1 @@
+"""Exchange accounts, encrypted credentials, the ccxt gateway and the sandbox exchange."""

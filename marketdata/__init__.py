@@ -1,0 +1,1 @@
+"""Instruments, candles, collectors, history import and the live market fan-out."""

@@ -1,0 +1,1 @@
+"""Balances, positions, realized and unrealized PnL, performance snapshots."""

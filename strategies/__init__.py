@@ -1,0 +1,1 @@
+"""Strategy catalog, saved configurations, backtest runs and results."""

@@ -1,0 +1,1 @@
+"""Bots, orders, fills, the bot runtime on Celery, risk sweeps and kill switches."""
