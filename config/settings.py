@@ -96,6 +96,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.integer("DATABASE_CONN_MAX_AGE", 60, 
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("TEST", {})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
 
 REDIS_URL = env.redis_url("REDIS_URL")
 CACHES = {
@@ -257,3 +258,5 @@ LOGGING = {
 
 # --- Peregrine ------------------------------------------------------------------------------
 PEREGRINE_DATA_DIR = env.string("PEREGRINE_DATA_DIR", str(BASE_DIR.parent / "shared" / "data"))
+PEREGRINE_SANDBOX_VENUES = env.string_list("PEREGRINE_SANDBOX_VENUES", ["sandbox", "sandbox-b"])
+PEREGRINE_SANDBOX_URL = env.string("PEREGRINE_SANDBOX_URL", "http://127.0.0.1:8100")
