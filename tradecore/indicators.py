@@ -1,0 +1,358 @@
+"""Indicators in two forms that agree to 1e-9: vectorized (numpy arrays) and streaming (one value
+at a time, for live bots and the event-driven backtester).
+
+Conventions (TA-Lib's, so TA-Lib serves as a test reference): outputs are NaN during warm-up;
+EMA is seeded with the SMA of its first `period` inputs; RSI and ATR use Wilder smoothing seeded
+with simple averages; Bollinger bands use the population standard deviation. MACD is built from
+two standard EMAs over the whole series (TA-Lib seeds its fast EMA later, so the two agree only
+after warm-up).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+NAN = float("nan")
+_RESUM_EVERY = 1024  # bounds floating drift of running sums
+
+
+def _as_array(values) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64)
+
+
+def _check_period(period: int) -> None:
+    if int(period) != period or period < 1:
+        raise ValueError(f"period must be a positive integer, got {period!r}")
+
+
+# -- vectorized ------------------------------------------------------------------------------
+def sma(values, period: int) -> np.ndarray:
+    """Simple moving average; the first value is at index period-1."""
+    _check_period(period)
+    x = _as_array(values)
+    out = np.full(x.shape, np.nan)
+    if len(x) < period:
+        return out
+    base = x[0]
+    csum = np.cumsum(x - base)
+    sums = csum[period - 1 :].copy()
+    sums[1:] -= csum[: len(x) - period]
+    out[period - 1 :] = sums / period + base
+    return out
+
+
+def ema(values, period: int) -> np.ndarray:
+    """Exponential moving average, alpha = 2/(period+1), seeded with the first period's SMA."""
+    _check_period(period)
+    x = _as_array(values)
+    out = np.full(x.shape, np.nan)
+    if len(x) < period:
+        return out
+    alpha = 2.0 / (period + 1)
+    keep = 1.0 - alpha
+    value = float(np.mean(x[:period]))
+    result = [value]
+    append = result.append
+    for price in x[period:].tolist():
+        value = alpha * price + keep * value
+        append(value)
+    out[period - 1 :] = result
+    return out
+
+
+def rsi(values, period: int = 14) -> np.ndarray:
+    """Wilder's RSI; the first value is at index `period`."""
+    _check_period(period)
+    x = _as_array(values)
+    out = np.full(x.shape, np.nan)
+    if len(x) <= period:
+        return out
+    change = np.diff(x)
+    gains = np.where(change > 0, change, 0.0).tolist()
+    losses = np.where(change < 0, -change, 0.0).tolist()
+    avg_gain = sum(gains[:period]) / period
+    avg_loss = sum(losses[:period]) / period
+    result = [_rsi_value(avg_gain, avg_loss)]
+    keep = period - 1
+    for gain, loss in zip(gains[period:], losses[period:], strict=True):
+        avg_gain = (avg_gain * keep + gain) / period
+        avg_loss = (avg_loss * keep + loss) / period
+        result.append(_rsi_value(avg_gain, avg_loss))
+    out[period:] = result
+    return out
+
+
+def _rsi_value(avg_gain: float, avg_loss: float) -> float:
+    total = avg_gain + avg_loss
+    return 100.0 * avg_gain / total if total > 0 else 0.0
+
+
+def macd(values, fast: int = 12, slow: int = 26, signal: int = 9):
+    """MACD line (EMA fast - EMA slow), its signal EMA and the histogram."""
+    if fast >= slow:
+        raise ValueError("fast period must be shorter than slow period")
+    line = ema(values, fast) - ema(values, slow)
+    sig = np.full(line.shape, np.nan)
+    start = slow - 1
+    if len(line) > start:
+        sig[start:] = ema(line[start:], signal)
+    return line, sig, line - sig
+
+
+def bollinger(values, period: int = 20, k: float = 2.0):
+    """Bollinger bands: (upper, middle, lower) with population standard deviation."""
+    _check_period(period)
+    x = _as_array(values)
+    middle = sma(x, period)
+    std = np.full(x.shape, np.nan)
+    if len(x) >= period:
+        windows = np.lib.stride_tricks.sliding_window_view(x, period)
+        std[period - 1 :] = windows.std(axis=1)
+    return middle + k * std, middle, middle - k * std
+
+
+def true_range(high, low, close) -> np.ndarray:
+    h, lo, c = _as_array(high), _as_array(low), _as_array(close)
+    tr = np.full(h.shape, np.nan)
+    if len(h) > 1:
+        prev = c[:-1]
+        tr[1:] = np.maximum(h[1:], prev) - np.minimum(lo[1:], prev)
+    return tr
+
+
+def atr(high, low, close, period: int = 14) -> np.ndarray:
+    """Wilder's average true range; the first value is at index `period`."""
+    _check_period(period)
+    tr = true_range(high, low, close)
+    out = np.full(tr.shape, np.nan)
+    if len(tr) <= period:
+        return out
+    value = float(np.mean(tr[1 : period + 1]))
+    result = [value]
+    keep = period - 1
+    for item in tr[period + 1 :].tolist():
+        value = (value * keep + item) / period
+        result.append(value)
+    out[period:] = result
+    return out
+
+
+def crossed_above(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
+    """True at i when fast[i-1] < slow[i-1] and fast[i] > slow[i] (strict on both bars)."""
+    out = np.zeros(len(fast), dtype=bool)
+    out[1:] = (fast[:-1] < slow[:-1]) & (fast[1:] > slow[1:])
+    return out
+
+
+def crossed_below(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
+    return crossed_above(slow, fast)
+
+
+# -- streaming ---------------------------------------------------------------------------------
+class StreamingSMA:
+    """SMA over the last `period` values; `update` returns NaN until the window is full."""
+
+    __slots__ = ("period", "_buf", "_i", "_sum", "_count", "value")
+
+    def __init__(self, period: int) -> None:
+        _check_period(period)
+        self.period = period
+        self._buf = [0.0] * period
+        self._i = 0
+        self._sum = 0.0
+        self._count = 0
+        self.value = NAN
+
+    def update(self, x: float) -> float:
+        i = self._i
+        self._sum += x - self._buf[i]
+        self._buf[i] = x
+        self._i = i + 1 if i + 1 < self.period else 0
+        self._count += 1
+        if self._count % _RESUM_EVERY == 0:
+            self._sum = math.fsum(self._buf)
+        if self._count >= self.period:
+            self.value = self._sum / self.period
+        return self.value
+
+    def snapshot(self) -> dict:
+        return {"buf": list(self._buf), "i": self._i, "sum": self._sum, "count": self._count}
+
+    def restore(self, state: dict) -> None:
+        self._buf, self._i = list(state["buf"]), state["i"]
+        self._sum, self._count = state["sum"], state["count"]
+        self.value = self._sum / self.period if self._count >= self.period else NAN
+
+
+class StreamingEMA:
+    __slots__ = ("period", "alpha", "_seed", "_count", "value")
+
+    def __init__(self, period: int) -> None:
+        _check_period(period)
+        self.period = period
+        self.alpha = 2.0 / (period + 1)
+        self._seed = 0.0
+        self._count = 0
+        self.value = NAN
+
+    def update(self, x: float) -> float:
+        self._count += 1
+        if self._count < self.period:
+            self._seed += x
+        elif self._count == self.period:
+            self.value = (self._seed + x) / self.period
+        else:
+            self.value = self.alpha * x + (1.0 - self.alpha) * self.value
+        return self.value
+
+    def snapshot(self) -> dict:
+        return {"seed": self._seed, "count": self._count, "value": self.value}
+
+    def restore(self, state: dict) -> None:
+        self._seed, self._count, self.value = state["seed"], state["count"], state["value"]
+
+
+class StreamingRSI:
+    __slots__ = ("period", "_prev", "_gain", "_loss", "_count", "value")
+
+    def __init__(self, period: int = 14) -> None:
+        _check_period(period)
+        self.period = period
+        self._prev = NAN
+        self._gain = 0.0
+        self._loss = 0.0
+        self._count = 0
+        self.value = NAN
+
+    def update(self, x: float) -> float:
+        prev, self._prev = self._prev, x
+        if prev != prev:  # first value
+            return self.value
+        change = x - prev
+        gain = change if change > 0 else 0.0
+        loss = -change if change < 0 else 0.0
+        self._count += 1
+        n = self.period
+        if self._count <= n:
+            self._gain += gain
+            self._loss += loss
+            if self._count < n:
+                return self.value
+            self._gain /= n
+            self._loss /= n
+        else:
+            self._gain = (self._gain * (n - 1) + gain) / n
+            self._loss = (self._loss * (n - 1) + loss) / n
+        self.value = _rsi_value(self._gain, self._loss)
+        return self.value
+
+    def snapshot(self) -> dict:
+        return {k: getattr(self, k) for k in ("_prev", "_gain", "_loss", "_count", "value")}
+
+    def restore(self, state: dict) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
+
+
+class StreamingMACD:
+    __slots__ = ("_fast", "_slow", "_signal", "_count", "slow_period", "line", "signal", "hist")
+
+    def __init__(self, fast: int = 12, slow: int = 26, signal: int = 9) -> None:
+        if fast >= slow:
+            raise ValueError("fast period must be shorter than slow period")
+        self._fast, self._slow = StreamingEMA(fast), StreamingEMA(slow)
+        self._signal = StreamingEMA(signal)
+        self.slow_period = slow
+        self._count = 0
+        self.line = self.signal = self.hist = NAN
+
+    def update(self, x: float) -> tuple[float, float, float]:
+        self.line = self._fast.update(x) - self._slow.update(x)
+        self._count += 1
+        if self._count >= self.slow_period:
+            self.signal = self._signal.update(self.line)
+            self.hist = self.line - self.signal
+        return self.line, self.signal, self.hist
+
+    def snapshot(self) -> dict:
+        return {
+            "fast": self._fast.snapshot(),
+            "slow": self._slow.snapshot(),
+            "signal": self._signal.snapshot(),
+            "count": self._count,
+            "values": (self.line, self.signal, self.hist),
+        }
+
+    def restore(self, state: dict) -> None:
+        self._fast.restore(state["fast"])
+        self._slow.restore(state["slow"])
+        self._signal.restore(state["signal"])
+        self._count = state["count"]
+        self.line, self.signal, self.hist = state["values"]
+
+
+class StreamingBollinger:
+    __slots__ = ("period", "k", "_sma", "_buf", "upper", "middle", "lower")
+
+    def __init__(self, period: int = 20, k: float = 2.0) -> None:
+        self.period, self.k = period, k
+        self._sma = StreamingSMA(period)
+        self._buf = self._sma._buf
+        self.upper = self.middle = self.lower = NAN
+
+    def update(self, x: float) -> tuple[float, float, float]:
+        middle = self._sma.update(x)
+        if middle == middle:
+            mean = math.fsum(self._buf) / self.period
+            var = math.fsum((v - mean) ** 2 for v in self._buf) / self.period
+            std = math.sqrt(var)
+            self.upper, self.middle, self.lower = (
+                middle + self.k * std,
+                middle,
+                middle - self.k * std,
+            )
+        return self.upper, self.middle, self.lower
+
+    def snapshot(self) -> dict:
+        return {"sma": self._sma.snapshot(), "values": (self.upper, self.middle, self.lower)}
+
+    def restore(self, state: dict) -> None:
+        self._sma.restore(state["sma"])
+        self._buf = self._sma._buf
+        self.upper, self.middle, self.lower = state["values"]
+
+
+class StreamingATR:
+    __slots__ = ("period", "_prev_close", "_count", "_sum", "value")
+
+    def __init__(self, period: int = 14) -> None:
+        _check_period(period)
+        self.period = period
+        self._prev_close = NAN
+        self._count = 0
+        self._sum = 0.0
+        self.value = NAN
+
+    def update(self, high: float, low: float, close: float) -> float:
+        prev, self._prev_close = self._prev_close, close
+        if prev != prev:
+            return self.value
+        tr = max(high, prev) - min(low, prev)
+        self._count += 1
+        n = self.period
+        if self._count < n:
+            self._sum += tr
+        elif self._count == n:
+            self.value = (self._sum + tr) / n
+        else:
+            self.value = (self.value * (n - 1) + tr) / n
+        return self.value
+
+    def snapshot(self) -> dict:
+        return {k: getattr(self, k) for k in ("_prev_close", "_count", "_sum", "value")}
+
+    def restore(self, state: dict) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
