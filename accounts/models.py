@@ -1,5 +1,6 @@
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from django_otp.models import Device
 
 
 class EmailUserManager(UserManager):
@@ -41,3 +42,92 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.email
+
+
+class UserSession(models.Model):
+    """One signed-in browser session of a user, so they can see and end the others."""
+
+    session_key = models.CharField(max_length=40, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="tracked_sessions")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} from {self.ip or '?'}"
+
+
+class SecondFactorThrottle(models.Model):
+    """Per-account count of failed second-factor codes; its row lock serializes verification."""
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, primary_key=True, related_name="second_factor_throttle"
+    )
+    failure_count = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.failure_count} failure(s)"
+
+
+class BackupCodeDevice(Device):
+    """A django-otp device holding single-use backup codes, stored only as salted hashes."""
+
+    class Meta:
+        verbose_name = "backup code set"
+
+    salt = models.CharField(max_length=32, blank=True)
+
+    def verify_token(self, token) -> bool:
+        from accounts.backup_codes import backup_code_consume
+
+        return backup_code_consume(device=self, code=str(token))
+
+
+class BackupCode(models.Model):
+    device = models.ForeignKey(BackupCodeDevice, on_delete=models.CASCADE, related_name="codes")
+    code_hash = models.CharField(max_length=128)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"backup code of {self.device.user}"
+
+
+class ApiToken(models.Model):
+    """A named API token: only a SHA-256 hash of it is stored; read or trade scope."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read"
+        TRADE = "trade", "Read and trade"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.READ)
+    prefix = models.CharField(max_length=12, help_text="Public start of the token, for display.")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(scope__in=["read", "trade"]), name="api_token_scope_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def can_trade(self) -> bool:
+        return self.scope == self.Scope.TRADE
+
+    def is_usable(self, now) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -49,6 +49,11 @@ INSTALLED_APPS = [
     "channels",
     "django_celery_beat",
     "django_htmx",
+    # accounts and security (issue 3): allauth login, django-otp second factor
+    "allauth",
+    "allauth.account",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     # project apps
     "accounts",
     "exchanges",
@@ -67,6 +72,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # accounts and security (issue 3): OTP verification state, allauth, the OTP step gate
+    # (a user with 2FA is held at the OTP step until it passes) and session tracking
+    "django_otp.middleware.OTPMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "accounts.middleware.SecondFactorRequiredMiddleware",
+    "accounts.middleware.SessionTrackingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -177,6 +188,7 @@ DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "Peregrine <no-reply@pereg
 # --- Django REST framework ------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -262,3 +274,69 @@ LOGGING = {
 PEREGRINE_DATA_DIR = env.string("PEREGRINE_DATA_DIR", str(BASE_DIR.parent / "shared" / "data"))
 PEREGRINE_SANDBOX_VENUES = env.string_list("PEREGRINE_SANDBOX_VENUES", ["sandbox", "sandbox-b"])
 PEREGRINE_SANDBOX_URL = env.string("PEREGRINE_SANDBOX_URL", "http://127.0.0.1:8100")
+PEREGRINE_OPERATOR_EMAIL = env.string("PEREGRINE_OPERATOR_EMAIL", "operator@peregrine.local")
+
+# --- accounts and security (issue 3) --------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "home"
+ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = env.choice(
+    "PEREGRINE_EMAIL_VERIFICATION", ("mandatory", "optional"), "mandatory"
+)
+ACCOUNT_CHANGE_EMAIL = True  # one address per user; a change is verified before it applies
+ACCOUNT_EMAIL_NOTIFICATIONS = True  # notice on password change/reset and email change
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
+ACCOUNT_SESSION_REMEMBER = False  # browser-session cookie; server-side idle expiry still applies
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if PRODUCTION else "http"
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Peregrine] "
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+# Login failures: per IP and per account (the account's email is the rate-limit key).
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": env.string("PEREGRINE_LOGIN_FAILED_RATE_LIMIT", "10/m/ip,5/5m/key"),
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+}
+# django-otp: TOTP codes one 30 s step either side; no automatic drift, so +-2 stays rejected.
+# Throttling is ours (accounts.services.second_factor_verify): a locked row per account counts
+# every failure, also under concurrent requests. django-otp's own device throttle is switched off.
+OTP_TOTP_ISSUER = env.string("PEREGRINE_OTP_ISSUER", "Peregrine")
+OTP_TOTP_SYNC = False
+OTP_TOTP_THROTTLE_FACTOR = 0
+PEREGRINE_REQUIRE_2FA = env.boolean("PEREGRINE_REQUIRE_2FA", False)
+PEREGRINE_SIGNUP_OPEN = env.boolean("PEREGRINE_SIGNUP_OPEN", True)
+PEREGRINE_BACKUP_CODE_ITERATIONS = 200_000  # PBKDF2 rounds for hashed backup codes
+PEREGRINE_OTP_FAILURES_BEFORE_LOCK = env.integer("PEREGRINE_OTP_FAILURES_BEFORE_LOCK", 5, minimum=1)
+PEREGRINE_RECENT_AUTH_SECONDS = env.integer("PEREGRINE_RECENT_AUTH_SECONDS", 600, minimum=30)
+# Master keys for exchange credentials (envelope encryption, exchanges/crypto.py): a list, the
+# last one is the newest and wraps new secrets; older ones still unwrap until
+# `manage.py rotate_master_key` has re-wrapped everything. Given as base64 of 32 random bytes,
+# separated by commas or newlines, in PEREGRINE_MASTER_KEYS or a file named by
+# PEREGRINE_MASTER_KEYS_FILE. Outside production a fixed, public development key is derived so
+# dev and test data stay readable; production refuses to start without a real key.
+from exchanges.crypto import development_master_key, parse_master_keys  # noqa: E402
+
+PEREGRINE_MASTER_KEYS = parse_master_keys(env.string("PEREGRINE_MASTER_KEYS", ""))
+if not PEREGRINE_MASTER_KEYS:
+    if PRODUCTION:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "PEREGRINE_MASTER_KEYS: required in production (or PEREGRINE_MASTER_KEYS_FILE); "
+            'generate one with: python -c "import os,base64;'
+            'print(base64.b64encode(os.urandom(32)).decode())"'
+        )
+    PEREGRINE_MASTER_KEYS = [development_master_key()]
+from config.logging import register_secret  # noqa: E402
+
+for _master_key in PEREGRINE_MASTER_KEYS:
+    register_secret(_master_key)

@@ -2,7 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.admin_site import PeregrineAdminSite
 from config import views
+
+# The admin requires a verified OTP device and logs in through allauth + the OTP step (issue 3).
+admin.site.__class__ = PeregrineAdminSite
 
 APPS = ("accounts", "exchanges", "marketdata", "strategies", "trading", "portfolio", "compliance")
 
@@ -18,4 +22,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     *[path(f"{app}/", include(f"{app}.urls")) for app in APPS],
+    # allauth after the apps: accounts/urls.py wraps some of its views (recent re-auth) first
+    path("accounts/", include("allauth.urls")),
 ]

@@ -1,1 +1,7 @@
-urlpatterns: list = []
+from django.urls import path
+
+from accounts.api import views
+
+urlpatterns = [
+    path("me/", views.me, name="accounts-api-me"),
+]

@@ -1,1 +1,17 @@
-urlpatterns: list = []
+from django.urls import path
+
+from exchanges.api import views
+
+urlpatterns = [
+    path("exchange-accounts/", views.exchange_account_list_api, name="exchanges-api-account-list"),
+    path(
+        "exchange-accounts/<str:id>/",
+        views.exchange_account_detail_api,
+        name="exchanges-api-account-detail",
+    ),
+    path(
+        "exchange-accounts/<str:id>/disable/",
+        views.exchange_account_disable_api,
+        name="exchanges-api-account-disable",
+    ),
+]

@@ -1,0 +1,27 @@
+"""DRF authentication by API token: `Authorization: Bearer prg_...`."""
+
+from __future__ import annotations
+
+from rest_framework import authentication, exceptions
+
+from accounts.services.tokens import api_token_authenticate
+
+
+class ApiTokenAuthentication(authentication.BaseAuthentication):
+    """Accept a Peregrine API token; request.auth is the ApiToken (its scope decides trading)."""
+
+    keywords = ("bearer", "token")
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].decode(errors="replace").lower() not in self.keywords:
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
+        token = api_token_authenticate(header[1].decode(errors="replace"))
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+        return token.user, token
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="api"'

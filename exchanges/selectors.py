@@ -1,0 +1,27 @@
+"""Reads of the exchanges app, scoped to their owner: an outsider gets 404."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from exchanges.models import ExchangeAccount
+
+
+def exchange_account_list(*, user) -> QuerySet[ExchangeAccount]:
+    """The user's exchange accounts, by label."""
+    return ExchangeAccount.objects.filter(user_id=user.pk).order_by("label", "created_at")
+
+
+def exchange_account_get_for_user(*, user, id) -> ExchangeAccount:  # noqa: A002
+    """One of the user's exchange accounts; Http404 for anyone else's or an unknown id."""
+    try:
+        account_id = uuid.UUID(str(id))
+    except ValueError:
+        raise Http404("No such exchange account.") from None
+    try:
+        return exchange_account_list(user=user).get(pk=account_id)
+    except ExchangeAccount.DoesNotExist:
+        raise Http404("No such exchange account.") from None
