@@ -1,0 +1,92 @@
+"""The one place Peregrine builds outbound exchange clients (ccxt), so tests replace one point.
+
+A sandbox venue id maps to ccxt's unmodified `binance` class with every API base URL pointed at
+`<PEREGRINE_SANDBOX_URL>/<venue>/`; any other id is the ccxt exchange of that name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ccxt
+import ccxt.async_support as ccxt_async
+
+from exchanges import registry
+
+SANDBOX_CLASS = "binance"
+
+
+def sandbox_urls(base_url: str, venue: str) -> dict[str, str]:
+    """ccxt `urls['api']` for a sandbox venue: spot REST under /api/v3, key info under /sapi/v1."""
+    root = f"{base_url.rstrip('/')}/{venue}"
+    return {
+        "public": f"{root}/api/v3",
+        "private": f"{root}/api/v3",
+        "v1": f"{root}/api/v1",
+        "sapi": f"{root}/sapi/v1",
+        "sapiV2": f"{root}/sapi/v2",
+        "sapiV3": f"{root}/sapi/v3",
+        "sapiV4": f"{root}/sapi/v4",
+    }
+
+
+def ccxt_config(
+    exchange_id: str,
+    *,
+    api_key: str = "",
+    secret: str = "",
+    password: str = "",
+    sandbox_url: str | None = None,
+    timeout_ms: int = 10_000,
+) -> tuple[str, dict[str, Any]]:
+    """Return (ccxt class name, constructor config) for an exchange id and credentials."""
+    config: dict[str, Any] = {"enableRateLimit": True, "timeout": timeout_ms}
+    if api_key:
+        config.update(apiKey=api_key, secret=secret)
+    if password:
+        config["password"] = password
+    if not registry.is_sandbox(exchange_id):
+        return exchange_id, config
+    config["options"] = {
+        "defaultType": "spot",
+        "fetchMarkets": {"types": ["spot"]},
+        "fetchCurrencies": False,
+        "fetchMargins": False,
+        "adjustForTimeDifference": False,
+        "warnOnFetchOpenOrdersWithoutSymbol": False,
+    }
+    config["hostname"] = "sandbox.invalid"  # never used: every URL below is absolute
+    return SANDBOX_CLASS, config
+
+
+def _apply_urls(client, exchange_id: str, sandbox_url: str | None):
+    if registry.is_sandbox(exchange_id):
+        from django.conf import settings
+
+        api = dict(client.urls["api"])
+        api.update(sandbox_urls(sandbox_url or settings.PEREGRINE_SANDBOX_URL, exchange_id))
+        client.urls["api"] = api
+    return client
+
+
+def sync_client(exchange_id: str, **kwargs):
+    """A blocking ccxt client (management commands, fetch_ohlcv)."""
+    name, config = ccxt_config(exchange_id, **kwargs)
+    return _apply_urls(getattr(ccxt, name)(config), exchange_id, kwargs.get("sandbox_url"))
+
+
+def async_client(exchange_id: str, **kwargs):
+    """An asyncio ccxt client (gateway, collectors). The caller closes it."""
+    name, config = ccxt_config(exchange_id, **kwargs)
+    return _apply_urls(getattr(ccxt_async, name)(config), exchange_id, kwargs.get("sandbox_url"))
+
+
+def pro_client(exchange_id: str, **kwargs):
+    """A ccxt.pro websocket client, or None when the exchange has no streams (sandbox venues)."""
+    if registry.is_sandbox(exchange_id):
+        return None
+    import ccxt.pro as ccxt_pro
+
+    name, config = ccxt_config(exchange_id, **kwargs)
+    cls = getattr(ccxt_pro, name, None)
+    return cls(config) if cls is not None else None
