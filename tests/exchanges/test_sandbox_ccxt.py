@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from exchanges.sandbox.testing)
 """The sandbox exchange driven by the unmodified ccxt binance client (sync and asyncio)."""
 
 import hashlib
