@@ -154,7 +154,7 @@ def crossed_below(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
 class StreamingSMA:
     """SMA over the last `period` values; `update` returns NaN until the window is full."""
 
-    __slots__ = ("period", "_buf", "_i", "_sum", "_count", "value")
+    __slots__ = ("period", "_buf", "_i", "_sum", "_count", "_wraps", "value")
 
     def __init__(self, period: int) -> None:
         _check_period(period)
@@ -163,27 +163,42 @@ class StreamingSMA:
         self._i = 0
         self._sum = 0.0
         self._count = 0
+        self._wraps = 0
         self.value = NAN
 
     def update(self, x: float) -> float:
+        # Hot path of every candle backtest: kept to a handful of slot reads.
+        buf = self._buf
         i = self._i
-        self._sum += x - self._buf[i]
-        self._buf[i] = x
-        self._i = i + 1 if i + 1 < self.period else 0
-        self._count += 1
-        if self._count % _RESUM_EVERY == 0:
-            self._sum = math.fsum(self._buf)
-        if self._count >= self.period:
+        self._sum += x - buf[i]
+        buf[i] = x
+        i += 1
+        if i == self.period:
+            i = 0
+            self._wraps += 1
+            if self._wraps * self.period >= _RESUM_EVERY:
+                self._wraps = 0
+                self._sum = math.fsum(buf)
+            if self._count < self.period:
+                self._count = self.period
+        self._i = i
+        if self._count:
             self.value = self._sum / self.period
         return self.value
 
     def snapshot(self) -> dict:
-        return {"buf": list(self._buf), "i": self._i, "sum": self._sum, "count": self._count}
+        return {
+            "buf": list(self._buf),
+            "i": self._i,
+            "sum": self._sum,
+            "count": self._count,
+            "wraps": self._wraps,
+        }
 
     def restore(self, state: dict) -> None:
         self._buf, self._i = list(state["buf"]), state["i"]
-        self._sum, self._count = state["sum"], state["count"]
-        self.value = self._sum / self.period if self._count >= self.period else NAN
+        self._sum, self._count, self._wraps = state["sum"], state["count"], state["wraps"]
+        self.value = self._sum / self.period if self._count else NAN
 
 
 class StreamingEMA:

@@ -1,0 +1,233 @@
+"""Event-driven backtests through the same engine, risk, order manager and simulated exchange
+that paper trading uses.
+
+Order of events for each candle: the venue matches resting orders along the bar, fills reach
+the strategy, then the clock moves to the bar's close and the strategy sees the finished bar.
+An order it sends then can only trade from the next bar: no look-ahead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+
+from tradecore.backtest.data import CandleArrays
+from tradecore.backtest.metrics import RoundTrip, compute_metrics, round_trips
+from tradecore.clock import SimulatedClock
+from tradecore.domain import Candle, Fill, Instrument, Trade
+from tradecore.engine import TradingEngine
+from tradecore.exchange import DEFAULT_ACCOUNT, SimulatedExchange
+from tradecore.orderbook import OrderBook
+from tradecore.risk import RiskLimits, RiskManager
+from tradecore.strategies.base import Strategy
+
+_CHUNK = 16_384  # rows converted to Python floats at a time: bounded memory on long series
+
+
+@dataclass
+class BacktestResult:
+    equity: np.ndarray
+    ts: np.ndarray
+    fills: list[Fill]
+    trades: list[RoundTrip]
+    metrics: dict[str, float]
+    events: list[object] = field(default_factory=list)
+    engine: TradingEngine | None = None
+
+    @property
+    def final_equity(self) -> float:
+        return float(self.equity[-1])
+
+
+def make_venue(
+    instrument: Instrument,
+    clock: SimulatedClock,
+    *,
+    cash: Decimal,
+    base: Decimal = Decimal(0),
+    name: str = "backtest",
+    **venue_options,
+) -> SimulatedExchange:
+    venue = SimulatedExchange(name, [instrument], clock=clock, **venue_options)
+    if cash > 0:
+        venue.deposit(DEFAULT_ACCOUNT, instrument.quote, cash)
+    if base > 0:
+        venue.deposit(DEFAULT_ACCOUNT, instrument.base, base)
+    return venue
+
+
+def run_candles(
+    strategy: Strategy,
+    candles: CandleArrays,
+    instrument: Instrument,
+    *,
+    cash: Decimal | int | str = 10_000,
+    base: Decimal | int | str = 0,
+    risk_limits: RiskLimits | None = None,
+    interval_ms: int | None = None,
+    check_guards: bool | None = None,
+    **venue_options,
+) -> BacktestResult:
+    """Replay candles for one symbol through the engine; equity is marked at each close."""
+    interval = interval_ms or candles.interval_ms()
+    clock = SimulatedClock(int(candles.ts[0]))
+    venue = make_venue(
+        instrument, clock, cash=Decimal(str(cash)), base=Decimal(str(base)), **venue_options
+    )
+    risk = RiskManager(risk_limits) if risk_limits is not None else None
+    engine = TradingEngine(strategy, venue, clock=clock, risk=risk)
+    guards = risk is not None if check_guards is None else check_guards
+    symbol = strategy.symbol
+    if symbol != instrument.symbol:
+        raise ValueError(f"strategy trades {symbol!r} but the data is {instrument.symbol!r}")
+    n = len(candles)
+    equity = np.empty(n)
+    book = _Book(venue, instrument)
+    venue.subscribe(book.on_fill)
+    engine.start()
+    match = venue.on_candle
+    active = venue._active[symbol]  # resting orders of this symbol (same package: hot path)
+    last = venue._last
+    decide = strategy.on_candle
+    run = engine._run
+    process = engine.process_fills
+    pending = engine._pending
+    make = tuple.__new__
+    for start in range(0, n, _CHUNK):
+        stop = min(start + _CHUNK, n)
+        rows = zip(
+            candles.ts[start:stop].tolist(),
+            candles.open[start:stop].tolist(),
+            candles.high[start:stop].tolist(),
+            candles.low[start:stop].tolist(),
+            candles.close[start:stop].tolist(),
+            candles.volume[start:stop].tolist(),
+            strict=True,
+        )
+        marks = []
+        mark = marks.append
+        for row in rows:
+            candle = make(Candle, row)
+            ts = row[0]
+            if active:
+                clock._now = ts
+                match(symbol, candle)
+                if pending:
+                    process()
+            else:
+                last[symbol] = row[4]
+            clock._now = ts + interval
+            intents = decide(symbol, candle)
+            if intents:
+                run(intents)
+            if guards:
+                engine.check_guards(symbol)
+            qty = book.base
+            mark(book.quote + qty * row[4] if qty else book.quote)
+        equity[start:stop] = marks
+    engine.stop()
+    trips = round_trips([f for f in engine.fills if f.symbol == symbol])
+    held = _held_mask(candles.ts, [f for f in engine.fills if f.symbol == symbol], instrument)
+    metrics = compute_metrics(equity, candles.ts, trips, engine.fills, held, interval)
+    return BacktestResult(
+        equity, candles.ts, engine.fills, trips, metrics, engine.om.events, engine
+    )
+
+
+def _held_mask(ts: np.ndarray, fills: list[Fill], instrument: Instrument) -> np.ndarray:
+    """Bars that closed with a position (for the exposure metric)."""
+    held = np.zeros(len(ts), dtype=bool)
+    qty = Decimal(0)
+    times, holding = [], []
+    for fill in fills:
+        qty += fill.qty if fill.side.value == "buy" else -fill.qty
+        times.append(fill.ts)
+        holding.append(qty > 0)
+    if times:
+        idx = np.searchsorted(np.asarray(times), ts, side="right") - 1
+        state = np.asarray(holding)
+        held[idx >= 0] = state[idx[idx >= 0]]
+    return held
+
+
+class _Book:
+    """Float mirror of the account's totals for marking equity each bar (exact values live in
+    the venue; the mirror is refreshed from it after every fill)."""
+
+    def __init__(self, venue: SimulatedExchange, instrument: Instrument) -> None:
+        self.venue, self.instrument = venue, instrument
+        self.quote = float(venue.balance(DEFAULT_ACCOUNT, instrument.quote).total)
+        self.base = float(venue.balance(DEFAULT_ACCOUNT, instrument.base).total)
+
+    def on_fill(self, fill: Fill) -> None:
+        if fill.account_id == DEFAULT_ACCOUNT and fill.symbol == self.instrument.symbol:
+            self.quote = float(self.venue.balance(DEFAULT_ACCOUNT, self.instrument.quote).total)
+            self.base = float(self.venue.balance(DEFAULT_ACCOUNT, self.instrument.base).total)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketEvent:
+    """One item of a merged market stream for multi-venue or tick/book backtests."""
+
+    ts_ms: int
+    venue: str
+    symbol: str
+    payload: Candle | Trade | OrderBook | dict
+
+
+def run_events(
+    strategy: Strategy,
+    events: Iterable[MarketEvent],
+    venues: dict[str, SimulatedExchange],
+    clock: SimulatedClock,
+    *,
+    risk: RiskManager | None = None,
+    timer_ms: int | None = None,
+    mark_symbol: str | None = None,
+    **engine_options,
+) -> tuple[TradingEngine, list[tuple[int, float]]]:
+    """Replay a time-ordered stream of trades, book updates and candles across venues.
+
+    Returns the engine (fills, events, positions) and equity samples (ts, quote + base marks).
+    """
+    engine = TradingEngine(strategy, venues, clock=clock, risk=risk, **engine_options)
+    engine.start()
+    samples: list[tuple[int, float]] = []
+    next_timer = None
+    for event in events:
+        clock.set(max(event.ts_ms, clock.now_ms()))
+        if timer_ms is not None:
+            next_timer = event.ts_ms if next_timer is None else next_timer
+            while next_timer <= event.ts_ms:
+                engine.on_timer()
+                next_timer += timer_ms
+        venue = venues[event.venue]
+        payload = event.payload
+        if isinstance(payload, Candle):
+            venue.on_candle(event.symbol, payload)
+            engine.on_candle(event.symbol, payload)
+        elif isinstance(payload, Trade):
+            venue.on_trade(event.symbol, payload)
+            engine.on_trade(event.symbol, payload)
+        else:
+            venue.on_book(event.symbol, payload)
+            engine.on_book(event.symbol, venue.book(event.symbol), event.venue)
+        samples.append((event.ts_ms, _equity(engine, venues, mark_symbol or strategy.symbol)))
+    engine.stop()
+    return engine, samples
+
+
+def _equity(engine: TradingEngine, venues, symbol: str) -> float:
+    total = 0.0
+    for venue in venues.values():
+        inst = venue.instruments.get(symbol)
+        if inst is None:
+            continue
+        mark = venue.last_price(symbol) or Decimal(0)
+        quote = venue.balance(engine.account_id, inst.quote).total
+        base = venue.balance(engine.account_id, inst.base).total
+        total += float(quote + base * mark)
+    return total

@@ -1,0 +1,303 @@
+"""Order manager: turns intents into venue actions and tracks every order's life cycle.
+
+Life cycle: NEW -> OPEN -> PARTIALLY_FILLED -> FILLED, or to CANCELLED / REJECTED / EXPIRED.
+A send that times out makes the order UNKNOWN; it is resolved by looking it up, never by
+sending it again. Terminal states never change; a late, stale update is ignored and reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+from tradecore.clock import Clock
+from tradecore.domain import (
+    ZERO,
+    Denial,
+    Fill,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+)
+from tradecore.intents import CancelAllIntent, CancelIntent, OrderIntent, QuoteIntent
+from tradecore.risk import RiskManager, RiskView
+
+S = OrderStatus
+ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.NEW: frozenset(
+        {S.OPEN, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED, S.EXPIRED, S.UNKNOWN}
+    ),
+    S.OPEN: frozenset({S.OPEN, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED, S.UNKNOWN}),
+    S.PARTIALLY_FILLED: frozenset(
+        {S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED, S.UNKNOWN}
+    ),
+    S.UNKNOWN: frozenset(
+        {S.OPEN, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED, S.EXPIRED, S.UNKNOWN}
+    ),
+    S.FILLED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.EXPIRED: frozenset(),
+}
+
+
+class Venue(Protocol):
+    """What the order manager needs from a venue (the simulated exchange or a live gateway)."""
+
+    name: str
+
+    def place_order(self, account_id: str, request: OrderRequest) -> Order: ...
+    def cancel_order(self, account_id: str, order_id=None, client_order_id=None) -> Order: ...
+    def get_order(self, account_id: str, order_id=None, client_order_id=None) -> Order: ...
+    def last_price(self, symbol: str) -> Decimal | None: ...
+
+
+class VenueTimeout(Exception):
+    """A venue call whose outcome is unknown (network timeout)."""
+
+
+@dataclass
+class TrackedOrder:
+    client_order_id: str
+    venue: str
+    intent: OrderIntent
+    status: OrderStatus = OrderStatus.NEW
+    order: Order | None = None
+    filled_qty: Decimal = ZERO
+    level: int | None = None
+    created_ms: int = 0
+    history: list[OrderStatus] = field(default_factory=lambda: [OrderStatus.NEW])
+
+    @property
+    def price(self) -> Decimal | None:
+        return self.intent.price
+
+
+class OrderManager:
+    """Sends intents through risk to venues and keeps an exact record of every order."""
+
+    def __init__(
+        self,
+        venues: Mapping[str, Venue] | Venue,
+        account_id: str,
+        *,
+        clock: Clock,
+        risk: RiskManager | None = None,
+        id_prefix: str = "pg",
+        refresh_tolerance: Decimal = Decimal(0),
+        max_order_age_ms: int | None = None,
+        on_event: Callable[[object], None] | None = None,
+    ) -> None:
+        self.venues = dict(venues) if isinstance(venues, Mapping) else {venues.name: venues}
+        self.default_venue = next(iter(self.venues))
+        self.account_id = account_id
+        self.clock = clock
+        self.risk = risk
+        self.id_prefix = id_prefix
+        self.refresh_tolerance = Decimal(refresh_tolerance)
+        self.max_order_age_ms = max_order_age_ms
+        self.on_event = on_event
+        self.orders: dict[str, TrackedOrder] = {}
+        self.events: list[object] = []
+        self._seq = 0
+
+    # -- intents ---------------------------------------------------------------------------
+    def execute(self, intents) -> list[object]:
+        """Carry out intents in order; return the events (Order snapshots and Denials)."""
+        start = len(self.events)
+        for intent in intents:
+            if isinstance(intent, OrderIntent):
+                self.submit(intent)
+            elif isinstance(intent, QuoteIntent):
+                self.sync_quotes(intent)
+            elif isinstance(intent, CancelIntent):
+                self.cancel(intent.client_order_id)
+            elif isinstance(intent, CancelAllIntent):
+                self.cancel_all(intent.symbol, intent.venue or None)
+            else:
+                raise TypeError(f"unknown intent {intent!r}")
+        return self.events[start:]
+
+    def submit(self, intent: OrderIntent, level: int | None = None) -> Order | Denial:
+        """Risk-check an intent, record it durably as NEW, then send it to its venue."""
+        venue_name = intent.venue or self.default_venue
+        venue = self.venues[venue_name]
+        if self.risk is not None:
+            denial = self.risk.check(intent, self._view(intent.symbol, venue))
+            if denial is not None:
+                self._emit(denial)
+                return denial
+        self._seq += 1
+        cid = f"{self.id_prefix}-{self._seq}"
+        tracked = TrackedOrder(cid, venue_name, intent, level=level, created_ms=self.clock.now_ms())
+        self.orders[cid] = tracked
+        request = OrderRequest(
+            cid, intent.symbol, intent.side, intent.type, intent.qty, intent.price,
+            intent.stop_price, intent.tif, intent.post_only, intent.quote_qty,
+        )  # fmt: skip
+        try:
+            order = venue.place_order(self.account_id, request)
+        except VenueTimeout:
+            self._transition(tracked, OrderStatus.UNKNOWN)
+            return Order(
+                "", cid, self.account_id, intent.symbol, intent.side, intent.type, intent.qty,
+                intent.price, intent.stop_price, intent.tif, intent.post_only, OrderStatus.UNKNOWN,
+                reason="send timed out; resolve by lookup",
+            )  # fmt: skip
+        self.update(order)
+        return order
+
+    def _view(self, symbol: str, venue) -> RiskView:
+        book = venue.book(symbol) if hasattr(venue, "book") else None
+        mid = book.mid() if book is not None else None
+        if mid is None:
+            mid = venue.last_price(symbol)
+        position = ZERO
+        if hasattr(venue, "balances") and hasattr(venue, "instruments"):
+            inst = venue.instruments.get(symbol)
+            if inst is not None:
+                bal = venue.balances(self.account_id).get(inst.base)
+                position = bal.total if bal else ZERO
+        return RiskView(self.clock.now_ms(), mid, position, len(self.active()))
+
+    def cancel(self, client_order_id: str) -> Order | None:
+        tracked = self.orders.get(client_order_id)
+        if tracked is None or tracked.status.is_terminal:
+            return None
+        venue = self.venues[tracked.venue]
+        try:
+            order = venue.cancel_order(self.account_id, client_order_id=client_order_id)
+        except VenueTimeout:
+            return None
+        self.update(order)
+        return order
+
+    def cancel_all(self, symbol: str | None = None, venue: str | None = None) -> list[Order]:
+        done = []
+        for tracked in self.active(symbol, venue):
+            order = self.cancel(tracked.client_order_id)
+            if order is not None:
+                done.append(order)
+        return done
+
+    # -- quotes ----------------------------------------------------------------------------
+    def sync_quotes(self, intent: QuoteIntent) -> None:
+        """Reconcile resting quotes with the desired set, keeping orders within tolerance."""
+        venue = intent.venue or self.default_venue
+        now = self.clock.now_ms()
+        current = {
+            (t.intent.side, t.level): t
+            for t in self.active(intent.symbol, venue)
+            if t.level is not None
+        }
+        wanted = {(q.side, q.level): q for q in intent.quotes}
+        for key, tracked in current.items():
+            quote = wanted.get(key)
+            if quote is None or not self._keep(tracked, quote, now):
+                self.cancel(tracked.client_order_id)
+            else:
+                wanted.pop(key)
+        for (side, level), quote in sorted(wanted.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            order_intent = OrderIntent(
+                intent.symbol, side, OrderType.LIMIT, quote.qty, quote.price,
+                post_only=intent.post_only, venue=venue, tag="quote",
+            )  # fmt: skip
+            self.submit(order_intent, level=level)
+
+    def _keep(self, tracked: TrackedOrder, quote, now: int) -> bool:
+        if self.max_order_age_ms is not None and now - tracked.created_ms >= self.max_order_age_ms:
+            return False
+        old = tracked.intent.price
+        if old is None or old == 0:
+            return False
+        moved = abs(quote.price - old) / old
+        return moved <= self.refresh_tolerance and quote.qty == tracked.intent.qty
+
+    # -- updates ---------------------------------------------------------------------------
+    def update(self, order: Order) -> bool:
+        """Apply a venue's order snapshot; False if it is stale or an illegal transition."""
+        tracked = self.orders.get(order.client_order_id)
+        if tracked is None:
+            return False
+        if order.filled_qty < tracked.filled_qty:
+            return False  # older than what we know
+        ok = self._transition(tracked, order.status)
+        if ok:
+            tracked.order = order
+            tracked.filled_qty = order.filled_qty
+            self._emit(order)
+        return ok
+
+    def on_fill(self, fill: Fill) -> None:
+        """Account a fill: the venue's snapshot follows, but the fill alone moves the state."""
+        tracked = self.orders.get(fill.client_order_id)
+        if tracked is None:
+            return
+        tracked.filled_qty += fill.qty
+        venue = self.venues[tracked.venue]
+        try:
+            self.update(venue.get_order(self.account_id, client_order_id=fill.client_order_id))
+        except (KeyError, VenueTimeout):
+            if tracked.intent.qty and tracked.filled_qty >= tracked.intent.qty:
+                self._transition(tracked, OrderStatus.FILLED)
+            else:
+                self._transition(tracked, OrderStatus.PARTIALLY_FILLED)
+
+    def resolve_unknown(self) -> list[TrackedOrder]:
+        """Look up every UNKNOWN order at its venue; orders the venue never saw are REJECTED."""
+        resolved = []
+        for tracked in [t for t in self.orders.values() if t.status is OrderStatus.UNKNOWN]:
+            venue = self.venues[tracked.venue]
+            try:
+                order = venue.get_order(self.account_id, client_order_id=tracked.client_order_id)
+            except VenueTimeout:
+                continue
+            except KeyError:
+                self._transition(tracked, OrderStatus.REJECTED)
+                resolved.append(tracked)
+                continue
+            self.update(order)
+            resolved.append(tracked)
+        return resolved
+
+    def mark_unknown(self, client_order_id: str) -> bool:
+        tracked = self.orders.get(client_order_id)
+        return tracked is not None and self._transition(tracked, OrderStatus.UNKNOWN)
+
+    def _transition(self, tracked: TrackedOrder, status: OrderStatus) -> bool:
+        if status is tracked.status and status is not OrderStatus.PARTIALLY_FILLED:
+            return True
+        if status not in ALLOWED[tracked.status]:
+            self._emit(
+                Denial(
+                    "state_machine",
+                    f"ignored {tracked.status.value} -> {status.value}",
+                    tracked.client_order_id,
+                    self.clock.now_ms(),
+                )
+            )
+            return False
+        tracked.status = status
+        tracked.history.append(status)
+        return True
+
+    def _emit(self, event: object) -> None:
+        self.events.append(event)
+        if self.on_event is not None:
+            self.on_event(event)
+
+    # -- reads -----------------------------------------------------------------------------
+    def active(self, symbol: str | None = None, venue: str | None = None) -> list[TrackedOrder]:
+        return [
+            t
+            for t in self.orders.values()
+            if not t.status.is_terminal
+            and (symbol is None or t.intent.symbol == symbol)
+            and (venue is None or t.venue == venue)
+        ]
+
+    def denials(self) -> list[Denial]:
+        return [e for e in self.events if isinstance(e, Denial)]
