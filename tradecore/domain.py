@@ -8,7 +8,7 @@ feed signal math; anything that reaches an order or a balance is converted to De
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -83,13 +83,18 @@ class Rounding(StrEnum):
     NEAREST = "nearest"
 
 
-_MODES = {Rounding.DOWN: ROUND_FLOOR, Rounding.UP: ROUND_CEILING, Rounding.NEAREST: ROUND_HALF_EVEN}
+# Wide contexts so rounding never fails on large amounts with fine lots (28 digits can).
+_CONTEXTS = {
+    Rounding.DOWN: Context(prec=80, rounding=ROUND_FLOOR),
+    Rounding.UP: Context(prec=80, rounding=ROUND_CEILING),
+    Rounding.NEAREST: Context(prec=80, rounding=ROUND_HALF_EVEN),
+}
 
 
 def round_to_step(value: Decimal, step: Decimal, rounding: Rounding) -> Decimal:
     """Round `value` to a whole multiple of `step` in the given direction."""
-    units = (value / step).to_integral_value(rounding=_MODES[rounding])
-    return (units * step).quantize(step) if step.as_tuple().exponent < 0 else units * step
+    ctx = _CONTEXTS[rounding]
+    return ctx.multiply(ctx.to_integral_value(ctx.divide(value, step)), step)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +142,10 @@ class Instrument:
         return round_to_step(to_decimal(qty), self.lot_size, rounding)
 
     def price_on_tick(self, price: Decimal) -> bool:
-        return price % self.tick_size == 0
+        return _CONTEXTS[Rounding.NEAREST].remainder(price, self.tick_size) == 0
 
     def qty_on_lot(self, qty: Decimal) -> bool:
-        return qty % self.lot_size == 0
+        return _CONTEXTS[Rounding.NEAREST].remainder(qty, self.lot_size) == 0
 
     def fee_rate(self, liquidity: str) -> Decimal:
         return self.maker_fee if liquidity == "maker" else self.taker_fee
@@ -213,6 +218,7 @@ class Fill:
     ts: int  # epoch ms
     account_id: str = "default"
     venue: str = ""
+    order_status: OrderStatus | None = None  # the order's status right after this fill
 
     @property
     def notional(self) -> Decimal:

@@ -237,6 +237,9 @@ class OrderManager:
         if tracked is None:
             return
         tracked.filled_qty += fill.qty
+        if fill.order_status is not None:  # the venue reported the status with the fill
+            self._transition(tracked, fill.order_status)
+            return
         venue = self.venues[tracked.venue]
         try:
             self.update(venue.get_order(self.account_id, client_order_id=fill.client_order_id))

@@ -88,7 +88,7 @@ def compute_metrics(
         "start_equity": start,
         "final_equity": end,
         "total_return": end / start - 1.0,
-        "cagr": (end / start) ** (1.0 / span_years) - 1.0 if end > 0 else -1.0,
+        "cagr": _cagr(start, end, span_years),
         "sharpe": _ratio(returns, returns, periods_per_year),
         "sortino": _ratio(returns, np.minimum(returns, 0.0), periods_per_year, downside=True),
         "max_drawdown": float(-drawdown.min()) if len(drawdown) else 0.0,
@@ -105,6 +105,15 @@ def compute_metrics(
         "fees_paid": float(sum((f.fee for f in fills), Decimal(0))),
         "turnover": turnover / start if start else 0.0,
     }
+
+
+def _cagr(start: float, end: float, years: float) -> float:
+    if end <= 0 or start <= 0:
+        return -1.0
+    try:
+        return math.exp(math.log(end / start) / years) - 1.0
+    except OverflowError:
+        return math.inf
 
 
 def _ratio(returns: np.ndarray, risk: np.ndarray, per_year: float, downside=False) -> float:

@@ -158,14 +158,17 @@ class _Book:
     the venue; the mirror is refreshed from it after every fill)."""
 
     def __init__(self, venue: SimulatedExchange, instrument: Instrument) -> None:
-        self.venue, self.instrument = venue, instrument
-        self.quote = float(venue.balance(DEFAULT_ACCOUNT, instrument.quote).total)
-        self.base = float(venue.balance(DEFAULT_ACCOUNT, instrument.base).total)
+        self.symbol = instrument.symbol
+        # The venue's own [free, locked] slots for this account (same package; read-only here).
+        self._quote = venue._slot(DEFAULT_ACCOUNT, instrument.quote)
+        self._base = venue._slot(DEFAULT_ACCOUNT, instrument.base)
+        self.quote = float(self._quote[0] + self._quote[1])
+        self.base = float(self._base[0] + self._base[1])
 
     def on_fill(self, fill: Fill) -> None:
-        if fill.account_id == DEFAULT_ACCOUNT and fill.symbol == self.instrument.symbol:
-            self.quote = float(self.venue.balance(DEFAULT_ACCOUNT, self.instrument.quote).total)
-            self.base = float(self.venue.balance(DEFAULT_ACCOUNT, self.instrument.base).total)
+        if fill.account_id == DEFAULT_ACCOUNT and fill.symbol == self.symbol:
+            self.quote = float(self._quote[0] + self._quote[1])
+            self.base = float(self._base[0] + self._base[1])
 
 
 @dataclass(frozen=True, slots=True)

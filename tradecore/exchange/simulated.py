@@ -406,16 +406,16 @@ class SimulatedExchange:
         o.notional += cost
         o.fee += fee
         o.updated_ms = ts
-        self._trade_seq += 1
-        fill = Fill(
-            f"{self.name}-t{self._trade_seq}", o.order_id, o.client_order_id, o.symbol, o.side,
-            price, qty, fee, inst.quote, liquidity, ts, o.account_id, self.name,
-        )  # fmt: skip
-        self._fills.setdefault(o.account_id, []).append(fill)
         if o.filled_qty >= o.qty:
             self._finish(o, OrderStatus.FILLED, "", ts)
         else:
             o.status = OrderStatus.PARTIALLY_FILLED
+        self._trade_seq += 1
+        fill = Fill(
+            f"{self.name}-t{self._trade_seq}", o.order_id, o.client_order_id, o.symbol, o.side,
+            price, qty, fee, inst.quote, liquidity, ts, o.account_id, self.name, o.status,
+        )  # fmt: skip
+        self._fills.setdefault(o.account_id, []).append(fill)
         for listener in self._listeners:
             listener(fill)
         return fill
@@ -514,7 +514,8 @@ class SimulatedExchange:
                 self._finish(o, OrderStatus.CANCELLED, "cancelled by user", ts)
             elif o.arrive_ms <= ts:
                 due.append(o)
-        due.sort(key=_priority)
+        if len(due) > 1:
+            due.sort(key=_priority)
         return due
 
     def on_candle(self, symbol: str, candle: Candle) -> list[Fill]:
@@ -523,8 +524,8 @@ class SimulatedExchange:
         if not self._active[symbol]:
             return _EMPTY
         ts = candle.ts_ms
-        o_, h, l_, c = (to_decimal(x) for x in candle[1:5])
-        path = (o_, l_, h, c) if c >= o_ else (o_, h, l_, c)
+        o_ = to_decimal(candle[1])
+        path = None
         volume_cap = self._cap(candle.volume)
         out: list[Fill] = []
         for o in self._due(symbol, ts):
@@ -535,9 +536,20 @@ class SimulatedExchange:
                 if o.post_only and (o.price >= o_ if o.side is Side.BUY else o.price <= o_):
                     self._finish(o, OrderStatus.REJECTED, "post-only order would cross", ts)
                     continue
-            volume_cap = self._match_path(o, path, fresh, volume_cap, ts, out)
+            if o.type is OrderType.MARKET and o.triggered:
+                volume_cap = self._taker_capped(o, o_, volume_cap, ts, out)
+            else:
+                if path is None:
+                    path = self._path(o_, candle)
+                volume_cap = self._match_path(o, path, fresh, volume_cap, ts, out)
             self._after_event(o, ts)
         return out
+
+    @staticmethod
+    def _path(open_: Decimal, candle: Candle) -> tuple[Decimal, ...]:
+        """The stated intrabar path: O-L-H-C for a bar closing at/above its open, else O-H-L-C."""
+        high, low, close = to_decimal(candle[2]), to_decimal(candle[3]), to_decimal(candle[4])
+        return (open_, low, high, close) if close >= open_ else (open_, high, low, close)
 
     def _cap(self, size: float) -> Decimal | None:
         if self.max_participation is None:

@@ -230,6 +230,10 @@ class SignalStrategy(Strategy):
     `signals(open, high, low, close, volume) -> (entries, exits)` (vectorized); both must agree.
     """
 
+    @property
+    def _allocation(self) -> Decimal:
+        return Decimal(repr(self.config.allocation))
+
     def on_candle(self, symbol: str, candle: Candle) -> Sequence[Intent]:
         if symbol != self.symbol:
             return NO_INTENTS
@@ -245,7 +249,7 @@ class SignalStrategy(Strategy):
         if ctx.open_orders(self.symbol):
             return NO_INTENTS
         if held <= 0 and entry:
-            cash = ctx.free(inst.quote) * Decimal(repr(self.config.allocation))
+            cash = ctx.free(inst.quote) * self._allocation
             if cash <= 0:
                 return NO_INTENTS
             return (OrderIntent(self.symbol, Side.BUY, OrderType.MARKET, quote_qty=cash),)
