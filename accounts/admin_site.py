@@ -14,7 +14,7 @@ class PeregrineAdminSite(OTPAdminSite):
         next_url = request.GET.get("next") or reverse("admin:index", current_app=self.name)
         if request.user.is_authenticated:
             if not request.user.is_verified():
-                target = reverse("accounts:two-factor")
+                target = reverse("accounts:security")
                 return HttpResponseRedirect(target)
             return HttpResponseRedirect(reverse("home"))
         return HttpResponseRedirect(f"{reverse('account_login')}?{urlencode({'next': next_url})}")

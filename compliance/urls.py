@@ -1,3 +1,9 @@
+from django.urls import path
+
+from compliance import views
+
 app_name = "compliance"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("security-log/", views.security_log, name="security-log"),
+]
