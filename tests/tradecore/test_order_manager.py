@@ -1,0 +1,141 @@
+from decimal import Decimal as D
+
+import pytest
+
+from tradecore.clock import SimulatedClock
+from tradecore.domain import Candle, Denial, OrderStatus, OrderType, Side, TimeInForce
+from tradecore.exchange import SimulatedExchange
+from tradecore.intents import CancelAllIntent, CancelIntent, OrderIntent, Quote, QuoteIntent
+from tradecore.order_manager import OrderManager, VenueTimeout
+from tradecore.testing import instrument
+
+S = OrderStatus
+
+
+@pytest.fixture
+def setup():
+    clock = SimulatedClock(1_000)
+    venue = SimulatedExchange("sim", [instrument()], clock=clock)
+    venue.deposit("bot", "USDT", "100000")
+    venue.deposit("bot", "BTC", "10")
+    venue.on_candle("BTC-USDT", Candle(0, 100.0, 100.0, 100.0, 100.0, 10.0))
+    om = OrderManager(venue, "bot", clock=clock, refresh_tolerance=D("0.001"))
+    return clock, venue, om
+
+
+def buy(price, qty="1"):
+    return OrderIntent("BTC-USDT", Side.BUY, OrderType.LIMIT, D(qty), D(price))
+
+
+def test_order_walks_new_open_partially_filled_filled(setup):
+    clock, venue, om = setup
+    venue.max_participation = 0.5
+    order = om.submit(buy("99", "2"))
+    tracked = om.orders[order.client_order_id]
+    assert tracked.status is S.OPEN
+    for fill in venue.on_candle("BTC-USDT", Candle(1000, 100.0, 100.0, 98.0, 99.0, 2.0)):
+        om.on_fill(fill)
+    assert tracked.status is S.PARTIALLY_FILLED and tracked.filled_qty == D("1")
+    for fill in venue.on_candle("BTC-USDT", Candle(2000, 100.0, 100.0, 98.0, 99.0, 2.0)):
+        om.on_fill(fill)
+    assert tracked.status is S.FILLED
+    assert tracked.history == [S.NEW, S.OPEN, S.PARTIALLY_FILLED, S.FILLED]
+
+
+def test_cancel_moves_to_cancelled_and_terminal_states_never_change(setup):
+    clock, venue, om = setup
+    order = om.submit(buy("90"))
+    om.execute([CancelIntent(order.client_order_id)])
+    tracked = om.orders[order.client_order_id]
+    assert tracked.status is S.CANCELLED
+    stale = venue.get_order("bot", client_order_id=order.client_order_id)
+    assert om.update(stale.__class__(**{**_fields(stale), "status": S.OPEN})) is False
+    assert tracked.status is S.CANCELLED
+    assert any(isinstance(e, Denial) and e.rule == "state_machine" for e in om.events)
+
+
+def _fields(order):
+    return {name: getattr(order, name) for name in order.__dataclass_fields__}
+
+
+def test_rejected_order_is_tracked_as_rejected(setup):
+    clock, venue, om = setup
+    order = om.submit(buy("90", "100000"))
+    assert order.status is S.REJECTED
+    assert om.orders[order.client_order_id].history == [S.NEW, S.REJECTED]
+
+
+def test_ioc_remainder_is_expired(setup):
+    clock, venue, om = setup
+    venue.on_book("BTC-USDT", {"bids": [("99", "1")], "asks": [("100", "0.5")], "ts_ms": 1000})
+    intent = OrderIntent(
+        "BTC-USDT", Side.BUY, OrderType.LIMIT, D("1"), D("100"), tif=TimeInForce.IOC
+    )
+    order = om.submit(intent)
+    assert om.orders[order.client_order_id].status is S.EXPIRED
+    assert order.filled_qty == D("0.5")
+
+
+class FlakyVenue:
+    """Wraps a venue: the next place_order times out after the venue accepted it."""
+
+    def __init__(self, venue):
+        self.venue, self.name, self.fail_next = venue, venue.name, True
+
+    def place_order(self, account_id, request):
+        order = self.venue.place_order(account_id, request)
+        if self.fail_next:
+            self.fail_next = False
+            raise VenueTimeout("no answer")
+        return order
+
+    def __getattr__(self, name):
+        return getattr(self.venue, name)
+
+
+def test_timeout_makes_order_unknown_and_lookup_resolves_it_without_resending(setup):
+    clock, venue, om = setup
+    flaky = FlakyVenue(venue)
+    om = OrderManager(flaky, "bot", clock=clock)
+    order = om.submit(buy("95"))
+    assert order.status is S.UNKNOWN
+    assert len(venue.open_orders("bot")) == 1  # sent exactly once
+    om.resolve_unknown()
+    assert om.orders[order.client_order_id].status is S.OPEN
+    assert len(venue.open_orders("bot")) == 1
+
+
+def test_sync_quotes_keeps_orders_within_tolerance_and_replaces_the_rest(setup):
+    clock, venue, om = setup
+    quotes = (Quote(Side.BUY, D("99.00"), D("1")), Quote(Side.SELL, D("101.00"), D("1")))
+    om.execute([QuoteIntent("BTC-USDT", quotes)])
+    first = {t.intent.side: t.client_order_id for t in om.active("BTC-USDT")}
+    # bid moves 0.05% (inside the 0.1% tolerance), ask moves 1%: only the ask is replaced
+    moved = (Quote(Side.BUY, D("99.05"), D("1")), Quote(Side.SELL, D("102.01"), D("1")))
+    om.execute([QuoteIntent("BTC-USDT", moved)])
+    now = {t.intent.side: t.client_order_id for t in om.active("BTC-USDT")}
+    assert now[Side.BUY] == first[Side.BUY]
+    assert now[Side.SELL] != first[Side.SELL]
+    assert om.orders[first[Side.SELL]].status is S.CANCELLED
+    assert len(venue.open_orders("bot")) == 2
+
+
+def test_sync_quotes_cancels_levels_no_longer_wanted_and_old_orders(setup):
+    clock, venue, om = setup
+    om.max_order_age_ms = 10_000
+    om.execute([QuoteIntent("BTC-USDT", (Quote(Side.BUY, D("99"), D("1"), 0),
+                                         Quote(Side.BUY, D("98"), D("1"), 1)))])  # fmt: skip
+    om.execute([QuoteIntent("BTC-USDT", (Quote(Side.BUY, D("99"), D("1"), 0),))])
+    assert [t.level for t in om.active()] == [0]
+    kept = om.active()[0].client_order_id
+    clock.advance(10_000)
+    om.execute([QuoteIntent("BTC-USDT", (Quote(Side.BUY, D("99"), D("1"), 0),))])
+    assert om.active()[0].client_order_id != kept
+
+
+def test_cancel_all_intent(setup):
+    clock, venue, om = setup
+    om.submit(buy("90"))
+    om.submit(buy("91"))
+    om.execute([CancelAllIntent("BTC-USDT")])
+    assert om.active() == [] and venue.open_orders("bot") == []
