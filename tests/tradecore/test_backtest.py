@@ -208,8 +208,9 @@ def test_cli_prints_metrics_and_writes_csv(tmp_path, capsys):
     ]
     data.write_text("\n".join(lines) + "\n")
     trades, equity = tmp_path / "trades.csv", tmp_path / "equity.csv"
-    code = cli(["--strategy", "ema_cross", "--data", str(data), "--param", "fast=5",
-                "--param", "slow=12", "--trades-csv", str(trades), "--equity-csv", str(equity)])  # fmt: skip
+    args = ["--strategy", "ema_cross", "--data", str(data), "--param", "fast=5"]
+    args += ["--param", "slow=12", "--trades-csv", str(trades), "--equity-csv", str(equity)]
+    code = cli(args)
     out = capsys.readouterr().out
     assert code == 0 and "final_equity:" in out and "sharpe:" in out
     assert trades.read_text().startswith("ts_ms,side,price")
