@@ -141,7 +141,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+# collected files (production only: development and tests serve from the finders)
+STATIC_ROOT = env.string("DJANGO_STATIC_ROOT", str(BASE_DIR / "var" / "staticfiles") if PRODUCTION else None)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -203,6 +204,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Bots, orders, fills, market data and portfolio for API-token clients.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SWAGGER_UI_DIST": "SIDECAR",  # served from our own static files: no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -265,6 +267,9 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own default handlers would bypass the redaction filter: route through ours
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "django.server": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "django.db.backends": {"level": "INFO"},
         "celery": {"level": "INFO"},
     },
@@ -312,6 +317,7 @@ ACCOUNT_RATE_LIMITS = {
 OTP_TOTP_ISSUER = env.string("PEREGRINE_OTP_ISSUER", "Peregrine")
 OTP_TOTP_SYNC = False
 OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # operators never see a user's TOTP key or QR code
 PEREGRINE_REQUIRE_2FA = env.boolean("PEREGRINE_REQUIRE_2FA", False)
 PEREGRINE_SIGNUP_OPEN = env.boolean("PEREGRINE_SIGNUP_OPEN", True)
 PEREGRINE_BACKUP_CODE_ITERATIONS = 200_000  # PBKDF2 rounds for hashed backup codes

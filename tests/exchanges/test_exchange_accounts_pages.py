@@ -219,3 +219,28 @@ def test_canary_secret_is_in_no_page_no_api_response_and_no_log_line(
     for needle in (CANARY, CANARY_KEY, "CANARY-PP-99"):
         assert not [b for b in bodies if needle in b]
         assert needle not in caplog.text
+
+
+def test_operator_admin_shows_accounts_without_secrets(
+    alice_account, django_user_model, client, totp_code
+):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    operator = django_user_model.objects.create_superuser(email="op@example.com", password="x" * 12)
+    device = TOTPDevice.objects.create(user=operator, name="app", confirmed=True)
+    client.force_login(operator)
+    client.post(reverse("accounts:otp-verify"), {"code": totp_code(device)})
+    pages = [
+        reverse("admin:exchanges_exchangeaccount_changelist"),
+        reverse("admin:exchanges_exchangeaccount_change", args=[alice_account.pk]),
+    ]
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        body = response.content.decode()
+        assert "alice-main-acct" in body
+        assert CANARY not in body and CANARY_KEY not in body
+        assert alice_account.secret_ciphertext[:40] not in body
+    response = client.post(pages[0], {"action": "disable", "_selected_action": [alice_account.pk]})
+    assert response.status_code == 302
+    assert ExchangeAccount.objects.get(pk=alice_account.pk).status == "disabled"
