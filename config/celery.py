@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import beat_init, before_task_publish, worker_ready
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -12,3 +13,26 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [Queue(name) for name in ("default", "marketdata", "bots")]
 app.autodiscover_tasks()
 app.autodiscover_tasks(["config"])
+
+
+@before_task_publish.connect
+def _record_beat_heartbeat(sender=None, **kwargs):
+    """Beat publishes the heartbeat task: record, in the publishing process, that beat is alive."""
+    if sender == "config.tasks.heartbeat":
+        from config import health
+
+        health.beat_record()
+
+
+@worker_ready.connect
+def _record_worker_ready(**kwargs):
+    from config import health
+
+    health.heartbeat_record()
+
+
+@beat_init.connect
+def _record_beat_start(**kwargs):
+    from config import health
+
+    health.beat_record()

@@ -2,8 +2,6 @@
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-CLOSE_UNAUTHENTICATED = 4401
-
 
 def user_group(user_id: int) -> str:
     return f"user.{user_id}"
@@ -13,7 +11,7 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self.close()  # before accept: the handshake is refused with HTTP 403
             return
         self.group = user_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)

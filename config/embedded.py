@@ -43,9 +43,7 @@ class EmbeddedPostgres:
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         self._server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
-        exists = self._server.psql(
-            f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';"
-        )
+        exists = self._server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
         if "(1 row)" not in exists:
             self._server.psql(f"CREATE DATABASE {DATABASE_NAME};")
         info = self._server.get_postmaster_info()
@@ -87,14 +85,22 @@ class EmbeddedRedis:
             subprocess.run(
                 [
                     redis_server,
-                    "--bind", "127.0.0.1",
-                    "--port", str(port),
-                    "--dir", str(self.directory),
-                    "--daemonize", "yes",
-                    "--pidfile", str(self.pidfile),
-                    "--logfile", str(self.directory / "redis.log"),
-                    "--appendonly", "yes",
-                    "--save", "60 1000",
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--dir",
+                    str(self.directory),
+                    "--daemonize",
+                    "yes",
+                    "--pidfile",
+                    str(self.pidfile),
+                    "--logfile",
+                    str(self.directory / "redis.log"),
+                    "--appendonly",
+                    "yes",
+                    "--save",
+                    "60 1000",
                 ],
                 check=True,
             )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import unquote
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -79,6 +80,8 @@ def database(name: str = "DATABASE_URL") -> dict:
         config = environ.Env.db_url_config(value)
     except Exception as exc:  # django-environ raises several types for bad URLs
         raise ImproperlyConfigured(f"{name}: not a valid database URL ({exc})") from exc
+    # a Unix socket directory is given percent-encoded in the host part: postgres://u@%2Ftmp/db
+    config["HOST"] = unquote(config.get("HOST") or "")
     if "postgres" not in config.get("ENGINE", ""):
         raise ImproperlyConfigured(f"{name}: Peregrine needs PostgreSQL, got {value.split(':')[0]}")
     return config

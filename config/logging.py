@@ -97,9 +97,11 @@ def redact_value(value: Any, key: str | None = None) -> Any:
     if isinstance(value, dict):
         return {k: redact_value(v, str(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
-        return type(value)(redact_value(v) for v in value) if not isinstance(value, set) else [
-            redact_value(v) for v in value
-        ]
+        return (
+            type(value)(redact_value(v) for v in value)
+            if not isinstance(value, set)
+            else [redact_value(v) for v in value]
+        )
     if isinstance(value, (int, float, bool)) or value is None:
         return value
     return redact_text(repr(value))

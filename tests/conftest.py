@@ -115,3 +115,88 @@ def api_token_for(db):
         return api_token_create(user=user, name=f"{scope} token", scope=scope)[1]
 
     return make
+
+
+# --- real processes against the test database ---------------------------------------------------
+import os  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+from urllib.parse import quote  # noqa: E402
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def process_env(transactional_db, settings):
+    """Environment for child processes (web, worker, beat) that use this test's database."""
+    db = settings.DATABASES["default"]
+    host = quote(db["HOST"], safe="") if db["HOST"].startswith("/") else db["HOST"]
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=f"postgres://{quote(db['USER'] or '')}@{host}{port}/{db['NAME']}",
+        REDIS_URL=settings.REDIS_URL,
+        PEREGRINE_ENV="test",
+        DJANGO_SETTINGS_MODULE="config.settings",
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("DATABASE_TEST_NAME", None)
+    return env
+
+
+class ChildProcesses:
+    """Start real platform processes for a test and always stop them afterwards."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        self.children: list[subprocess.Popen] = []
+
+    def start(self, *argv: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        child = subprocess.Popen(
+            [sys.executable, *argv],
+            env={**self.env, **(env or {})},
+            cwd=BASE_DIR,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.children.append(child)
+        return child
+
+    def stop_all(self) -> None:
+        import signal
+
+        for child in self.children:
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGTERM)
+        for child in self.children:
+            try:
+                child.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+
+
+@pytest.fixture
+def child_processes(process_env):
+    processes = ChildProcesses(process_env)
+    yield processes
+    processes.stop_all()

@@ -1,0 +1,102 @@
+"""A real websocket against the running ASGI app (uvicorn child process), with session auth."""
+
+import asyncio
+import json
+
+import pytest
+import websockets
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.test import Client
+
+from tests.conftest import free_port, wait_until
+
+
+@pytest.fixture
+def web(child_processes):
+    port = free_port()
+    child_processes.start(
+        "-m",
+        "uvicorn",
+        "config.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--lifespan",
+        "off",
+        "--no-access-log",
+    )
+
+    def up():
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/schema/", timeout=1):
+                return True
+        except Exception as exc:  # 4xx/5xx still prove the server answers
+            return getattr(exc, "code", None) is not None
+
+    wait_until(up, timeout=60, interval=0.2, what="uvicorn")
+    return port
+
+
+def _session_cookie(user, password) -> str:
+    client = Client()
+    assert client.login(email=user.email, password=password)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+async def _receive(ws, timeout=10):
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+def test_signed_in_user_receives_own_group_events(web, alice, bob, password):
+    cookie = _session_cookie(alice, password)
+    url = f"ws://127.0.0.1:{web}/ws/events/"
+
+    async def scenario():
+        headers = {"Cookie": cookie, "Origin": "http://127.0.0.1"}
+        async with websockets.connect(url, additional_headers=headers) as ws:
+            await ws.send(json.dumps({"type": "ping"}))
+            assert await _receive(ws) == {"type": "pong"}
+            layer = get_channel_layer()
+            # an event for bob first: alice must never see it
+            await layer.group_send(
+                f"user.{bob.pk}", {"type": "event.forward", "event": {"for": "bob"}}
+            )
+            await layer.group_send(
+                f"user.{alice.pk}", {"type": "event.forward", "event": {"for": "alice"}}
+            )
+            assert await _receive(ws) == {"for": "alice"}
+
+    async_to_sync(scenario)()
+
+
+def test_anonymous_websocket_is_refused_at_handshake(web, db):
+    async def scenario():
+        headers = {"Origin": "http://127.0.0.1"}
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(
+                f"ws://127.0.0.1:{web}/ws/events/", additional_headers=headers
+            ):
+                pass
+        assert refused.value.response.status_code == 403
+
+    async_to_sync(scenario)()
+
+
+def test_foreign_origin_is_refused(web, alice, password):
+    cookie = _session_cookie(alice, password)
+
+    async def scenario():
+        headers = {"Cookie": cookie, "Origin": "http://evil.example"}
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(
+                f"ws://127.0.0.1:{web}/ws/events/", additional_headers=headers
+            ):
+                pass
+        assert refused.value.response.status_code == 403
+
+    async_to_sync(scenario)()
