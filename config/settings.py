@@ -23,7 +23,9 @@ if PRODUCTION:
 
         raise ImproperlyConfigured("DJANGO_SECRET_KEY: must be at least 50 characters")
 else:
-    SECRET_KEY = env.string("DJANGO_SECRET_KEY", "dev-only-secret-key-do-not-use-in-production-" * 2)
+    SECRET_KEY = env.string(
+        "DJANGO_SECRET_KEY", "dev-only-secret-key-do-not-use-in-production-" * 2
+    )
 ALLOWED_HOSTS = env.string_list(
     "DJANGO_ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"]
 )
@@ -128,8 +130,10 @@ CHANNEL_LAYERS = {
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 10}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -142,7 +146,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # collected files (production only: development and tests serve from the finders)
-STATIC_ROOT = env.string("DJANGO_STATIC_ROOT", str(BASE_DIR / "var" / "staticfiles") if PRODUCTION else None)
+STATIC_ROOT = env.string(
+    "DJANGO_STATIC_ROOT", str(BASE_DIR / "var" / "staticfiles") if PRODUCTION else None
+)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
