@@ -27,12 +27,11 @@ lint: install
 	$(VENV)/bin/lint-imports
 
 check: install
-	$(PY) -m config.embedded -- $(PY) manage.py makemigrations --check --dry-run
-	$(PY) -m config.embedded -- $(PY) manage.py check
+	$(PY) -m config.embedded -- sh -c '$(PY) manage.py makemigrations --check --dry-run && $(PY) manage.py check'
 
+test: export PEREGRINE_ENV = test
 test: install lint
-	$(PY) -m config.embedded -- $(PY) manage.py makemigrations --check --dry-run
-	$(PY) -m config.embedded -- $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m config.embedded -- sh -c '$(PY) manage.py makemigrations --check --dry-run && $(PY) -m pytest $(PYTEST_ARGS)'
 
 bench: install
 	$(PY) -m config.embedded -- sh -c 'for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done'
