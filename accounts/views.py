@@ -7,6 +7,7 @@ from base64 import b32encode
 import qrcode
 import qrcode.image.svg
 from allauth.account import views as allauth_views
+from allauth.core import ratelimit
 from django.contrib import messages
 from django.contrib.auth import authenticate
 from django.contrib.auth.decorators import login_required
@@ -52,6 +53,21 @@ def _code_error(result) -> str:
 # --- the OTP step and identity confirmation ---------------------------------------------------
 
 
+def _elevate_session(request, device) -> None:
+    """Mark the session OTP-verified under a fresh session key (no fixation across the step)."""
+    old_key = request.session.session_key
+    request.session.cycle_key()
+    session_services.user_session_forget(session_key=old_key)
+    session_services.user_session_touch(
+        user=request.user,
+        session_key=request.session.session_key,
+        ip=client_ip(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
+    otp_login(request, device)
+    recent_auth_record(request)
+
+
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
@@ -65,8 +81,7 @@ def otp_verify(request):
             user=request.user, code=form.cleaned_data["code"], ip=client_ip(request)
         )
         if result.ok:
-            otp_login(request, result.device)
-            recent_auth_record(request)
+            _elevate_session(request, result.device)
             return redirect(_safe_next(request))
         form.add_error("code", _code_error(result))
     return render(
@@ -108,6 +123,9 @@ def _identity_confirmed(request, form, has_2fa: bool) -> bool:
         if not result.ok:
             form.add_error("code", _code_error(result))
         return result.ok
+    if not ratelimit.consume(request, action="reauthenticate", user=request.user):
+        form.add_error("password", "Too many attempts. Wait a minute and try again.")
+        return False
     user = authenticate(request, email=request.user.email, password=form.cleaned_data["password"])
     if user is None or user.pk != request.user.pk:
         form.add_error("password", "That password is not right.")
@@ -153,8 +171,7 @@ def two_factor_setup(request):
             ip=client_ip(request),
         )
         if codes is not None:
-            otp_login(request, device)
-            recent_auth_record(request)
+            _elevate_session(request, device)
             return render(request, "accounts/backup_codes.html", {"codes": codes, "new": True})
         form.add_error("code", "That code does not match. Check the time on your phone.")
     manual_key = b32encode(device.bin_key).decode()

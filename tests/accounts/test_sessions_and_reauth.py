@@ -98,3 +98,12 @@ def test_confirm_identity_ignores_an_offsite_next(alice_stale_client, password):
         {"password": password, "next": "https://evil.example/"},
     )
     assert response.status_code == 302 and "evil" not in response.url
+
+
+def test_confirm_identity_password_guesses_are_rate_limited(alice_stale_client, password):
+    for _ in range(10):
+        alice_stale_client.post(reverse("accounts:confirm-identity"), {"password": "guess"})
+    response = alice_stale_client.post(reverse("accounts:confirm-identity"), {"password": password})
+    assert response.status_code == 400
+    assert "Too many attempts" in response.content.decode()
+    assert alice_stale_client.get(reverse("accounts:token-create")).status_code == 302

@@ -9,7 +9,7 @@ from django.db import connection, connections
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import BackupCode, SecondFactorThrottle
+from accounts.models import BackupCode, SecondFactorThrottle, UserSession
 from accounts.services.two_factor import (
     second_factor_verify,
     totp_enrolment_confirm,
@@ -74,8 +74,12 @@ def test_password_login_with_2fa_is_held_at_the_otp_step(
     assert api.status_code == 403
     response = client.post(reverse("accounts:otp-verify"), {"code": "123456"})
     assert response.status_code == 400
+    key_before = client.session.session_key
     response = client.post(reverse("accounts:otp-verify"), {"code": totp_code(alice_totp)})
     assert response.status_code == 302
+    assert client.session.session_key != key_before
+    assert UserSession.objects.filter(session_key=client.session.session_key).exists()
+    assert not UserSession.objects.filter(session_key=key_before).exists()
     assert client.get(reverse("exchanges:account-list")).status_code == 200
 
 
