@@ -39,9 +39,12 @@ class EmbeddedPostgres:
         self._server = None
 
     def start(self) -> str:
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        runtime = self.pgdata.parent / "run"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))  # pgserver's lock files
         import pgserver  # imported late: only fresh machines need it
 
-        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         self._server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
         query = f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';"  # noqa: S608
         exists = self._server.psql(query)

@@ -1,0 +1,61 @@
+"""`make run`'s supervisor brings the platform to healthy and Ctrl-C leaves no process behind."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+
+import psutil
+
+from tests.conftest import BASE_DIR, free_port, wait_until
+
+
+def _healthz(port: int):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return json.loads(response.read())
+    except Exception:
+        return None
+
+
+def test_run_reaches_healthy_and_ctrl_c_stops_every_child(process_env):
+    port = free_port()
+    env = {
+        **process_env,
+        "PEREGRINE_PORT": str(port),
+        "PEREGRINE_WORKER_CONCURRENCY": "1",
+        "PEREGRINE_RUN_EXTRA": "",
+    }
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "config.run"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        body = wait_until(
+            lambda: (b := _healthz(port)) and b["status"] == "ok" and b,
+            timeout=120,
+            interval=0.5,
+            what="healthz ok",
+        )
+        assert body["failing"] == []
+        children = psutil.Process(supervisor.pid).children(recursive=True)
+        names = " ".join(" ".join(child.cmdline()) for child in children)
+        assert "uvicorn" in names and " worker " in names and " beat " in names
+        supervisor.send_signal(signal.SIGINT)
+        output = supervisor.communicate(timeout=60)[0].decode()
+        assert supervisor.returncode == 0, output
+        assert "stopped" in output
+        assert [
+            child.pid
+            for child in children
+            if child.is_running() and child.status() != psutil.STATUS_ZOMBIE
+        ] == []
+    finally:
+        if supervisor.poll() is None:
+            os.killpg(supervisor.pid, signal.SIGKILL)
