@@ -1,1 +1,1 @@
-"""The sandbox exchange: a local server speaking Binance spot REST over tradecore's matching engine."""
+"""The sandbox exchange: Binance spot REST over tradecore's matching engine, on loopback."""
