@@ -6,6 +6,7 @@ import time
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.http import HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 
@@ -82,7 +83,13 @@ class SessionTrackingMiddleware:
         response = self.get_response(request)
         user = getattr(request, "user", None)
         session = getattr(request, "session", None)
-        if user is not None and user.is_authenticated and session is not None:
+        # only browser logins: an API-token request has a user but no signed-in session
+        if (
+            user is not None
+            and user.is_authenticated
+            and session is not None
+            and session.get(SESSION_KEY) == str(user.pk)
+        ):
             self._touch(request, user, session)
         return response
 

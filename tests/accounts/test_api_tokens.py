@@ -151,3 +151,16 @@ def test_token_pages_need_login(client, db):
     for name in ("accounts:tokens", "accounts:token-create"):
         response = client.get(reverse(name))
         assert response.status_code == 302 and "login" in response.url
+
+
+def test_token_requests_create_no_browser_session(alice, api_token_for, client):
+    from django.contrib.sessions.models import Session
+
+    from accounts.models import UserSession
+
+    raw = api_token_for(alice, "read")
+    sessions_before = Session.objects.count()
+    for _ in range(3):
+        assert client.get("/api/v1/me/", **_auth(raw)).status_code == 200
+    assert not UserSession.objects.filter(user=alice).exists()
+    assert Session.objects.count() == sessions_before

@@ -163,3 +163,26 @@ def test_email_change_with_malformed_email_changes_nothing(alice, alice_client):
     assert list(EmailAddress.objects.filter(user=alice).values_list("email", flat=True)) == [
         "alice@example.com"
     ]
+
+
+def test_password_reset_by_email_link(alice, client):
+    import re
+
+    client.post(reverse("account_reset_password"), {"email": alice.email})
+    assert len(mail.outbox) == 1
+    link = re.search(r"https?://[^/\s]+(/accounts/password/reset/key/\S+)", mail.outbox[0].body)
+    response = client.get(link.group(1), follow=True)
+    form_url = response.redirect_chain[-1][0] if response.redirect_chain else link.group(1)
+    new = "another long passphrase 99"
+    response = client.post(form_url, {"password1": new, "password2": new})
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert alice.check_password(new)
+    assert AuditEvent.objects.filter(action="password.reset", actor=alice).exists()
+
+
+def test_signup_can_be_closed_by_the_operator(client, db, settings, password):
+    settings.PEREGRINE_SIGNUP_OPEN = False
+    response = _signup(client, "frank@example.com", password)
+    assert not User.objects.filter(email="frank@example.com").exists()
+    assert response.status_code == 200

@@ -244,3 +244,18 @@ def test_operator_admin_shows_accounts_without_secrets(
     response = client.post(pages[0], {"action": "disable", "_selected_action": [alice_account.pk]})
     assert response.status_code == 302
     assert ExchangeAccount.objects.get(pk=alice_account.pk).status == "disabled"
+
+
+def test_replacing_and_deleting_keys_email_the_owner(
+    alice_account, alice_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_client.post(
+            reverse("exchanges:account-keys", args=[alice_account.pk]),
+            {"api_key": "NEWKEY-12345678", "secret": "new-secret-1"},
+        )
+        alice_client.post(reverse("exchanges:account-delete", args=[alice_account.pk]))
+    subjects = [m.subject for m in mail.outbox]
+    assert any("Exchange key replaced" in s for s in subjects)
+    assert any("Exchange key deleted" in s for s in subjects)
+    assert all(m.to == ["alice@example.com"] for m in mail.outbox)
