@@ -61,6 +61,9 @@ class QuoteIntent:
     quotes: tuple[Quote, ...]
     venue: str = ""
     post_only: bool = True
+    refresh_tolerance: Decimal | None = None  # None: the order manager's default
+    max_order_age_ms: int | None = None
+    hanging: frozenset[str] = frozenset()  # client order ids left resting untouched
 
 
 Intent = OrderIntent | CancelIntent | CancelAllIntent | QuoteIntent

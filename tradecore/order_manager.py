@@ -188,15 +188,21 @@ class OrderManager:
         """Reconcile resting quotes with the desired set, keeping orders within tolerance."""
         venue = intent.venue or self.default_venue
         now = self.clock.now_ms()
+        tolerance = (
+            self.refresh_tolerance if intent.refresh_tolerance is None else intent.refresh_tolerance
+        )
+        max_age = (
+            self.max_order_age_ms if intent.max_order_age_ms is None else intent.max_order_age_ms
+        )
         current = {
             (t.intent.side, t.level): t
             for t in self.active(intent.symbol, venue)
-            if t.level is not None
+            if t.level is not None and t.client_order_id not in intent.hanging
         }
         wanted = {(q.side, q.level): q for q in intent.quotes}
         for key, tracked in current.items():
             quote = wanted.get(key)
-            if quote is None or not self._keep(tracked, quote, now):
+            if quote is None or not self._keep(tracked, quote, now, tolerance, max_age):
                 self.cancel(tracked.client_order_id)
             else:
                 wanted.pop(key)
@@ -207,14 +213,15 @@ class OrderManager:
             )  # fmt: skip
             self.submit(order_intent, level=level)
 
-    def _keep(self, tracked: TrackedOrder, quote, now: int) -> bool:
-        if self.max_order_age_ms is not None and now - tracked.created_ms >= self.max_order_age_ms:
+    @staticmethod
+    def _keep(tracked: TrackedOrder, quote, now: int, tolerance, max_age) -> bool:
+        if max_age is not None and now - tracked.created_ms >= max_age:
             return False
         old = tracked.intent.price
         if old is None or old == 0:
             return False
         moved = abs(quote.price - old) / old
-        return moved <= self.refresh_tolerance and quote.qty == tracked.intent.qty
+        return moved <= tolerance and quote.qty == tracked.intent.qty
 
     # -- updates ---------------------------------------------------------------------------
     def update(self, order: Order) -> bool:

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from tradecore.strategies.arbitrage import (
+    CrossExchangeMarketMakingStrategy,
+    SpatialArbitrageStrategy,
+    TriangularArbitrageStrategy,
+)
 from tradecore.strategies.base import (
     ConfigError,
     SignalStrategy,
     Strategy,
     StrategyConfig,
     StrategyContext,
+)
+from tradecore.strategies.grid_dca import DcaStrategy, GridStrategy
+from tradecore.strategies.market_making import (
+    AvellanedaStoikovStrategy,
+    PureMarketMakingStrategy,
 )
 from tradecore.strategies.signals import (
     BollingerStrategy,
@@ -28,11 +38,18 @@ def register(cls: type[Strategy]) -> type[Strategy]:
 
 
 for _cls in (
-    SmaCrossStrategy,
+    PureMarketMakingStrategy,
+    AvellanedaStoikovStrategy,
+    CrossExchangeMarketMakingStrategy,
+    SpatialArbitrageStrategy,
+    TriangularArbitrageStrategy,
     EmaCrossStrategy,
+    SmaCrossStrategy,
     RsiMeanReversionStrategy,
     MacdStrategy,
     BollingerStrategy,
+    GridStrategy,
+    DcaStrategy,
 ):
     register(_cls)
 

@@ -71,8 +71,8 @@ class StrategyConfig:
         for f in dataclasses.fields(cls):
             kind = _field_type(cls, f)
             prop: dict[str, Any] = {"description": f.metadata.get("description", "")}
-            if kind is Decimal:
-                prop["type"] = "string"
+            if kind is Decimal:  # a JSON number, or a string to keep every digit
+                prop["type"] = ["number", "string"]
                 prop["pattern"] = r"^-?\d+(\.\d+)?$"
                 prop["default"] = str(f.default)
             else:

@@ -131,6 +131,8 @@ class RsiMeanReversionConfig(SignalConfig):
 
 
 class RsiMeanReversionStrategy(SignalStrategy):
+    """RSI mean reversion: buy oversold dips, sell overbought rallies (crossings only)."""
+
     strategy_id = "rsi_mean_reversion"
     config_class = RsiMeanReversionConfig
 
@@ -172,6 +174,8 @@ class MacdConfig(SignalConfig):
 
 
 class MacdStrategy(SignalStrategy):
+    """MACD: long while the MACD line is above its signal line, entered and left on crosses."""
+
     strategy_id = "macd"
     config_class = MacdConfig
 
@@ -208,6 +212,8 @@ class BollingerConfig(SignalConfig):
 
 
 class BollingerStrategy(SignalStrategy):
+    """Bollinger reversion: buy a close under the lower band, sell above the middle (or upper)."""
+
     strategy_id = "bollinger"
     config_class = BollingerConfig
 
