@@ -82,11 +82,20 @@ def async_client(exchange_id: str, **kwargs):
 
 
 def pro_client(exchange_id: str, **kwargs):
-    """A ccxt.pro websocket client, or None when the exchange has no streams (sandbox venues)."""
-    if registry.is_sandbox(exchange_id):
-        return None
+    """A ccxt.pro websocket client (sandbox venues serve Binance-style streams), or None."""
     import ccxt.pro as ccxt_pro
 
     name, config = ccxt_config(exchange_id, **kwargs)
     cls = getattr(ccxt_pro, name, None)
-    return cls(config) if cls is not None else None
+    if cls is None:
+        return None
+    client = _apply_urls(cls(config), exchange_id, kwargs.get("sandbox_url"))
+    if registry.is_sandbox(exchange_id):
+        from django.conf import settings
+
+        base = (kwargs.get("sandbox_url") or settings.PEREGRINE_SANDBOX_URL).rstrip("/")
+        ws_root = base.replace("http://", "ws://").replace("https://", "wss://")
+        ws = dict(client.urls["api"]["ws"])
+        ws["spot"] = f"{ws_root}/{exchange_id}/stream/ws"
+        client.urls["api"]["ws"] = ws
+    return client

@@ -26,6 +26,7 @@ from aiohttp import web
 
 from exchanges.sandbox import errors
 from exchanges.sandbox.errors import BinanceError
+from exchanges.sandbox.streams import StreamHub
 from exchanges.sandbox.venue import MINUTE_MS, SymbolState, Venue
 from tradecore.clock import Clock, WallClock
 from tradecore.domain import Order, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
@@ -150,6 +151,7 @@ class SandboxServer:
         self.paused = False
         self._routes: dict[tuple[str, str], tuple[Handler, int, bool]] = {}
         self._register_routes()
+        self.streams = StreamHub(venues, self._ticker)
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -159,6 +161,8 @@ class SandboxServer:
     # -- lifecycle -------------------------------------------------------------------------
     def application(self) -> web.Application:
         app = web.Application()
+        app.router.add_get("/{venue}/stream/ws/{index}", self.streams.handle)
+        app.router.add_get("/{venue}/stream/ws", self.streams.handle)
         app.router.add_route("*", "/{venue}/{api}/{version}/{path:.*}", self._dispatch)
         return app
 
@@ -225,6 +229,7 @@ class SandboxServer:
                 continue
             try:
                 self.step(dt)
+                await self.streams.send(self.streams.collect(self.clock.now_ms()))
                 if self.on_tick is not None:
                     await self.on_tick()
             except Exception:  # a bad tick must not stop the market

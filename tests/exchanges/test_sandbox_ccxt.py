@@ -244,3 +244,24 @@ async def test_async_client_trades_and_reads(sandbox_account):
         assert Decimal(str(balance["ETH"]["total"])) == Decimal("9.9")
     finally:
         await client.close()
+
+
+async def test_ccxt_pro_streams_trades_book_and_ticker(sandbox_url):
+    from exchanges.gateway.clients import pro_client
+
+    client = pro_client("sandbox-b", sandbox_url=sandbox_url)
+    try:
+        trades = await client.watch_trades("BTC/USDT")
+        assert trades[-1]["symbol"] == "BTC/USDT" and trades[-1]["price"] > 0
+        assert abs(trades[-1]["timestamp"] - time.time() * 1000) < 2000
+        nonces = []
+        for _ in range(3):
+            book = await client.watch_order_book("BTC/USDT")
+            assert book["bids"][0][0] < book["asks"][0][0]
+            assert len(book["bids"]) == 20  # diffs applied on the REST snapshot keep 20 levels
+            nonces.append(book["nonce"])
+        assert nonces == sorted(nonces) and len(set(nonces)) == 3
+        ticker = await client.watch_ticker("ETH/USDT")
+        assert ticker["last"] > 0
+    finally:
+        await client.close()
