@@ -141,12 +141,16 @@ def _candles(arrays):
 
 def test_sweep_runs_each_valid_combination_once(real_slice):
     grid = {"fast": [5, 10, 40], "slow": [20, 30]}
-    results = sweep(SmaCrossStrategy, real_slice, inst(lot="0.00001"), grid)
-    assert [(p["fast"], p["slow"]) for p, _ in results] == [(5, 20), (5, 30), (10, 20), (10, 30)]
-    single = run_vectorized(
-        SmaCrossStrategy(SmaCrossConfig(fast=10, slow=30)), real_slice, inst(lot="0.00001")
-    )
-    assert results[3][1].final_equity == single.final_equity
+    fine = inst(lot="1e-12")  # with a fine lot, float and exact accounting meet closely
+    exact = sweep(SmaCrossStrategy, real_slice, fine, grid, exact=True)
+    quick = sweep(SmaCrossStrategy, real_slice, fine, grid)
+    assert [(p["fast"], p["slow"]) for p, _ in exact] == [(5, 20), (5, 30), (10, 20), (10, 30)]
+    assert [p for p, _ in quick] == [p for p, _ in exact]
+    single = run_vectorized(SmaCrossStrategy(SmaCrossConfig(fast=10, slow=30)), real_slice, fine)
+    assert exact[3][1].final_equity == single.final_equity
+    for (_, e), (_, q) in zip(exact, quick, strict=True):
+        assert q.final_equity == pytest.approx(e.final_equity, rel=1e-9)
+        assert q.trade_count == sum(1 for t in e.trades if t.side == "sell")
 
 
 def test_a_tie_is_not_a_cross():

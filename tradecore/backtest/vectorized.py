@@ -142,6 +142,43 @@ def _equity_curve(close, start_cash: float, bars, cash_after, qty_after) -> np.n
     return cash + qty * close
 
 
+@dataclass(frozen=True)
+class SweepResult:
+    """Summary of one combination: float accounting, same entry and exit bars as exact."""
+
+    final_equity: float
+    total_return: float
+    trade_count: int
+    win_rate: float
+
+
+def quick_result(
+    entries: np.ndarray,
+    exits: np.ndarray,
+    opens: np.ndarray,
+    closes: np.ndarray,
+    fee: float,
+    cash: float,
+    allocation: float = 1.0,
+) -> SweepResult:
+    """Float-accounted result of the long-only state machine, vectorized over round trips.
+
+    Sizes are not rounded to the lot, so the equity differs from the exact path by rounding
+    only (about 1e-12 relative); the trades are the same bars.
+    """
+    buys, sells = positions_from_signals(entries, exits)
+    buy_px = opens[np.asarray(buys, dtype=np.int64)]
+    sell_px = opens[np.asarray(sells, dtype=np.int64)]
+    closed = len(sells)
+    per_trade = sell_px / buy_px[:closed] * ((1 - fee) / (1 + fee))
+    growth = 1 + allocation * (per_trade - 1)
+    equity = cash * float(np.prod(growth))
+    if len(buys) > closed:  # still long at the end: mark at the last close, no exit fee
+        equity *= 1 + allocation * (closes[-1] / (buy_px[-1] * (1 + fee)) - 1)
+    wins = int(np.count_nonzero(per_trade > 1))
+    return SweepResult(equity, equity / cash - 1, closed, wins / closed if closed else 0.0)
+
+
 def sweep(
     strategy_cls: type[SignalStrategy],
     candles: CandleArrays,
@@ -150,11 +187,17 @@ def sweep(
     *,
     cash: Decimal | int | str = 10_000,
     base_params: Mapping | None = None,
-) -> list[tuple[dict, VectorResult]]:
-    """Run every combination in `grid`; indicator arrays are shared between combinations."""
+    exact: bool = False,
+) -> list[tuple[dict, VectorResult | SweepResult]]:
+    """Run every valid combination in `grid`; indicator arrays are shared between them.
+
+    exact=True gives each combination the full Decimal-accounted `VectorResult`; the default
+    float accounting (`SweepResult`) is for ranking parameters quickly.
+    """
     names = list(grid)
     cache: dict = {}
     results = []
+    fee = float(instrument.taker_fee)
     for values in itertools.product(*(grid[name] for name in names)):
         params = {**(base_params or {}), **dict(zip(names, values, strict=True))}
         try:
@@ -163,5 +206,13 @@ def sweep(
             continue  # e.g. fast >= slow: not a valid combination
         strategy = strategy_cls(config, symbol=instrument.symbol)
         strategy.indicator_cache = cache
-        results.append((params, run_vectorized(strategy, candles, instrument, cash=cash)))
+        if exact:
+            results.append((params, run_vectorized(strategy, candles, instrument, cash=cash)))
+            continue
+        entries, exits = strategy.signals(
+            candles.open, candles.high, candles.low, candles.close, candles.volume
+        )
+        summary = quick_result(entries, exits, candles.open, candles.close, fee, float(cash),
+                               config.allocation)  # fmt: skip
+        results.append((params, summary))
     return results
