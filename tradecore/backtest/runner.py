@@ -8,7 +8,9 @@ An order it sends then can only trade from the next bar: no look-ahead.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -83,19 +85,50 @@ def run_candles(
     symbol = strategy.symbol
     if symbol != instrument.symbol:
         raise ValueError(f"strategy trades {symbol!r} but the data is {instrument.symbol!r}")
-    n = len(candles)
-    equity = np.empty(n)
+    equity = np.empty(len(candles))
     book = _Book(venue, instrument)
     venue.subscribe(book.on_fill)
     engine.start()
+    with _gc_paused():
+        _replay(candles, symbol, interval, equity, venue, engine, clock, book, guards)
+    engine.stop()
+    fills = [f for f in engine.fills if f.symbol == symbol]
+    held = _held_mask(candles.ts, fills, instrument)
+    trips = round_trips(fills)
+    metrics = compute_metrics(equity, candles.ts, trips, engine.fills, held, interval)
+    return BacktestResult(
+        equity, candles.ts, engine.fills, trips, metrics, engine.om.events, engine
+    )
+
+
+@contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector during a replay.
+
+    The loop allocates only acyclic objects (freed by reference counting), but the orders and
+    fills it keeps make every full collection slower as the run grows: on a 1,000,000-bar run
+    collections were about half of the time. The previous state is restored afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _replay(candles, symbol, interval, equity, venue, engine, clock, book, guards) -> None:
+    """The hot loop of `run_candles`: match, deliver fills, then show the closed bar."""
     match = venue.on_candle
     active = venue._active[symbol]  # resting orders of this symbol (same package: hot path)
     last = venue._last
-    decide = strategy.on_candle
+    decide = engine.strategy.on_candle
     run = engine._run
     process = engine.process_fills
     pending = engine._pending
     make = tuple.__new__
+    n = len(candles)
     for start in range(0, n, _CHUNK):
         stop = min(start + _CHUNK, n)
         rows = zip(
@@ -128,13 +161,6 @@ def run_candles(
             qty = book.base
             mark(book.quote + qty * row[4] if qty else book.quote)
         equity[start:stop] = marks
-    engine.stop()
-    trips = round_trips([f for f in engine.fills if f.symbol == symbol])
-    held = _held_mask(candles.ts, [f for f in engine.fills if f.symbol == symbol], instrument)
-    metrics = compute_metrics(equity, candles.ts, trips, engine.fills, held, interval)
-    return BacktestResult(
-        equity, candles.ts, engine.fills, trips, metrics, engine.om.events, engine
-    )
 
 
 def _held_mask(ts: np.ndarray, fills: list[Fill], instrument: Instrument) -> np.ndarray:
