@@ -95,6 +95,8 @@ class TradingEngine:
         for venue in self.venues.values():
             if hasattr(venue, "subscribe"):
                 venue.subscribe(self._on_venue_fill)
+            if hasattr(venue, "subscribe_orders"):
+                venue.subscribe_orders(self._on_venue_order)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -133,6 +135,10 @@ class TradingEngine:
         """Feed a fill from a live gateway (simulated venues report theirs by subscription)."""
         self._pending.append(fill)
         self.process_fills()
+
+    def _on_venue_order(self, order: Order) -> None:
+        if order.account_id == self.account_id:
+            self.om.update(order)
 
     def _on_venue_fill(self, fill: Fill) -> None:
         if fill.account_id == self.account_id:

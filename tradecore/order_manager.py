@@ -273,6 +273,20 @@ class OrderManager:
             resolved.append(tracked)
         return resolved
 
+    def reconcile(self) -> list[TrackedOrder]:
+        """Refresh every active order from its venue (after a restart, before new orders)."""
+        changed = []
+        for tracked in self.active():
+            venue = self.venues[tracked.venue]
+            try:
+                order = venue.get_order(self.account_id, client_order_id=tracked.client_order_id)
+            except (KeyError, VenueTimeout):
+                continue
+            before = tracked.status
+            if self.update(order) and tracked.status is not before:
+                changed.append(tracked)
+        return changed
+
     def mark_unknown(self, client_order_id: str) -> bool:
         tracked = self.orders.get(client_order_id)
         return tracked is not None and self._transition(tracked, OrderStatus.UNKNOWN)

@@ -139,3 +139,30 @@ def test_cancel_all_intent(setup):
     om.submit(buy("91"))
     om.execute([CancelAllIntent("BTC-USDT")])
     assert om.active() == [] and venue.open_orders("bot") == []
+
+
+def test_delayed_cancel_and_late_events_reach_the_order_manager():
+    from tradecore.engine import TradingEngine
+    from tradecore.exchange import FixedLatency
+    from tradecore.strategies.base import Strategy
+
+    clock = SimulatedClock(0)
+    venue = SimulatedExchange("sim", [instrument()], clock=clock, latency_model=FixedLatency(100))
+    venue.deposit("default", "USDT", "10000")
+    venue.on_candle("BTC-USDT", Candle(0, 100.0, 100.0, 100.0, 100.0, 1.0))
+    engine = TradingEngine(Strategy(), venue, clock=clock)
+    order = engine.om.submit(buy("95"))
+    clock.set(50)
+    engine.om.cancel(order.client_order_id)
+    assert not engine.om.orders[order.client_order_id].status.is_terminal  # cancel travelling
+    venue.on_candle("BTC-USDT", Candle(200, 100.0, 100.0, 100.0, 100.0, 1.0))
+    assert engine.om.orders[order.client_order_id].status is S.CANCELLED
+
+
+def test_reconcile_refreshes_orders_changed_while_away(setup):
+    clock, venue, om = setup
+    order = om.submit(buy("95"))
+    venue.cancel_order("bot", client_order_id=order.client_order_id)  # behind our back
+    changed = om.reconcile()
+    assert [t.client_order_id for t in changed] == [order.client_order_id]
+    assert om.orders[order.client_order_id].status is S.CANCELLED

@@ -137,6 +137,7 @@ class SimulatedExchange:
         self._order_seq = 0
         self._trade_seq = 0
         self._listeners: list[Callable[[Fill], None]] = []
+        self._order_listeners: list[Callable[[Order], None]] = []
 
     # -- accounts --------------------------------------------------------------------------
     def deposit(self, account_id: str, asset: str, amount: object) -> Balance:
@@ -174,6 +175,12 @@ class SimulatedExchange:
     def subscribe(self, listener: Callable[[Fill], None]) -> None:
         """Call `listener(fill)` for every fill, in order, on every account."""
         self._listeners.append(listener)
+
+    def subscribe_orders(self, listener: Callable[[Order], None]) -> None:
+        """Call `listener(order)` whenever an order ends other than by a fill: cancelled
+        (including a delayed cancel), expired, or rejected on arrival. A fill's own
+        `order_status` reports the rest."""
+        self._order_listeners.append(listener)
 
     # -- market state ----------------------------------------------------------------------
     def last_price(self, symbol: str) -> Decimal | None:
@@ -368,6 +375,10 @@ class SimulatedExchange:
         o.updated_ms = ts
         self._release(o)
         self._active[o.symbol].pop(o.order_id, None)
+        if status is not OrderStatus.FILLED and self._order_listeners:
+            snapshot = self._snapshot(o)
+            for listener in self._order_listeners:
+                listener(snapshot)
 
     # -- fills -----------------------------------------------------------------------------
     def _fill(self, o: _Live, price: Decimal, qty: Decimal, liquidity: str, ts: int) -> Fill | None:
