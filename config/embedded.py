@@ -11,6 +11,7 @@ stopped when it exits.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -57,6 +58,7 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         if self._server is not None:
             self._server.cleanup()
+            atexit.unregister(self._server._cleanup)  # stopped already: nothing to do at exit
             self._server = None
 
 
