@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from accounts.services.tokens import api_token_authenticate
@@ -25,3 +26,13 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="api"'
+
+
+class ApiTokenAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Describe API tokens in the OpenAPI schema as HTTP bearer tokens."""
+
+    target_class = "accounts.api.authentication.ApiTokenAuthentication"
+    name = "apiToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "prg_<token>"}
