@@ -17,7 +17,7 @@ FAST, SLOW, FEE, CASH = 10, 30, 0.001, 10_000.0
 ALL_IN = 1 - 1e-12  # peers refuse an order exactly equal to cash after float rounding
 
 
-def backtesting_py(df):
+def backtesting_py(df, fee: float = FEE):
     """backtesting.py with FractionalBacktest at 1e-15 BTC units (fractional size)."""
     import pandas as pd
     from backtesting import Strategy
@@ -40,7 +40,7 @@ def backtesting_py(df):
                 self.position.close()
 
     bt = FractionalBacktest(
-        data, SmaCross, cash=CASH, commission=FEE, fractional_unit=1e-15, finalize_trades=False
+        data, SmaCross, cash=CASH, commission=fee, fractional_unit=1e-15, finalize_trades=False
     )
     stats = bt.run()
     trades = stats["_trades"]
@@ -51,7 +51,7 @@ def backtesting_py(df):
     )
 
 
-def vectorbt(df, warm: bool = True):
+def vectorbt(df, fee: float = FEE):
     """vectorbt: signals from its MA indicator, executed at the next bar's open."""
     import pandas as pd
     import vectorbt as vbt
@@ -63,7 +63,7 @@ def vectorbt(df, warm: bool = True):
     entries = fast.ma_crossed_above(slow).shift(1, fill_value=False).astype(bool)
     exits = fast.ma_crossed_below(slow).shift(1, fill_value=False).astype(bool)
     pf = vbt.Portfolio.from_signals(
-        close, entries, exits, price=open_, fees=FEE, init_cash=CASH, size=np.inf,
+        close, entries, exits, price=open_, fees=fee, init_cash=CASH, size=np.inf,
         direction="longonly",
     )  # fmt: skip
     records = pf.trades.records
@@ -75,7 +75,7 @@ def vectorbt(df, warm: bool = True):
     )
 
 
-def backtrader(df):
+def backtrader(df, fee: float = FEE):
     """backtrader with cheat-on-open: sized on the open it fills at, like the others."""
     import backtrader as bt
 
@@ -90,7 +90,7 @@ def backtrader(df):
             # indicators still hold the previous bar: [0] is t-1, [-1] is t-2
             f1, s1, f2, s2 = self.fast[0], self.slow[0], self.fast[-1], self.slow[-1]
             if not self.position and f2 < s2 and f1 > s1:
-                size = self.broker.getcash() * ALL_IN / (self.data.open[0] * (1 + FEE))
+                size = self.broker.getcash() * ALL_IN / (self.data.open[0] * (1 + fee))
                 self.buy(size=size)
             elif self.position and f2 > s2 and f1 < s1:
                 self.close()
@@ -103,14 +103,14 @@ def backtrader(df):
     cerebro = bt.Cerebro(cheat_on_open=True, stdstats=False)
     cerebro.broker.set_coo(True)
     cerebro.broker.setcash(CASH)
-    cerebro.broker.setcommission(commission=FEE)
+    cerebro.broker.setcommission(commission=fee)
     cerebro.adddata(bt.feeds.PandasData(dataname=_ohlcv_frame(df)))
     cerebro.addstrategy(SmaCross)
     (strategy,) = cerebro.run()
     return strategy.entries, strategy.exits, float(cerebro.broker.getvalue())
 
 
-def plain_loop(df):
+def plain_loop(df, fee: float = FEE):
     """The same rule as a bare Python loop over lists: the speed floor."""
     opens, closes = df["open"].tolist(), df["close"].tolist()
     cash, qty = CASH, 0.0
@@ -120,11 +120,11 @@ def plain_loop(df):
     pending = 0
     for i, (o, c) in enumerate(zip(opens, closes, strict=True)):
         if pending == 1:
-            qty = cash / (o * (1 + FEE))
+            qty = cash / (o * (1 + fee))
             cash, pending = 0.0, 0
             entries.append(i)
         elif pending == -1:
-            cash, qty, pending = qty * o * (1 - FEE), 0.0, 0
+            cash, qty, pending = qty * o * (1 - fee), 0.0, 0
             exits.append(i)
         fsum += c - (closes[i - FAST] if i >= FAST else 0.0)
         ssum += c - (closes[i - SLOW] if i >= SLOW else 0.0)

@@ -307,10 +307,13 @@ class SimulatedExchange:
                 return f"bad precision: {label} {price} is not a positive multiple of tick size"
         if o.post_only and o.type is not OrderType.LIMIT:
             return "post-only is only for limit orders"
-        reference = o.price or o.stop_price or self.last_price(o.symbol)
+        reference = o.price or o.stop_price
         if reference is None:
-            return "no reference price yet for a market order"
-        if o.qty * reference < inst.min_notional:
+            if o.symbol not in self._last and o.symbol not in self._books:
+                return "no reference price yet for a market order"
+            if inst.min_notional:
+                reference = self.last_price(o.symbol)
+        if reference is not None and o.qty * reference < inst.min_notional:
             return f"below minimum notional {inst.min_notional}"
         if o.post_only and self._would_cross(o):
             return "post-only order would cross the book"
@@ -463,12 +466,13 @@ class SimulatedExchange:
         if book is None:
             # Without a book, a limit that does not cross the last price rests from now on;
             # anything else is decided by the first market event after it arrives.
-            last = self.last_price(o.symbol)
-            o.arrived = (
-                last is not None
-                and o.type is OrderType.LIMIT
-                and (o.price < last if o.side is Side.BUY else o.price > last)
-            )
+            if o.type is OrderType.LIMIT:
+                last = self.last_price(o.symbol)
+                o.arrived = last is not None and (
+                    o.price < last if o.side is Side.BUY else o.price > last
+                )
+            else:
+                o.arrived = False
             return
         out: list[Fill] = []
         self._arrive_on_book(o, book, ts, out)
