@@ -71,7 +71,13 @@ class TradingEngine:
         refresh_tolerance: Decimal = Decimal(0),
         max_order_age_ms: int | None = None,
         id_prefix: str = "pg",
+        contain_errors: bool = False,
     ) -> None:
+        """With `contain_errors`, a strategy that raises stops only this engine: the error is
+        kept in `self.error`, open orders are cancelled, trading halts and later events are
+        ignored (the bot runtime reports it); without, the exception propagates (backtests)."""
+        self.contain_errors = contain_errors
+        self.error: str | None = None
         self.venues = dict(venues) if isinstance(venues, Mapping) else {venues.name: venues}
         self.strategy = strategy
         self.clock = clock
@@ -100,10 +106,26 @@ class TradingEngine:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
-        self._run(self.strategy.on_start(self.ctx))
+        self._run(self._call(self.strategy.on_start, self.ctx))
 
     def stop(self) -> None:
-        self._run(self.strategy.on_stop())
+        self._run(self._call(self.strategy.on_stop))
+
+    def _call(self, method, *args) -> Sequence:
+        if self.error is not None:
+            return ()
+        if not self.contain_errors:
+            return method(*args)
+        try:
+            return method(*args)
+        except Exception as exc:  # a strategy bug stops this bot, never its host
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.errors.append(self.error)
+            if self.risk is None:
+                self.risk = RiskManager()
+                self.om.risk = self.risk
+            self.kill(f"strategy error: {self.error}")
+            return ()
 
     def kill(self, reason: str) -> None:
         """Kill switch: cancel every open order and refuse new risk."""
@@ -115,21 +137,21 @@ class TradingEngine:
     # -- feed ------------------------------------------------------------------------------
     def on_candle(self, symbol: str, candle: Candle) -> None:
         self.process_fills()
-        intents = self.strategy.on_candle(symbol, candle)
+        intents = self._call(self.strategy.on_candle, symbol, candle)
         if intents:
             self._run(intents)
 
     def on_trade(self, symbol: str, trade: Trade) -> None:
         self.process_fills()
-        self._run(self.strategy.on_trade(symbol, trade))
+        self._run(self._call(self.strategy.on_trade, symbol, trade))
 
     def on_book(self, symbol: str, book: OrderBook, venue: str = "") -> None:
         self.process_fills()
-        self._run(self.strategy.on_book(symbol, book, venue))
+        self._run(self._call(self.strategy.on_book, symbol, book, venue))
 
     def on_timer(self) -> None:
         self.process_fills()
-        self._run(self.strategy.on_timer(self.clock.now_ms()))
+        self._run(self._call(self.strategy.on_timer, self.clock.now_ms()))
 
     def on_fill(self, fill: Fill) -> None:
         """Feed a fill from a live gateway (simulated venues report theirs by subscription)."""
@@ -151,7 +173,7 @@ class TradingEngine:
             self.positions[key] = self.positions.get(key, Position(fill.symbol)).apply(fill)
             self.fills.append(fill)
             self.om.on_fill(fill)
-            self._run(self.strategy.on_fill(fill))
+            self._run(self._call(self.strategy.on_fill, fill))
 
     def _run(self, intents: Sequence) -> None:
         if intents:

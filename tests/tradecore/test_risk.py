@@ -147,3 +147,33 @@ def test_engine_flattens_on_stop_loss_and_kill_switch_cancels_everything():
     engine.kill("operator pressed the kill switch")
     assert venue.open_orders("default") == []
     assert isinstance(engine.om.submit(limit_buy("1", "50")), Denial)
+
+
+class BrokenStrategy(Strategy):
+    """Quotes once, then raises on the next candle."""
+
+    def on_candle(self, symbol, candle):
+        if self.ctx.open_orders(symbol):
+            raise RuntimeError("bug in user strategy")
+        return [OrderIntent("BTC-USDT", Side.BUY, OrderType.LIMIT, D("1"), D("90"))]
+
+
+def test_a_strategy_that_raises_stops_only_its_own_engine():
+    clock = SimulatedClock(0)
+    venue = SimulatedExchange("sim", [instrument()], clock=clock)
+    venue.deposit("default", "USDT", "10000")
+    engine = TradingEngine(BrokenStrategy(), venue, clock=clock, contain_errors=True)
+    engine.start()
+    candle = Candle(0, 100.0, 100.0, 100.0, 100.0, 1.0)
+    venue.on_candle("BTC-USDT", candle)
+    engine.on_candle("BTC-USDT", candle)
+    assert len(venue.open_orders("default")) == 1
+    engine.on_candle("BTC-USDT", candle)  # raises inside: contained
+    assert engine.error == "RuntimeError: bug in user strategy"
+    assert venue.open_orders("default") == [] and engine.risk.halted
+    engine.on_candle("BTC-USDT", candle)  # ignored from now on
+    with pytest.raises(RuntimeError):
+        strict = TradingEngine(BrokenStrategy(), venue, clock=clock, id_prefix="bot2")
+        strict.start()
+        strict.on_candle("BTC-USDT", candle)
+        strict.on_candle("BTC-USDT", candle)
