@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "trading",
     "portfolio",
     "compliance",
+    # per-user notification channels through apprise (issue 6)
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -352,3 +354,29 @@ from config.logging import register_secret  # noqa: E402
 
 for _master_key in PEREGRINE_MASTER_KEYS:
     register_secret(_master_key)
+
+# --- notifications (issue 6) ----------------------------------------------------------------
+# Per-user channels through apprise; deliveries run on the default Celery queue. A user gets at
+# most PEREGRINE_NOTIFY_MAX_PER_MINUTE messages per event a minute (the rest are logged as held
+# back); the same event and dedupe key within PEREGRINE_NOTIFY_DEDUPE_SECONDS is sent once.
+# Transient errors retry after RETRY_BASE, 2x, 4x... seconds, MAX_RETRIES times. Webhook and
+# SMTP hosts on private or local networks are refused unless ALLOW_PRIVATE_HOSTS (dev and test).
+PEREGRINE_NOTIFY_MAX_PER_MINUTE = env.integer("PEREGRINE_NOTIFY_MAX_PER_MINUTE", 20, minimum=1)
+PEREGRINE_NOTIFY_DEDUPE_SECONDS = env.integer("PEREGRINE_NOTIFY_DEDUPE_SECONDS", 3600, minimum=1)
+PEREGRINE_NOTIFY_RETRY_BASE_SECONDS = env.integer(
+    "PEREGRINE_NOTIFY_RETRY_BASE_SECONDS", 30, minimum=1
+)
+PEREGRINE_NOTIFY_MAX_RETRIES = env.integer("PEREGRINE_NOTIFY_MAX_RETRIES", 6, minimum=0)
+PEREGRINE_NOTIFY_TIMEOUT_SECONDS = env.integer("PEREGRINE_NOTIFY_TIMEOUT_SECONDS", 20, minimum=1)
+PEREGRINE_NOTIFY_ALLOW_PRIVATE_HOSTS = env.boolean(
+    "PEREGRINE_NOTIFY_ALLOW_PRIVATE_HOSTS", not PRODUCTION
+)
+PEREGRINE_NOTIFY_LOG_RETENTION_DAYS = env.integer(
+    "PEREGRINE_NOTIFY_LOG_RETENTION_DAYS", 30, minimum=1
+)
+PEREGRINE_NOTIFY_QUEUE = "default"
+CELERY_BEAT_SCHEDULE["notifications-delivery-log-prune"] = {
+    "task": "notifications.tasks.delivery_log_prune_task",
+    "schedule": timedelta(hours=6),
+    "options": {"expires": 3600},
+}

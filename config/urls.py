@@ -8,7 +8,16 @@ from config import views
 # The admin requires a verified OTP device and logs in through allauth + the OTP step (issue 3).
 admin.site.__class__ = PeregrineAdminSite
 
-APPS = ("accounts", "exchanges", "marketdata", "strategies", "trading", "portfolio", "compliance")
+APPS = (
+    "accounts",
+    "exchanges",
+    "marketdata",
+    "strategies",
+    "trading",
+    "portfolio",
+    "compliance",
+    "notifications",
+)
 
 admin.site.site_header = "Peregrine administration"
 admin.site.site_title = "Peregrine admin"

@@ -1,0 +1,1 @@
+"""Per-user notification channels (email, Telegram, Discord, Slack, webhook) and their delivery."""

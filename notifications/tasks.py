@@ -1,0 +1,30 @@
+"""Notification tasks (default queue): deliver one message, prune the delivery log."""
+
+from __future__ import annotations
+
+import random
+
+from celery import shared_task
+from django.conf import settings
+
+from notifications.services import delivery_log_prune, notification_deliver
+
+
+def _backoff(retries: int) -> float:
+    """Exponential backoff with jitter: base, 2x, 4x… capped at an hour."""
+    base = settings.PEREGRINE_NOTIFY_RETRY_BASE_SECONDS
+    return min(base * 2**retries, 3600) * random.uniform(0.8, 1.2)
+
+
+@shared_task(bind=True, name="notifications.tasks.notification_deliver_task", max_retries=None)
+def notification_deliver_task(self, delivery_id: int) -> None:
+    """Deliver one logged notification; transient errors come back later with backoff."""
+    final = self.request.retries >= settings.PEREGRINE_NOTIFY_MAX_RETRIES
+    if notification_deliver(delivery_id=delivery_id, final_attempt=final):
+        raise self.retry(countdown=_backoff(self.request.retries))
+
+
+@shared_task(name="notifications.tasks.delivery_log_prune_task", ignore_result=True)
+def delivery_log_prune_task() -> int:
+    """Keep the delivery log to its retention window."""
+    return delivery_log_prune(older_than_days=settings.PEREGRINE_NOTIFY_LOG_RETENTION_DAYS)
