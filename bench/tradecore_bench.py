@@ -81,47 +81,70 @@ def frame(c: CandleArrays):
 
 
 def best_of(fn, repeat: int) -> tuple[float, object]:
+    """Best CPU time of `repeat` runs (process time: steadier than wall time on a shared box)."""
     best, result = float("inf"), None
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = time.process_time()
         result = fn()
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     return best, result
 
 
-def engines(c: CandleArrays, repeat: int, peers: bool, fee: float) -> dict:
-    """name -> (seconds, final equity)."""
-    strategy = lambda: SmaCrossStrategy(SmaCrossConfig(fast=10, slow=30))  # noqa: E731
+ENGINES = {
+    "tradecore event-driven": "event",
+    "tradecore vectorized": "vectorized",
+    "plain Python loop": "plain",
+    "backtesting.py": "backtesting",
+    "vectorbt (warm)": "vectorbt",
+}
+PEERS = {"backtesting": "backtesting", "vectorbt": "vectorbt"}
+
+
+def run_engine(kind: str, c: CandleArrays, fee: float, repeat: int) -> tuple[float, float]:
+    """(CPU seconds, final equity) of one engine on `c`."""
     inst = instrument(fee)
-    out = {}
-    seconds, result = best_of(lambda: run_candles(strategy(), c, inst), repeat)
-    out["tradecore event-driven"] = (seconds, result.final_equity)
-    seconds, result = best_of(lambda: run_vectorized(strategy(), c, inst), repeat)
-    out["tradecore vectorized"] = (seconds, result.final_equity)
+
+    def strategy():
+        return SmaCrossStrategy(SmaCrossConfig(fast=reference.FAST, slow=reference.SLOW))
+
+    if kind == "event":
+        seconds, result = best_of(lambda: run_candles(strategy(), c, inst), repeat)
+        return seconds, result.final_equity
+    if kind == "vectorized":
+        seconds, result = best_of(lambda: run_vectorized(strategy(), c, inst), repeat)
+        return seconds, result.final_equity
     df = frame(c)
-    seconds, result = best_of(lambda: reference.plain_loop(df, fee), repeat)
-    out["plain Python loop"] = (seconds, result[2])
-    if peers and importlib.util.find_spec("backtesting"):
+    if kind == "plain":
+        seconds, result = best_of(lambda: reference.plain_loop(df, fee), repeat)
+    elif kind == "backtesting":
         seconds, result = best_of(lambda: reference.backtesting_py(df, fee), 1)
-        out["backtesting.py"] = (seconds, result[2])
-    if peers and importlib.util.find_spec("vectorbt"):
-        reference.vectorbt(df, fee)  # JIT warm-up
+    elif kind == "vectorbt":
+        reference.vectorbt(df, fee)  # JIT warm-up, not timed
         seconds, result = best_of(lambda: reference.vectorbt(df, fee), repeat)
-        out["vectorbt (warm)"] = (seconds, result[2])
-    return out
+    else:
+        raise ValueError(kind)
+    return seconds, result[2]
 
 
-def print_engines(title: str, bars: int, rows: dict[str, tuple[float, float]]) -> None:
+def available(kind: str) -> bool:
+    return kind not in PEERS or importlib.util.find_spec(PEERS[kind]) is not None
+
+
+def print_engines(title: str, bars: int, rows: dict[str, dict]) -> None:
     print(f"\n{title}: {bars:,} bars")
-    print(f"  {'engine':<26}{'seconds':>10}{'bars/s':>14}{'final equity':>18}")
-    for name, (seconds, equity) in rows.items():
-        print(f"  {name:<26}{seconds:>10.3f}{bars / seconds:>14,.0f}{equity:>18.10g}")
-    if "backtesting.py" in rows:
-        ratio = rows["backtesting.py"][0] / rows["tradecore event-driven"][0]
-        print(f"  event-driven vs backtesting.py: {ratio:.1f}x the bars per second")
-    if "vectorbt (warm)" in rows:
-        ratio = rows["vectorbt (warm)"][0] / rows["tradecore vectorized"][0]
-        print(f"  vectorized vs vectorbt (warm): {ratio:.1f}x the bars per second")
+    print(f"  {'engine':<24}{'CPU s':>9}{'bars/s':>13}{'final equity':>18}{'peak MB':>9}")
+    for name, row in rows.items():
+        memory = f"{row['peak_mb']:>9.0f}" if "peak_mb" in row else ""
+        print(f"  {name:<24}{row['seconds']:>9.3f}{bars / row['seconds']:>13,.0f}"
+              f"{row['equity']:>18.10g}{memory}")  # fmt: skip
+    pairs = (
+        ("tradecore event-driven", "backtesting.py"),
+        ("tradecore vectorized", "vectorbt (warm)"),
+    )
+    for ours, theirs in pairs:
+        if ours in rows and theirs in rows:
+            ratio = rows[theirs]["seconds"] / rows[ours]["seconds"]
+            print(f"  {ours} vs {theirs}: {ratio:.1f}x the bars per second")
 
 
 def sweeps(c: CandleArrays) -> dict[str, float]:
@@ -156,18 +179,9 @@ def vectorbt_sweep(c: CandleArrays):
 
 
 def child(kind: str) -> None:
-    """Run one 1,000,000-bar backtest in this process and print its time and peak memory."""
-    real = load_candles(FILE)
-    big = synthetic(real, BIG)
-    start = time.perf_counter()
-    if kind == "event":
-        strategy = SmaCrossStrategy(SmaCrossConfig())
-        equity = run_candles(strategy, big, instrument(SYNTHETIC_FEE)).final_equity
-    elif kind == "backtesting":
-        equity = reference.backtesting_py(frame(big), SYNTHETIC_FEE)[2]
-    else:
-        raise SystemExit(f"unknown child {kind}")
-    seconds = time.perf_counter() - start
+    """Run one engine on the 1,000,000-bar series in this fresh process; print JSON figures."""
+    big = synthetic(load_candles(FILE), BIG)
+    seconds, equity = run_engine(kind, big, SYNTHETIC_FEE, 1)
     print(json.dumps({"seconds": seconds, "equity": equity, "peak_mb": peak_memory_mb()}))
 
 
@@ -182,23 +196,17 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def memory() -> dict[str, dict]:
-    out = {}
-    kinds = [("tradecore event-driven", "event")]
-    if importlib.util.find_spec("backtesting"):
-        kinds.append(("backtesting.py", "backtesting"))
-    for name, kind in kinds:
-        run = subprocess.run(
-            [sys.executable, __file__, "--child", kind], capture_output=True, text=True,
-            check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        )  # fmt: skip
-        out[name] = json.loads(run.stdout.strip().splitlines()[-1])
-    return out
+def in_fresh_process(kind: str) -> dict:
+    run = subprocess.run(
+        [sys.executable, __file__, "--child", kind], capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )  # fmt: skip
+    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="skip the 1,000,000-bar peers")
+    parser.add_argument("--quick", action="store_true", help="no peers on 1,000,000 bars")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not FILE.exists():
@@ -211,23 +219,29 @@ def main() -> int:
 
     warnings.filterwarnings("ignore")
     real = load_candles(FILE)
-    big = synthetic(real, BIG)
     print(f"tradecore bench, python {sys.version.split()[0]}, numpy {np.__version__}")
-    rows = engines(real, 3, True, reference.FEE)
+    print("times are CPU seconds of the process (steady on a shared machine); best of 3 runs")
+    print("except backtesting.py (1 run) and the 1,000,000-bar runs (1 run, fresh process each)")
+    rows = {
+        name: dict(
+            zip(("seconds", "equity"), run_engine(kind, real, reference.FEE, 3), strict=True)
+        )
+        for name, kind in ENGINES.items()
+        if available(kind)
+    }
     print_engines("Real file binance_BTC-USDT_1m, fee 0.1%", len(real), rows)
-    rows = engines(big, 1, not args.quick, SYNTHETIC_FEE)
-    print_engines("Synthetic series, fee 0", BIG, rows)
-    times = sweeps(big.slice(0, SWEEP_BARS))
-    print(f"\n100-combination SMA sweep on {SWEEP_BARS:,} bars")
+    kinds = {n: k for n, k in ENGINES.items() if available(k)}
+    if args.quick:
+        kinds = {n: k for n, k in kinds.items() if k not in PEERS}
+    rows = {name: in_fresh_process(kind) for name, kind in kinds.items()}
+    print_engines("Synthetic series, fee 0, each engine in a fresh process", BIG, rows)
+    times = sweeps(synthetic(real, SWEEP_BARS))
+    print(f"\n100-combination SMA sweep (fast x slow, 10 x 10) on {SWEEP_BARS:,} bars, fee 0.1%")
     for name, seconds in times.items():
-        print(f"  {name:<26}{seconds:>10.3f} s")
+        print(f"  {name:<24}{seconds:>9.3f} CPU s")
     if "vectorbt sweep (warm)" in times:
         ratio = times["vectorbt sweep (warm)"] / times["tradecore sweep"]
         print(f"  tradecore sweep vs vectorbt: {ratio:.1f}x as fast")
-    if not args.quick:
-        print(f"\nPeak memory, {BIG:,}-bar run in a fresh process (VmHWM)")
-        for name, row in memory().items():
-            print(f"  {name:<26}{row['peak_mb']:>10.0f} MB  ({row['seconds']:.2f} s)")
     return 0
 
 

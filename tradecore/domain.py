@@ -112,6 +112,7 @@ class Instrument:
     min_notional: Decimal = ZERO
     maker_fee: Decimal = ZERO
     taker_fee: Decimal = ZERO
+    _lot_is_power_of_ten: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("tick_size", "lot_size", "min_notional", "maker_fee", "taker_fee"):
@@ -120,6 +121,8 @@ class Instrument:
                 object.__setattr__(self, name, to_decimal(value))
         if self.tick_size <= 0 or self.lot_size <= 0:
             raise ValueError(f"{self.symbol}: tick_size and lot_size must be positive")
+        # 0.001, 1E-15...: rounding to such a lot is a single quantize (the common case).
+        object.__setattr__(self, "_lot_is_power_of_ten", self.lot_size.as_tuple().digits == (1,))
 
     def round_price(
         self, price: Decimal, side: Side | None = None, rounding: Rounding | None = None
@@ -139,7 +142,11 @@ class Instrument:
 
     def round_qty(self, qty: Decimal, rounding: Rounding = Rounding.DOWN) -> Decimal:
         """Round a quantity to the lot, DOWN by default so a sized order never exceeds funds."""
-        return round_to_step(to_decimal(qty), self.lot_size, rounding)
+        if not isinstance(qty, Decimal):
+            qty = to_decimal(qty)
+        if self._lot_is_power_of_ten:
+            return _CONTEXTS[rounding].quantize(qty, self.lot_size)
+        return round_to_step(qty, self.lot_size, rounding)
 
     def price_on_tick(self, price: Decimal) -> bool:
         return _CONTEXTS[Rounding.NEAREST].remainder(price, self.tick_size) == 0

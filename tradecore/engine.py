@@ -94,7 +94,8 @@ class TradingEngine:
         )
         self.ctx = EngineContext(self.venues, account_id, clock)
         self.fills: list[Fill] = []
-        self.positions: dict[tuple[str, str], Position] = {}
+        self._positions: dict[tuple[str, str], Position] = {}
+        self._positioned = 0  # fills already folded into _positions
         self.guard_trips: list[GuardTrip] = []
         self.errors: list[str] = []
         self._pending: list[Fill] = []
@@ -169,8 +170,6 @@ class TradingEngine:
     def process_fills(self) -> None:
         while self._pending:
             fill = self._pending.pop(0)
-            key = (fill.venue, fill.symbol)
-            self.positions[key] = self.positions.get(key, Position(fill.symbol)).apply(fill)
             self.fills.append(fill)
             self.om.on_fill(fill)
             self._run(self._call(self.strategy.on_fill, fill))
@@ -180,6 +179,15 @@ class TradingEngine:
             self.om.execute(intents)
         if self._pending:
             self.process_fills()
+
+    @property
+    def positions(self) -> dict[tuple[str, str], Position]:
+        """Average-cost position per (venue, symbol), folded from the fills when asked."""
+        for fill in self.fills[self._positioned :]:
+            key = (fill.venue, fill.symbol)
+            self._positions[key] = self._positions.get(key, Position(fill.symbol)).apply(fill)
+        self._positioned = len(self.fills)
+        return self._positions
 
     # -- guards ----------------------------------------------------------------------------
     def check_guards(self, symbol: str, venue: str = "") -> list[GuardTrip]:

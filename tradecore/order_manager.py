@@ -59,7 +59,7 @@ class VenueTimeout(Exception):
     """A venue call whose outcome is unknown (network timeout)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class TrackedOrder:
     client_order_id: str
     venue: str

@@ -63,7 +63,7 @@ class _Live:
         "order_id", "client_order_id", "account_id", "request", "symbol", "side", "type", "qty",
         "price", "stop_price", "tif", "post_only", "status", "filled_qty", "notional", "fee",
         "created_ms", "updated_ms", "reason", "arrive_ms", "cancel_ms", "locked", "lock_asset",
-        "arrived", "triggered", "queue_ahead", "quote_qty",
+        "arrived", "triggered", "queue_ahead", "quote_qty", "quote_slot", "base_slot", "lock_slot",
     )  # fmt: skip
 
     def __init__(self, order_id: str, account_id: str, req: OrderRequest, now: int) -> None:
@@ -348,12 +348,15 @@ class SimulatedExchange:
                 price = self._market_reference(o)
             fee = max(inst.maker_fee, inst.taker_fee)
             asset, need = inst.quote, o.qty * price * (1 + fee)
-        slot = self._slot(o.account_id, asset)
+        # The account's [free, locked] lists never change identity: keep them on the order.
+        o.quote_slot = self._slot(o.account_id, inst.quote)
+        o.base_slot = self._slot(o.account_id, inst.base)
+        slot = o.base_slot if asset == inst.base else o.quote_slot
         if slot[0] < need:
             return f"insufficient funds: need {need} {asset}, free {slot[0]}"
         slot[0] -= need
         slot[1] += need
-        o.locked, o.lock_asset = need, asset
+        o.locked, o.lock_asset, o.lock_slot = need, asset, slot
         return ""
 
     def _market_reference(self, o: _Live) -> Decimal:
@@ -366,7 +369,7 @@ class SimulatedExchange:
 
     def _release(self, o: _Live) -> None:
         if o.locked > 0:
-            slot = self._slot(o.account_id, o.lock_asset)
+            slot = o.lock_slot
             slot[1] -= o.locked
             slot[0] += o.locked
             o.locked = ZERO
@@ -393,7 +396,7 @@ class SimulatedExchange:
             qty = inst.round_qty(budget / (price * (1 + rate)))
             o.qty = qty
         if o.side is Side.BUY:
-            quote = self._slot(o.account_id, inst.quote)
+            quote = o.quote_slot
             available = o.locked + quote[0]
             if price * qty * (1 + rate) > available:
                 qty = inst.round_qty(available / (price * (1 + rate)))
@@ -408,14 +411,14 @@ class SimulatedExchange:
             o.locked -= from_lock
             quote[1] -= from_lock
             quote[0] -= total - from_lock
-            self._slot(o.account_id, inst.base)[0] += qty
+            o.base_slot[0] += qty
         else:
-            base = self._slot(o.account_id, inst.base)
+            base = o.base_slot
             base[1] -= qty
             o.locked -= qty
             cost = price * qty
             fee = cost * rate
-            self._slot(o.account_id, inst.quote)[0] += cost - fee
+            o.quote_slot[0] += cost - fee
         o.filled_qty += qty
         o.notional += cost
         o.fee += fee
