@@ -34,34 +34,37 @@ class RoundTrip:
 def round_trips(fills: list[Fill]) -> list[RoundTrip]:
     """Group one symbol's fills into long round trips (flat -> long -> flat)."""
     trips: list[RoundTrip] = []
-    qty = bought = sold = fees = bought_qty = sold_qty = Decimal(0)
-    entry_ts = 0
+    legs: list[Fill] = []
+    qty = Decimal(0)
+    buy = Side.BUY
     for fill in fills:
+        legs.append(fill)
+        qty = qty + fill.qty if fill.side is buy else qty - fill.qty
         if qty == 0:
-            bought = sold = fees = bought_qty = sold_qty = Decimal(0)
-            entry_ts = fill.ts
-        fees += fill.fee
-        if fill.side is Side.BUY:
-            qty += fill.qty
-            bought += fill.price * fill.qty
-            bought_qty += fill.qty
-        else:
-            qty -= fill.qty
-            sold += fill.price * fill.qty
-            sold_qty += fill.qty
-        if qty == 0 and sold_qty:
-            trips.append(
-                RoundTrip(
-                    entry_ts,
-                    fill.ts,
-                    bought / bought_qty,
-                    sold / sold_qty,
-                    bought_qty,
-                    fees,
-                    sold - bought - fees,
-                )  # fmt: skip
-            )
+            if len(legs) == 2 and legs[0].side is buy:  # the usual case: one buy, one sell
+                entry, exit_ = legs
+                fees = entry.fee + exit_.fee
+                pnl = (exit_.price - entry.price) * entry.qty - fees
+                trips.append(RoundTrip(entry.ts, exit_.ts, entry.price, exit_.price, entry.qty,
+                                       fees, pnl))  # fmt: skip
+            elif any(leg.side is not buy for leg in legs):
+                trips.append(_trip(legs))
+            legs = []
     return trips
+
+
+def _trip(legs: list[Fill]) -> RoundTrip:
+    bought = sold = fees = bought_qty = sold_qty = Decimal(0)
+    for leg in legs:
+        fees += leg.fee
+        if leg.side is Side.BUY:
+            bought += leg.price * leg.qty
+            bought_qty += leg.qty
+        else:
+            sold += leg.price * leg.qty
+            sold_qty += leg.qty
+    return RoundTrip(legs[0].ts, legs[-1].ts, bought / bought_qty, sold / sold_qty, bought_qty,
+                     fees, sold - bought - fees)  # fmt: skip
 
 
 def compute_metrics(

@@ -88,14 +88,14 @@ def run_candles(
     equity = np.empty(len(candles))
     book = _Book(venue, instrument)
     venue.subscribe(book.on_fill)
-    engine.start()
     with _gc_paused():
+        engine.start()
         _replay(candles, symbol, interval, equity, venue, engine, clock, book, guards)
-    engine.stop()
-    fills = [f for f in engine.fills if f.symbol == symbol]
-    held = _held_mask(candles.ts, fills, instrument)
-    trips = round_trips(fills)
-    metrics = compute_metrics(equity, candles.ts, trips, engine.fills, held, interval)
+        engine.stop()
+        fills = [f for f in engine.fills if f.symbol == symbol]
+        held = _held_mask(candles.ts, fills, instrument)
+        trips = round_trips(fills)
+        metrics = compute_metrics(equity, candles.ts, trips, engine.fills, held, interval)
     return BacktestResult(
         equity, candles.ts, engine.fills, trips, metrics, engine.om.events, engine
     )
