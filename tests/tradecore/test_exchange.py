@@ -336,3 +336,29 @@ def test_instrument_rounding_directions():
     assert inst.round_price(D("10.3"), Side.SELL) == D("10.5")
     assert inst.round_price(D("10.3")) == D("10.5")
     assert inst.round_qty(D("1.239")) == D("1.23")
+
+
+def test_book_walk_slippage_charges_candle_takers_the_depth_premium(clock):
+    from tradecore.exchange import BookWalkSlippage
+
+    venue = SimulatedExchange("sim", [btc()], clock=clock, slippage_model=BookWalkSlippage())
+    venue.deposit("alice", "USDT", "10000")
+    venue.on_candle("BTC-USDT", bar(0, 100, 100, 100, 100))
+    venue.place_order("alice", market("m", BUY, "2"))
+    # a thin book is known: 1 at the touch, then 1 at +2 -> walking 2 costs +1 on average
+    venue._books["BTC-USDT"] = OrderBook(
+        "BTC-USDT", bids=[("99", "5")], asks=[("100", "1"), ("102", "1")]
+    )
+    fills = venue.on_candle("BTC-USDT", bar(1000, 100, 100, 100, 100))
+    assert [(f.price, f.qty) for f in fills] == [(D("101"), D("2"))]
+
+
+def test_post_only_is_rejected_when_it_arrives_crossing_a_candle(clock):
+    venue = SimulatedExchange("sim", [btc()], clock=clock, latency_model=FixedLatency(10))
+    venue.deposit("alice", "USDT", "10000")
+    venue.on_candle("BTC-USDT", bar(0, 100, 100, 100, 100))
+    venue.place_order("alice", limit("p", BUY, "1", "99", post_only=True))
+    venue.on_candle("BTC-USDT", bar(2000, 98, 99, 97, 98))  # market fell through it meanwhile
+    order = venue.get_order("alice", client_order_id="p")
+    assert order.status is OrderStatus.REJECTED and "post-only" in order.reason
+    assert venue.balances("alice")["USDT"].locked == 0
