@@ -112,3 +112,14 @@ def test_every_sensitive_action_leaves_an_event(alice, alice_otp_client):
         "login",
         "two_factor.failure",
     } <= actions
+
+
+def test_security_log_shows_failed_logins_to_the_users_address_only(alice, bob, alice_client):
+    from django.test import Client
+
+    client = Client()  # a second browser: alice_client is signed in
+    client.post(reverse("account_login"), {"login": alice.email, "password": "wrong-guess"})
+    client.post(reverse("account_login"), {"login": bob.email, "password": "wrong-guess"})
+    events = list(alice_client.get(reverse("compliance:security-log")).context["page"])
+    failed = [e for e in events if e.action == "login.failed"]
+    assert [e.after["email"] for e in failed] == ["alice@example.com"]
