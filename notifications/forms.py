@@ -42,6 +42,7 @@ class _ChannelFields(forms.Form):
         max_value=Decimal(1000),
         decimal_places=4,
         initial=Decimal("0.5"),
+        required=False,
         label="Arbitrage opportunities from a spread of (%)",
     )
 

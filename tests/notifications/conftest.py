@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
@@ -17,6 +18,7 @@ class Received:
     path: str
     headers: dict
     body: bytes
+    at: float = 0.0
 
     def json(self) -> dict:
         return json.loads(self.body)
@@ -53,7 +55,9 @@ def hook_server():
             server: HookServer = holder["server"]
             body = self.rfile.read(length)
             server.received.append(
-                Received(self.command, self.path, dict(self.headers.items()), body)
+                Received(
+                    self.command, self.path, dict(self.headers.items()), body, time.monotonic()
+                )
             )
             status = server.next_status()
             self.send_response(status)

@@ -1,4 +1,5 @@
-"""Re-wrap every stored exchange credential under the newest master key.
+"""Re-wrap every stored secret (exchange credentials, notification destinations) under the
+newest master key.
 
 Add a new key at the end of PEREGRINE_MASTER_KEYS (or its _FILE), run this command, then remove
 the old keys. With --drop-old the command checks that nothing still needs an old key and, when
@@ -17,10 +18,14 @@ from exchanges.services.credentials import (
     keyring,
     sealed_key_ids_in_use,
 )
+from notifications.services import (
+    notification_channel_rewrap_all,
+    notification_sealed_key_ids_in_use,
+)
 
 
 class Command(BaseCommand):
-    help = "Re-wrap every stored exchange secret under the newest master key."
+    help = "Re-wrap every stored secret under the newest master key."
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -36,7 +41,9 @@ class Command(BaseCommand):
             f"Re-wrapped {counts['rewrapped']} secret(s) in {counts['accounts']} exchange "
             f"account(s) under master key {ring.newest.key_id}."
         )
-        in_use = sealed_key_ids_in_use()
+        channels = notification_channel_rewrap_all()
+        self.stdout.write(f"Re-wrapped {channels} notification destination(s).")
+        in_use = sealed_key_ids_in_use() | notification_sealed_key_ids_in_use()
         if in_use - {ring.newest.key_id}:
             raise CommandError(f"Secrets still wrapped by old keys: {sorted(in_use)}")
         old = [key_id for key_id in ring.key_ids if key_id != ring.newest.key_id]
