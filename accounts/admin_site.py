@@ -2,6 +2,7 @@
 
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django_otp.admin import OTPAdminSite
@@ -14,7 +15,7 @@ class PeregrineAdminSite(OTPAdminSite):
         next_url = request.GET.get("next") or reverse("admin:index", current_app=self.name)
         if request.user.is_authenticated:
             if not request.user.is_verified():
-                target = reverse("accounts:security")
-                return HttpResponseRedirect(target)
+                messages.info(request, "The admin needs two-factor authentication: set it up here.")
+                return HttpResponseRedirect(reverse("accounts:security"))
             return HttpResponseRedirect(reverse("home"))
         return HttpResponseRedirect(f"{reverse('account_login')}?{urlencode({'next': next_url})}")
