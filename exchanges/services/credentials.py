@@ -65,8 +65,6 @@ def _validate_keys(*, exchange: str, api_key: str, secret: str, passphrase: str)
     errors: dict[str, str] = {}
     if not api_key:
         errors["api_key"] = "Enter the API key."
-    elif len(api_key) < 8:
-        errors["api_key"] = "This API key is too short to be real."
     if not secret:
         errors["secret"] = "Enter the API secret."
     if not passphrase and _needs_passphrase(exchange):
