@@ -243,6 +243,18 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 # Every periodic task, in one place (django-celery-beat syncs these into its tables).
 CELERY_BEAT_SCHEDULE = {
+    # trading (issue 6): resume bots whose runner died, check risk limits (on "default", so a
+    # busy "bots" queue cannot delay them)
+    "trading-bot-supervise": {
+        "task": "trading.tasks.bot_supervise_task",
+        "schedule": timedelta(seconds=10),
+        "options": {"expires": 10, "queue": "default"},
+    },
+    "trading-risk-sweep": {
+        "task": "trading.tasks.risk_sweep_task",
+        "schedule": timedelta(seconds=5),
+        "options": {"expires": 5, "queue": "default"},
+    },
     "peregrine-heartbeat": {
         "task": "config.tasks.heartbeat",
         "schedule": timedelta(seconds=10),

@@ -1,0 +1,675 @@
+"""One slice of a bot's loop: lease, rebuild, reconcile, trade on events and timers, hand over.
+
+    acquire the lease (fencing token) ─> load the bot ─> build its venues and books
+      ─> reconcile with the exchange (live) or rebuild the paper venue from the books
+      ─> restore the strategy's checkpoint ─> starting becomes running
+      ─> loop until the slice ends: market events (Redis), timers, polls (live), lease
+         renewals (which also read the bot's status), checkpoints; every step is written in
+         one fenced transaction
+      ─> end of slice: checkpoint, enqueue the next slice, keep the lease for its hand-over.
+A pause cancels every order and gives the lease up; a stop also runs the strategy's on_stop
+and waits for the cancels; an exception in the strategy puts the bot in error, not the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+import time
+from collections import Counter
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+
+from tradecore.clock import WallClock
+from tradecore.domain import (
+    Fill,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from tradecore.domain import (
+    Order as VenueOrder,
+)
+from tradecore.engine import TradingEngine
+from tradecore.intents import OrderIntent
+from tradecore.order_manager import TrackedOrder
+from tradecore.risk import RiskManager
+from tradecore.strategies import get_strategy_class, validate_config
+from trading import conf
+from trading.models import Bot, Order
+from trading.runtime.books import Books, Known
+from trading.runtime.db import db_call
+from trading.runtime.hub import BookEvent, CandleEvent, ControlEvent, Inbox, TradesEvent, hub
+from trading.runtime.hub import latest_book as redis_latest_book
+from trading.runtime.signals import RecordingStrategy, state_decode, state_encode
+from trading.runtime.venues import (
+    AccountRefused,
+    LiveVenue,
+    PaperExchange,
+    load_instruments,
+)
+from trading.services import leases
+from trading.services.leases import LeaseLost
+from trading.services.orders import OrderChange, bot_active_orders
+from trading.services.reconcile import (
+    SyncReport,
+    fill_counts,
+    live_sync,
+    paper_balances,
+    trades_since_ms,
+)
+
+logger = logging.getLogger(__name__)
+PAPER_ACCOUNT = "paper"
+S = Bot.Status
+WIND_DOWN_SECONDS = 10.0
+BALANCE_EVERY_POLLS = 5
+WARM_UP_BARS = 300
+
+
+def _holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def _ms(value: datetime | None) -> int:
+    return int(value.timestamp() * 1000) if value else 0
+
+
+# -- database reads of the runner (run through db_call) --------------------------------------
+def _load_bot(bot_id: int) -> Bot | None:
+    bot = Bot.objects.select_related("user").filter(pk=bot_id).first()
+    if bot is not None:
+        bot.venue_rows = list(bot.venues.select_related("exchange_account").order_by("position"))
+        for row in bot.venue_rows:
+            row.bot = bot
+    return bot
+
+
+def _restore_rows(bot_id: int) -> tuple[list[Order], dict[int, int]]:
+    rows = bot_active_orders(bot_id=bot_id)
+    return rows, fill_counts(bot_id, [r.pk for r in rows])
+
+
+def _recent_candles(exchange: str, symbol: str, count: int):
+    from marketdata.models import Candle as CandleRow
+    from tradecore.domain import Candle
+
+    rows = list(
+        CandleRow.objects.filter(exchange=exchange, symbol=symbol, timeframe="1m")
+        .order_by("-ts")
+        .values_list("ts", "open", "high", "low", "close", "volume")[:count]
+    )
+    return [
+        Candle(_ms(ts), float(o), float(h), float(lo), float(c), float(v))
+        for ts, o, h, lo, c, v in reversed(rows)
+    ]
+
+
+class BotRunner:
+    """Runs one slice of one bot's loop on the calling thread."""
+
+    def __init__(self, bot_id: int, *, token: int | None = None) -> None:
+        self.bot_id = bot_id
+        self.token = token
+        self.clock = WallClock()
+        self.inbox = Inbox(bot_id)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.venues: dict[str, object] = {}
+        self.symbols_on: dict[str, list[str]] = {}
+        self.books: Books | None = None
+        self.engine: TradingEngine | None = None
+        self.strategy: RecordingStrategy | None = None
+        self.rows: dict[str, Order] = {}
+        self.trade_since: dict[str, int | None] = {}
+        self.stats: Counter = Counter()
+        self.status = ""
+        self.reconcile_report = SyncReport()
+        self._status_dirty = False
+        self._registered = False
+
+    # -- the slice -------------------------------------------------------------------------
+    def run(self, handover_token: int | None = None) -> str:
+        """Run one slice; returns what happened (busy, continued, paused, stopped, ...)."""
+        ttl = conf.get("PEREGRINE_BOT_LEASE_SECONDS")
+        self.token = db_call(
+            leases.lease_acquire,
+            bot_id=self.bot_id,
+            holder=_holder(),
+            ttl_seconds=ttl,
+            handover_token=handover_token,
+        )
+        if self.token is None:
+            return "busy"
+        try:
+            return self._run()
+        except LeaseLost:
+            logger.info("bot %s: lease taken over; this runner stops", self.bot_id)
+            return "fenced"
+        except AccountRefused as exc:
+            self._fail(f"The exchange refused the account's API key: {exc}")
+            return "error"
+        except Exception as exc:
+            logger.exception("bot %s failed", self.bot_id)
+            self._fail(f"{type(exc).__name__}: {exc}")
+            return "error"
+        finally:
+            self._close()
+
+    def _run(self) -> str:
+        self.bot = db_call(_load_bot, self.bot_id)
+        if self.bot is None:
+            return "gone"
+        self.status = self.bot.status
+        self._build_venues()
+        self._restore_books()
+        if self.status in (S.DRAFT, S.STOPPED, S.ERROR, S.PAUSED):
+            return self._leftovers()
+        self._build_engine()
+        if self.status == S.STARTING:
+            summary = self.reconcile_report.summary()
+            bot = self._transition(
+                S.RUNNING, f"Running; reconciled with the exchange: {summary}.", (S.STARTING,)
+            )
+            self.status = bot.status
+        if self.status == S.STOPPING:
+            return self._wind_down(S.STOPPED)
+        if self.status != S.RUNNING:
+            return self._leftovers()
+        return self._loop()
+
+    # -- building --------------------------------------------------------------------------
+    def _build_venues(self) -> None:
+        bot = self.bot
+        self.loop = asyncio.new_event_loop()
+        paper = not bot.is_live
+        self.books = Books(
+            bot,
+            self.token,
+            paper=paper,
+            account_keys={row.exchange: row.account_key for row in bot.venue_rows},
+        )
+        symbols = self._symbols()
+        for row in bot.venue_rows:
+            self.symbols_on[row.exchange] = symbols
+            if paper:
+                instruments = self._instruments(row.exchange, symbols, None)
+                venue = PaperExchange(
+                    row.exchange, instruments.values(), clock=self.clock, recorder=self.books
+                )
+                venue.subscribe(self.books.paper_fill)
+                venue.subscribe_orders(lambda o, name=row.exchange: self.books.order_seen(name, o))
+            else:
+                venue = self._live_venue(row, symbols)
+            self.venues[row.exchange] = venue
+
+    def _symbols(self) -> list[str]:
+        from strategies.selectors import SYMBOL_FIELDS
+
+        symbols = list(self.bot.symbols)
+        for name in SYMBOL_FIELDS.get(self.bot.strategy, ()):
+            value = str(self.bot.params.get(name, "")).replace("-", "/")
+            if value and value not in symbols:
+                symbols.append(value)
+        return symbols
+
+    def _instruments(self, exchange: str, symbols: list[str], gateway):
+        from exchanges.gateway.ccxt_gateway import CcxtGateway
+
+        own = gateway is None
+        if own:
+            gateway = CcxtGateway(exchange, redis_url=settings.REDIS_URL)
+        try:
+            return self.loop.run_until_complete(load_instruments(gateway, symbols))
+        finally:
+            if own:
+                self.loop.run_until_complete(gateway.close())
+
+    def _live_venue(self, row, symbols: list[str]) -> LiveVenue:
+        from exchanges.gateway.accounts import gateway_for_account
+
+        account = row.exchange_account
+        if account is None or not account.is_live:
+            raise AccountRefused(f"{row.exchange}: a live bot needs a live exchange account")
+        if not account.is_active:
+            raise AccountRefused(f"{account.label} is disabled: {account.disabled_reason}")
+        gateway = gateway_for_account(account)
+        instruments = self._instruments(row.exchange, symbols, gateway)
+        self.books.account_ids[row.exchange] = account.pk
+        return LiveVenue(
+            row.exchange,
+            gateway,
+            instruments,
+            loop=self.loop,
+            recorder=self.books,
+            account_id=str(account.pk),
+        )
+
+    def _restore_books(self) -> None:
+        """Load what the books hold as active, then reconcile it with the venues."""
+        rows, counts = db_call(_restore_rows, self.bot_id)
+        for row in rows:
+            self.rows[row.client_order_id] = row
+            count, booked = counts.get(row.pk, (0, Decimal(0)))
+            self.books.adopt_known(Known.from_row(row, count, booked))
+            venue = self.venues.get(row.exchange)
+            if isinstance(venue, LiveVenue):
+                venue.remember_symbol(row.client_order_id, row.symbol)
+        if self.books.paper:
+            self._paper_rebuild()
+        else:
+            since = trades_since_ms(self.books)
+            for name, venue in self.venues.items():
+                report = live_sync(
+                    self.books, venue, self.symbols_on[name], since_ms=since, source="reconcile"
+                )
+                self.reconcile_report.merge(report)
+                self.trade_since[name] = (report.newest_trade_ms or since) - 2000
+                venue.refresh_balances()
+        summary = self.reconcile_report.summary()
+        self.books.event("reconcile", f"Reconciled: {summary}", summary)
+        self.books.flush()
+
+    def _paper_rebuild(self) -> None:
+        balances = db_call(paper_balances, self.bot)
+        for exchange, assets in balances.items():
+            venue = self.venues.get(exchange)
+            for asset, amount in assets.items():
+                if venue is not None and amount > 0:
+                    venue.deposit(PAPER_ACCOUNT, asset, amount)
+        for known in self.books.active():
+            row = self.rows[known.client_order_id]
+            if known.status in (Order.Status.NEW, Order.Status.UNKNOWN):
+                self.books._note(
+                    known.client_order_id,
+                    OrderChange(
+                        status=Order.Status.REJECTED,
+                        reason="never reached the paper venue: the runner restarted first",
+                    ),
+                )
+                continue
+            self._paper_restore(known, row)
+
+    def _paper_restore(self, known: Known, row: Order) -> None:
+        venue = self.venues[row.exchange]
+        request = OrderRequest(
+            row.client_order_id, row.symbol, Side(row.side), OrderType(row.type),
+            row.qty - row.filled_qty, row.price, row.stop_price, TimeInForce(row.time_in_force),
+            row.post_only,
+        )  # fmt: skip
+        order = venue.restore_order(PAPER_ACCOUNT, request)
+        if order.status is OrderStatus.REJECTED:
+            self.books._note(
+                known.client_order_id,
+                OrderChange(status=Order.Status.CANCELLED, reason=f"not restored: {order.reason}"),
+            )
+            return
+        known.base_filled, known.base_fee = row.filled_qty, row.fee
+        known.base_notional = (row.avg_price or Decimal(0)) * row.filled_qty
+        self.reconcile_report.resolved.append(known.client_order_id)
+
+    def _build_engine(self) -> None:
+        bot = self.bot
+        config = validate_config(bot.strategy, bot.params)
+        strategy = get_strategy_class(bot.strategy)(config, symbol=bot.symbol)
+        if bot.strategy_state:
+            strategy.restore(state_decode(bot.strategy_state))
+        self.strategy = RecordingStrategy(strategy, self.books, self.clock)
+        from trading.services.bots import risk_limits_build
+
+        risk = RiskManager(risk_limits_build(bot))
+        if bot.risk_state:
+            risk.restore(bot.risk_state)
+        self.engine = TradingEngine(
+            self.strategy,
+            self.venues,
+            clock=self.clock,
+            account_id=PAPER_ACCOUNT if self.books.paper else "live",
+            risk=risk,
+            id_prefix=f"{bot.client_id_prefix}{self.token}",
+        )
+        self.books.order_manager = self.engine.om
+        self._track_restored()
+        if bot.strategy_state:
+            strategy.ctx = self.engine.ctx
+        else:
+            self._warm_up(strategy)
+            self.engine.start()
+        for name, symbols in self.symbols_on.items():
+            for symbol in symbols:
+                event = redis_latest_book(name, symbol)
+                if event is not None:
+                    self._on_book(event)
+        for draft in self.reconcile_report.new_fills:
+            self._feed_fill(draft)
+        hub().register(self.inbox, [(n, s) for n, syms in self.symbols_on.items() for s in syms])
+        self._registered = True
+
+    def _track_restored(self) -> None:
+        """Give the order manager every order the books hold as active."""
+        om = self.engine.om
+        for known in self.books.active():
+            row = self.rows.get(known.client_order_id)
+            paper = self.books.paper
+            qty = known.qty - (row.filled_qty if (row and paper) else 0)
+            intent = OrderIntent(
+                known.symbol, Side(known.side),
+                OrderType(row.type) if row else OrderType.LIMIT, qty,
+                row.price if row else None, tif=TimeInForce(row.time_in_force) if row else
+                TimeInForce.GTC, venue=known.exchange, tag=known.tag,
+            )  # fmt: skip
+            status = OrderStatus.UNKNOWN if known.status == "new" else OrderStatus(known.status)
+            om.orders[known.client_order_id] = TrackedOrder(
+                known.client_order_id,
+                known.exchange,
+                intent,
+                status=status,
+                filled_qty=Decimal(0) if paper else known.filled_qty,
+                level=known.level,
+                created_ms=_ms(known.created_at),
+            )
+
+    def _warm_up(self, strategy) -> None:
+        """Give a fresh signal strategy its indicator history (intents are discarded)."""
+        from strategies.selectors import FAMILIES
+
+        if FAMILIES.get(self.bot.strategy) != "signal":
+            return
+        strategy.ctx = self.engine.ctx
+        exchange = next(iter(self.venues))
+        for candle in db_call(_recent_candles, exchange, self.bot.symbol, WARM_UP_BARS):
+            strategy.on_candle(self.bot.symbol, candle)
+
+    # -- the loop --------------------------------------------------------------------------
+    def _loop(self) -> str:
+        slice_seconds = conf.get("PEREGRINE_BOT_SLICE_SECONDS")
+        ttl = conf.get("PEREGRINE_BOT_LEASE_SECONDS")
+        poll = conf.get("PEREGRINE_BOT_POLL_SECONDS")
+        checkpoint_every = conf.get("PEREGRINE_BOT_CHECKPOINT_SECONDS")
+        timer = self.bot.timer_ms / 1000
+        now = time.monotonic()
+        deadline = now + slice_seconds
+        next_timer, next_renew = now, now + ttl / 3
+        next_poll = now + poll
+        next_checkpoint = now + checkpoint_every
+        started = now
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                break
+            wake = min(next_timer, next_renew, deadline)
+            if not self.books.paper:
+                wake = min(wake, next_poll)
+            for event in self.inbox.take(max(0.0, wake - now)):
+                self._on_event(event)
+            now = time.monotonic()
+            if now >= next_timer:
+                self._on_timer(self.clock.now_ms())
+                next_timer = max(next_timer + timer, now)
+            if not self.books.paper and now >= next_poll:
+                self._poll()
+                next_poll = now + poll
+            if now >= next_renew or self._status_dirty:
+                self._renew(ttl)
+                next_renew = now + ttl / 3
+            if self.books.batch.fills or now >= next_checkpoint:
+                self._checkpoint()
+                next_checkpoint = now + checkpoint_every
+            self.books.flush()
+            if self.status == S.STARTING:  # paused and resumed between two renewals
+                self._transition(S.RUNNING, "Running again.", (S.STARTING,))
+            if self.status != S.RUNNING:
+                return self._on_status_change()
+        self.stats["seconds"] = time.monotonic() - started
+        return self._hand_over(ttl)
+
+    def _on_event(self, event) -> None:
+        if isinstance(event, ControlEvent):
+            self._status_dirty = True
+            return
+        venue = self.venues.get(event.exchange)
+        if venue is None:
+            return
+        self.books.trigger_ms = event.ts_ms
+        lag = self.clock.now_ms() - event.received_ms
+        self.stats["max_lag_ms"] = max(self.stats["max_lag_ms"], lag)
+        self.stats["events"] += 1
+        if isinstance(event, BookEvent):
+            self._on_book(event)
+        elif isinstance(event, TradesEvent):
+            for trade in event.trades:
+                if isinstance(venue, PaperExchange):
+                    venue.on_trade(event.symbol, trade)
+                else:
+                    venue.on_trade_price(event.symbol, trade.price)
+                self.engine.on_trade(event.symbol, trade)
+        elif isinstance(event, CandleEvent):
+            self.engine.on_candle(event.symbol, event.candle)
+
+    def _on_book(self, event: BookEvent) -> None:
+        venue = self.venues.get(event.exchange)
+        if venue is None or event.symbol not in self.symbols_on.get(event.exchange, ()):
+            return
+        self.books.trigger_ms = event.ts_ms
+        venue.on_book(event.symbol, event.book)
+        if self.engine is not None:
+            self.engine.on_book(event.symbol, event.book, event.exchange)
+
+    def _on_timer(self, now_ms: int) -> None:
+        self.books.trigger_ms = now_ms
+        self.stats["timers"] += 1
+        self.engine.on_timer()
+        venue = next(iter(self.venues))
+        for trip in self.engine.check_guards(self.bot.symbol, venue):
+            self.books.event("risk", trip.reason, {"rule": trip.rule, "action": trip.action})
+            if trip.action == "halt":
+                from trading.services.risk import bot_risk_breach
+
+                self.books.flush()
+                db_call(bot_risk_breach, bot_id=self.bot_id, rule=trip.rule, message=trip.reason)
+                self._status_dirty = True
+
+    def _poll(self) -> None:
+        self.stats["polls"] += 1
+        for name, venue in self.venues.items():
+            report = live_sync(
+                self.books,
+                venue,
+                self.symbols_on[name],
+                since_ms=self.trade_since.get(name),
+                source="poll",
+            )
+            if report.newest_trade_ms:
+                self.trade_since[name] = report.newest_trade_ms - 2000
+            for order in report.snapshots:
+                self._om_apply(order)
+            for cid in report.lost:
+                self._om_lost(cid)
+            for draft in report.new_fills:
+                self._feed_fill(draft)
+            if report.new_fills or self.stats["polls"] % BALANCE_EVERY_POLLS == 0:
+                venue.refresh_balances()
+
+    def _om_apply(self, order: VenueOrder) -> None:
+        """A live snapshot is the exchange's truth, also about the filled quantity."""
+        tracked = self.engine.om.orders.get(order.client_order_id)
+        if tracked is None:
+            return
+        if order.filled_qty < tracked.filled_qty:
+            tracked.filled_qty = order.filled_qty
+        self.engine.om.update(order)
+
+    def _om_lost(self, cid: str) -> None:
+        tracked = self.engine.om.orders.get(cid)
+        if tracked is not None and not tracked.status.is_terminal:
+            tracked.status = OrderStatus.REJECTED
+            tracked.history.append(OrderStatus.REJECTED)
+
+    def _feed_fill(self, draft) -> None:
+        known = self.books.known.get(draft.client_order_id)
+        status = None
+        if known is not None:
+            known.booked_qty += draft.qty
+            full = known.qty > 0 and known.booked_qty >= known.qty
+            status = OrderStatus.FILLED if full else OrderStatus.PARTIALLY_FILLED
+        fill = Fill(
+            draft.trade_id, known.exchange_order_id if known else "", draft.client_order_id,
+            draft.symbol, Side(draft.side), draft.price, draft.qty, draft.fee, draft.fee_asset,
+            draft.liquidity or "taker", draft.ts_ms, "live", draft.exchange, status,
+        )  # fmt: skip
+        self.stats["fills"] += 1
+        self.engine.on_fill(fill)
+
+    # -- status ----------------------------------------------------------------------------
+    def _renew(self, ttl: float) -> None:
+        renewal = db_call(leases.lease_renew, bot_id=self.bot_id, token=self.token, ttl_seconds=ttl)
+        self._status_dirty = False
+        self.status = renewal.status
+
+    def _on_status_change(self) -> str:
+        if self.status == S.PAUSED:
+            return self._wind_down(S.PAUSED)
+        if self.status == S.STOPPING:
+            return self._wind_down(S.STOPPED)
+        return self._wind_down(self.status)
+
+    def _cancel_everything(self) -> None:
+        self.engine.om.cancel_all()
+        if self.books.paper:
+            return
+        deadline = time.monotonic() + WIND_DOWN_SECONDS
+        while time.monotonic() < deadline:
+            self.books.flush()
+            self._poll()
+            if not self.books.active():
+                return
+            self.engine.om.cancel_all()
+            time.sleep(0.2)
+
+    def _wind_down(self, target: str) -> str:
+        """Pause or stop: cancel every order, checkpoint, give the lease up."""
+        if target == S.STOPPED and self.engine is not None:
+            self.engine.stop()
+        if self.engine is not None:
+            self._cancel_everything()
+            self._checkpoint()
+        self.books.flush()
+        if target == S.STOPPED:
+            left = len(self.books.active())
+            note = f" ({left} orders could not be confirmed cancelled yet)" if left else ""
+            self._transition(S.STOPPED, f"Stopped; every order cancelled{note}.", (S.STOPPING,))
+        db_call(leases.lease_release, bot_id=self.bot_id, token=self.token)
+        return target
+
+    def _leftovers(self) -> str:
+        """A bot that should not trade: cancel anything it still has open, then let go."""
+        if self.books.active():
+            for name, venue in self.venues.items():
+                for known in self.books.active(name):
+                    if known.status in (Order.Status.OPEN, Order.Status.PARTIALLY_FILLED):
+                        self._cancel_known(venue, known)
+            self.books.flush()
+        db_call(leases.lease_release, bot_id=self.bot_id, token=self.token)
+        return "idle"
+
+    def _cancel_known(self, venue, known: Known) -> None:
+        from tradecore.order_manager import VenueTimeout
+
+        try:
+            if isinstance(venue, PaperExchange):
+                venue.cancel_order(PAPER_ACCOUNT, client_order_id=known.client_order_id)
+            else:
+                venue.cancel_order(None, client_order_id=known.client_order_id)
+        except (VenueTimeout, KeyError) as exc:
+            logger.info("cancel of %s not confirmed: %s", known.client_order_id, exc)
+
+    def _transition(self, status: str, reason: str, allowed_from: tuple[str, ...]) -> Bot:
+        from trading.services.bots import bot_runtime_transition
+
+        bot = db_call(
+            bot_runtime_transition,
+            bot_id=self.bot_id,
+            token=self.token,
+            status=status,
+            reason=reason,
+            allowed_from=allowed_from,
+        )
+        self.status = bot.status
+        return bot
+
+    def _checkpoint(self) -> None:
+        if self.strategy is None:
+            return
+        self.books.checkpoint(
+            state_encode(self.strategy.inner.snapshot()), state_encode(self.engine.risk.snapshot())
+        )
+
+    def _hand_over(self, ttl: float) -> str:
+        from trading.services.bots import bot_dispatch_next
+
+        self._checkpoint()
+        self.stats["dropped_books"] = self.inbox.dropped_books
+        self.stats["orders"] = self.books.sent
+        self.books.event("slice", "Slice ended; next slice enqueued.", dict(self.stats))
+        self.books.flush()
+        db_call(bot_dispatch_next, bot_id=self.bot_id, token=self.token)
+        db_call(leases.lease_hand_over, bot_id=self.bot_id, token=self.token, grace_seconds=ttl)
+        return "continued"
+
+    def _fail(self, message: str) -> None:
+        from trading.services.bots import bot_fail
+
+        try:
+            if self.engine is not None:
+                self.engine.om.cancel_all()
+            if self.books is not None:
+                self.books.flush()
+        except Exception:
+            logger.warning("bot %s: could not cancel after a failure", self.bot_id, exc_info=True)
+        try:
+            db_call(bot_fail, bot_id=self.bot_id, token=self.token, message=message[:500])
+            db_call(leases.lease_release, bot_id=self.bot_id, token=self.token)
+        except Exception:
+            logger.exception("bot %s: could not record its failure", self.bot_id)
+
+    def _close(self) -> None:
+        if self._registered:
+            hub().unregister(self.inbox)
+        for venue in self.venues.values():
+            if isinstance(venue, LiveVenue):
+                venue.close()
+        if self.loop is not None:
+            self.loop.close()
+
+
+def bot_run_slice(bot_id: int, handover_token: int | None = None) -> str:
+    """Run one slice of the bot's loop on this thread; the task's whole body."""
+    return BotRunner(bot_id).run(handover_token)
+
+
+def live_cancel_all(bot: Bot, reason: str) -> int:
+    """Kill switch for a live bot (lease already revoked): cancel every order it has."""
+    runner = BotRunner(bot.pk, token=None)
+    runner.bot = db_call(_load_bot, bot.pk)
+    cancelled = 0
+    try:
+        runner._build_venues()
+        runner.books.token = None
+        runner._restore_books()
+        for name, venue in runner.venues.items():
+            for known in runner.books.active(name):
+                if known.status in (Order.Status.OPEN, Order.Status.PARTIALLY_FILLED):
+                    runner._cancel_known(venue, known)
+                    if runner.books.known[known.client_order_id].status == "cancelled":
+                        cancelled += 1
+        runner.books.event("kill", reason, {"cancelled": cancelled})
+        runner.books.flush()
+    finally:
+        runner._close()
+    return cancelled

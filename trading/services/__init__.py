@@ -1,0 +1,1 @@
+"""Trading services: bots and their state machine, orders and fills, reconciliation, risk."""

@@ -1,0 +1,46 @@
+"""Celery tasks of the trading app (thin: load by id, call one service).
+
+`bot_run_slice_task` runs on the "bots" queue (route trading.tasks.bot_*); give that queue a
+worker with a thread pool (`-P threads -c 100`): a slice waits on market events most of the
+time, and one process then runs many bots. Schedules live in settings.CELERY_BEAT_SCHEDULE.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="trading.tasks.bot_run_slice_task", ignore_result=True, acks_late=False)
+def bot_run_slice_task(bot_id: int, handover_token: int | None = None) -> str:
+    """Run one slice of the bot's loop under its lease; it enqueues its own next slice.
+
+    Not acknowledged late: a worker that dies mid-slice loses the message, and the supervisor
+    resumes the bot once its lease expires (a redelivery an hour later would only find the
+    lease taken).
+    """
+    from trading.runtime.runner import bot_run_slice
+
+    outcome = bot_run_slice(bot_id, handover_token)
+    logger.info("bot %s slice: %s", bot_id, outcome)
+    return outcome
+
+
+@shared_task(name="trading.tasks.bot_supervise_task", ignore_result=True)
+def bot_supervise_task() -> dict:
+    """Resume bots whose runner died (beat, every 10 s); too many restarts put them in error."""
+    from trading.services.bots import bot_supervise
+
+    return bot_supervise()
+
+
+@shared_task(name="trading.tasks.risk_sweep_task", ignore_result=True)
+def risk_sweep_task() -> dict:
+    """Check every trading bot's and user's risk limits (beat, every 5 s)."""
+    from trading.services.risk import risk_sweep
+
+    result = risk_sweep()
+    return {"checked": len(result["checked"]), "breaches": len(result["breaches"])}
