@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from base64 import b32encode
+from datetime import timedelta
 
 import qrcode
 import qrcode.image.svg
@@ -14,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -159,8 +161,12 @@ def two_factor_setup(request):
     """Enrol an authenticator app: QR code and manual key, confirmed by the first code."""
     if two_factor.two_factor_enabled(request.user):
         return redirect("accounts:security")
-    device = TOTPDevice.objects.filter(user=request.user, confirmed=False).first()
-    if device is None or request.method == "GET":
+    # a reload keeps the key the user may already have scanned; a stale one is replaced
+    fresh_since = timezone.now() - timedelta(minutes=15)
+    device = TOTPDevice.objects.filter(
+        user=request.user, confirmed=False, created_at__gte=fresh_since
+    ).first()
+    if device is None:
         device = two_factor.totp_enrolment_start(user=request.user)
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -186,3 +186,20 @@ def test_signup_can_be_closed_by_the_operator(client, db, settings, password):
     response = _signup(client, "frank@example.com", password)
     assert not User.objects.filter(email="frank@example.com").exists()
     assert response.status_code == 200
+
+
+def test_email_change_applies_after_confirmation_and_notifies_the_old_address(alice, alice_client):
+    import re
+
+    alice_client.post(
+        reverse("account_email"), {"action_add": "", "email": "alice.new@example.com"}
+    )
+    body = next(m.body for m in mail.outbox if "alice.new@example.com" in m.to)
+    path = re.search(r"https?://[^/\s]+(/accounts/confirm-email/\S+)", body).group(1)
+    mail.outbox.clear()
+    response = alice_client.post(path)
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert alice.email == "alice.new@example.com"
+    assert any("alice@example.com" in m.to for m in mail.outbox)
+    assert AuditEvent.objects.filter(action="email.change", actor=alice).exists()

@@ -221,3 +221,10 @@ def test_admin_admits_staff_verified_by_otp(operator, client, totp_code):
 def test_anonymous_admin_goes_to_the_normal_login(client, db):
     response = client.get(reverse("admin:index"), follow=True)
     assert response.redirect_chain[-1][0].startswith(reverse("account_login"))
+
+
+def test_reloading_setup_keeps_the_key_already_shown(alice, alice_client):
+    alice_client.get(reverse("accounts:two-factor-setup"))
+    first = TOTPDevice.objects.get(user=alice, confirmed=False).key
+    alice_client.get(reverse("accounts:two-factor-setup"))
+    assert TOTPDevice.objects.get(user=alice, confirmed=False).key == first
