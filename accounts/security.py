@@ -65,3 +65,23 @@ def require_recent_auth(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def second_factor_satisfied(user, session) -> bool:
+    """Whether a signed-in session has passed the OTP step (when the user needs one).
+
+    For code outside Django's middleware stack (Channels consumers): HTTP requests are already
+    gated by accounts.middleware.SecondFactorRequiredMiddleware.
+    """
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.models import Device
+
+    from accounts.services.two_factor import two_factor_enabled
+
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if not two_factor_enabled(user):
+        return not settings.PEREGRINE_REQUIRE_2FA
+    persistent_id = session.get(DEVICE_ID_SESSION_KEY) if session is not None else None
+    device = Device.from_persistent_id(persistent_id) if persistent_id else None
+    return device is not None and device.user_id == user.pk and device.confirmed

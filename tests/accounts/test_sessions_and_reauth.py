@@ -107,3 +107,19 @@ def test_confirm_identity_password_guesses_are_rate_limited(alice_stale_client, 
     assert response.status_code == 400
     assert "Too many attempts" in response.content.decode()
     assert alice_stale_client.get(reverse("accounts:token-create")).status_code == 302
+
+
+def test_second_factor_satisfied_for_consumers(alice, alice_totp, alice_otp_client, bob, settings):
+    from accounts.security import second_factor_satisfied
+
+    assert second_factor_satisfied(alice, alice_otp_client.session)
+    assert not second_factor_satisfied(alice, {})
+    assert second_factor_satisfied(bob, {})
+    settings.PEREGRINE_REQUIRE_2FA = True
+    assert not second_factor_satisfied(bob, {})
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.create(user=bob, name="app", confirmed=True)
+    assert not second_factor_satisfied(bob, {DEVICE_ID_SESSION_KEY: alice_totp.persistent_id})
