@@ -15,7 +15,6 @@ import math
 import numpy as np
 
 NAN = float("nan")
-_RESUM_EVERY = 1024  # bounds floating drift of running sums
 
 
 def _as_array(values) -> np.ndarray:
@@ -29,7 +28,11 @@ def _check_period(period: int) -> None:
 
 # -- vectorized ------------------------------------------------------------------------------
 def sma(values, period: int) -> np.ndarray:
-    """Simple moving average; the first value is at index period-1."""
+    """Simple moving average; the first value is at index period-1.
+
+    Computed from a running cumulative sum of (x - x[0]) so `StreamingSMA` can reproduce it
+    bit for bit.
+    """
     _check_period(period)
     x = _as_array(values)
     out = np.full(x.shape, np.nan)
@@ -52,7 +55,10 @@ def ema(values, period: int) -> np.ndarray:
         return out
     alpha = 2.0 / (period + 1)
     keep = 1.0 - alpha
-    value = float(np.mean(x[:period]))
+    seed = 0.0
+    for item in x[: period - 1].tolist():  # summed in order, exactly as StreamingEMA does
+        seed += item
+    value = (seed + float(x[period - 1])) / period
     result = [value]
     append = result.append
     for price in x[period:].tolist():
@@ -129,7 +135,10 @@ def atr(high, low, close, period: int = 14) -> np.ndarray:
     out = np.full(tr.shape, np.nan)
     if len(tr) <= period:
         return out
-    value = float(np.mean(tr[1 : period + 1]))
+    seed = 0.0
+    for item in tr[1:period].tolist():  # summed in order, exactly as StreamingATR does
+        seed += item
+    value = (seed + float(tr[period])) / period
     result = [value]
     keep = period - 1
     for item in tr[period + 1 :].tolist():
@@ -152,53 +161,54 @@ def crossed_below(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
 
 # -- streaming ---------------------------------------------------------------------------------
 class StreamingSMA:
-    """SMA over the last `period` values; `update` returns NaN until the window is full."""
+    """SMA over the last `period` values; `update` returns NaN until the window is full.
 
-    __slots__ = ("period", "_buf", "_i", "_sum", "_count", "_wraps", "value")
+    It keeps the same running cumulative sum (of x - first x) as the vectorized `sma`, so the
+    two are bit-for-bit equal and a crossover decided on a tie goes the same way in both.
+    """
+
+    __slots__ = ("period", "_ring", "_i", "_csum", "_base", "_count", "value")
 
     def __init__(self, period: int) -> None:
         _check_period(period)
         self.period = period
-        self._buf = [0.0] * period
+        self._ring = [0.0] * period  # cumulative sums of the last `period` updates
         self._i = 0
-        self._sum = 0.0
+        self._csum = 0.0
+        self._base = NAN
         self._count = 0
-        self._wraps = 0
         self.value = NAN
 
     def update(self, x: float) -> float:
         # Hot path of every candle backtest: kept to a handful of slot reads.
-        buf = self._buf
+        if self._count < self.period:
+            if self._count == 0:
+                self._base = x
+            self._count += 1
         i = self._i
-        self._sum += x - buf[i]
-        buf[i] = x
-        i += 1
-        if i == self.period:
-            i = 0
-            self._wraps += 1
-            if self._wraps * self.period >= _RESUM_EVERY:
-                self._wraps = 0
-                self._sum = math.fsum(buf)
-            if self._count < self.period:
-                self._count = self.period
-        self._i = i
-        if self._count:
-            self.value = self._sum / self.period
+        ring = self._ring
+        old = ring[i]
+        csum = self._csum + (x - self._base)
+        self._csum = ring[i] = csum
+        self._i = i + 1 if i + 1 < self.period else 0
+        if self._count == self.period:
+            self.value = (csum - old) / self.period + self._base
         return self.value
 
     def snapshot(self) -> dict:
         return {
-            "buf": list(self._buf),
+            "ring": list(self._ring),
             "i": self._i,
-            "sum": self._sum,
+            "csum": self._csum,
+            "base": self._base,
             "count": self._count,
-            "wraps": self._wraps,
+            "value": self.value,
         }
 
     def restore(self, state: dict) -> None:
-        self._buf, self._i = list(state["buf"]), state["i"]
-        self._sum, self._count, self._wraps = state["sum"], state["count"], state["wraps"]
-        self.value = self._sum / self.period if self._count else NAN
+        self._ring, self._i = list(state["ring"]), state["i"]
+        self._csum, self._base = state["csum"], state["base"]
+        self._count, self.value = state["count"], state["value"]
 
 
 class StreamingEMA:
@@ -309,33 +319,37 @@ class StreamingMACD:
 
 
 class StreamingBollinger:
-    __slots__ = ("period", "k", "_sma", "_buf", "upper", "middle", "lower")
+    __slots__ = ("period", "k", "_sma", "_window", "_i", "upper", "middle", "lower")
 
     def __init__(self, period: int = 20, k: float = 2.0) -> None:
         self.period, self.k = period, k
         self._sma = StreamingSMA(period)
-        self._buf = self._sma._buf
+        self._window = [0.0] * period
+        self._i = 0
         self.upper = self.middle = self.lower = NAN
 
     def update(self, x: float) -> tuple[float, float, float]:
         middle = self._sma.update(x)
+        self._window[self._i] = x
+        self._i = (self._i + 1) % self.period
         if middle == middle:
-            mean = math.fsum(self._buf) / self.period
-            var = math.fsum((v - mean) ** 2 for v in self._buf) / self.period
-            std = math.sqrt(var)
-            self.upper, self.middle, self.lower = (
-                middle + self.k * std,
-                middle,
-                middle - self.k * std,
-            )
+            mean = math.fsum(self._window) / self.period
+            var = math.fsum((v - mean) ** 2 for v in self._window) / self.period
+            band = self.k * math.sqrt(var)
+            self.upper, self.middle, self.lower = middle + band, middle, middle - band
         return self.upper, self.middle, self.lower
 
     def snapshot(self) -> dict:
-        return {"sma": self._sma.snapshot(), "values": (self.upper, self.middle, self.lower)}
+        return {
+            "sma": self._sma.snapshot(),
+            "window": list(self._window),
+            "i": self._i,
+            "values": (self.upper, self.middle, self.lower),
+        }
 
     def restore(self, state: dict) -> None:
         self._sma.restore(state["sma"])
-        self._buf = self._sma._buf
+        self._window, self._i = list(state["window"]), state["i"]
         self.upper, self.middle, self.lower = state["values"]
 
 

@@ -126,3 +126,20 @@ def test_against_talib(real):
     tail = slice(1000, None)  # TA-Lib seeds its fast EMA later; equal after warm-up
     np.testing.assert_allclose(my_line[tail], line[tail], rtol=1e-9, atol=1e-7)
     np.testing.assert_allclose(my_sig[tail], sig[tail], rtol=1e-9, atol=1e-7)
+
+
+def test_streaming_equals_vectorized_bit_for_bit(series):
+    """Equal, not just close: a crossover on an exact tie must go the same way in both paths."""
+    high, low, close = series
+    flat = np.concatenate([close[:50], np.full(40, 100.0), close[50:300]])  # exact ties
+    for vec, make in (
+        (ind.sma(flat, 10), lambda: ind.StreamingSMA(10)),
+        (ind.sma(flat, 30), lambda: ind.StreamingSMA(30)),
+        (ind.ema(flat, 12), lambda: ind.StreamingEMA(12)),
+        (ind.rsi(flat, 14), lambda: ind.StreamingRSI(14)),
+    ):
+        streamed = np.array(stream(make, flat))
+        assert np.array_equal(vec, streamed, equal_nan=True)
+    s = ind.StreamingATR(14)
+    streamed = [s.update(h, lo, c) for h, lo, c in zip(high, low, close, strict=True)]
+    assert np.array_equal(ind.atr(high, low, close, 14), np.array(streamed), equal_nan=True)
