@@ -1,0 +1,103 @@
+"""The strategy catalog (any signed-in caller) and the caller's saved strategy configs."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from accounts.api.permissions import HasTradeScope
+from strategies.api.serializers import (
+    CatalogEntryOutputSerializer,
+    StrategyConfigInputSerializer,
+    StrategyConfigOutputSerializer,
+)
+from strategies.selectors import (
+    strategy_catalog,
+    strategy_config_get_for_user,
+    strategy_config_list,
+    strategy_get,
+)
+from strategies.services import strategy_config_delete, strategy_config_save
+
+
+@extend_schema(responses=CatalogEntryOutputSerializer(many=True))
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def strategy_catalog_api(request):
+    """Every strategy a bot can run, with the JSON schema of its parameters."""
+    return Response(CatalogEntryOutputSerializer(strategy_catalog(), many=True).data)
+
+
+@extend_schema(responses=CatalogEntryOutputSerializer)
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def strategy_detail_api(request, strategy_id):
+    """One catalog strategy (404 for an unknown id)."""
+    return Response(CatalogEntryOutputSerializer(strategy_get(strategy_id=strategy_id)).data)
+
+
+class _WritesNeedTradeScope(HasTradeScope):
+    """Saved configs: any token reads them; changing them needs a token with trade scope."""
+
+    message = "This API token has read scope; changing strategy configs needs trade scope."
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return bool(request.user and request.user.is_authenticated)
+        return super().has_permission(request, view)
+
+
+def _save(request, config=None):
+    serializer = StrategyConfigInputSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    try:
+        return strategy_config_save(
+            user=request.user,
+            name=data["name"],
+            strategy=data["strategy"],
+            params=data.get("params") or {},
+            description=data.get("description", ""),
+            config=config,
+        )
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.message_dict) from None
+
+
+@extend_schema(methods=["GET"], responses=StrategyConfigOutputSerializer(many=True))
+@extend_schema(
+    methods=["POST"],
+    request=StrategyConfigInputSerializer,
+    responses=StrategyConfigOutputSerializer,
+)
+@api_view(["GET", "POST"])
+@permission_classes([_WritesNeedTradeScope])
+def strategy_config_list_api(request):
+    """The caller's saved configs; POST saves one after validating it against the schema."""
+    if request.method == "GET":
+        configs = strategy_config_list(user=request.user)
+        return Response(StrategyConfigOutputSerializer(configs, many=True).data)
+    config = _save(request)
+    return Response(StrategyConfigOutputSerializer(config).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(
+    methods=["PUT"], request=StrategyConfigInputSerializer, responses=StrategyConfigOutputSerializer
+)
+@extend_schema(methods=["GET"], responses=StrategyConfigOutputSerializer)
+@extend_schema(methods=["DELETE"], responses=None)
+@api_view(["GET", "PUT", "DELETE"])
+@permission_classes([_WritesNeedTradeScope])
+def strategy_config_detail_api(request, id):  # noqa: A002
+    """One of the caller's saved configs (404 for anyone else's)."""
+    config = strategy_config_get_for_user(user=request.user, id=id)
+    if request.method == "GET":
+        return Response(StrategyConfigOutputSerializer(config).data)
+    if request.method == "DELETE":
+        strategy_config_delete(config=config)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+    return Response(StrategyConfigOutputSerializer(_save(request, config)).data)
