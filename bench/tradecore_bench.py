@@ -225,6 +225,7 @@ def main() -> int:
     import warnings
 
     warnings.filterwarnings("ignore")
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows when piped to a file
     real = load_candles(FILE)
     print(f"tradecore bench, python {sys.version.split()[0]}, numpy {np.__version__}")
     print("times are CPU seconds of the process (steady on a shared machine); best of 3 runs")
@@ -242,6 +243,8 @@ def main() -> int:
         kinds = {n: k for n, k in kinds.items() if k not in PEERS}
     rows = {name: best_fresh_run(kind, 2) for name, kind in kinds.items()}
     print_engines("Synthetic series, fee 0, each engine in a fresh process", BIG, rows)
+    print("  (final equities of the peers differ here: the series has 12 exact SMA10/SMA30 ties,")
+    print("  which each engine's float rounding breaks its own way; tradecore's two paths agree)")
     times = sweeps(synthetic(real, SWEEP_BARS))
     print(f"\n100-combination SMA sweep (fast x slow, 10 x 10) on {SWEEP_BARS:,} bars, fee 0.1%")
     for name, seconds in times.items():
