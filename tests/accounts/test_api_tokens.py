@@ -164,3 +164,22 @@ def test_token_requests_create_no_browser_session(alice, api_token_for, client):
         assert client.get("/api/v1/me/", **_auth(raw)).status_code == 200
     assert not UserSession.objects.filter(user=alice).exists()
     assert Session.objects.count() == sessions_before
+
+
+def test_htmx_revoke_returns_the_updated_row(alice, alice_client, api_token_for):
+    api_token_for(alice, "read")
+    token = ApiToken.objects.get(user=alice)
+    response = alice_client.post(
+        reverse("accounts:token-revoke", args=[token.pk]), HTTP_HX_REQUEST="true"
+    )
+    body = response.content.decode()
+    assert response.status_code == 200 and "Revoked" in body and "<html" not in body
+
+
+def test_htmx_request_without_recent_auth_gets_an_hx_redirect(alice_stale_client):
+    response = alice_stale_client.post(
+        reverse("accounts:token-create"), {"name": "x", "scope": "read"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 204
+    assert response["HX-Redirect"].startswith(reverse("accounts:confirm-identity"))
+    assert not ApiToken.objects.exists()

@@ -118,7 +118,6 @@ def test_second_factor_satisfied_for_consumers(alice, alice_totp, alice_otp_clie
     settings.PEREGRINE_REQUIRE_2FA = True
     assert not second_factor_satisfied(bob, {})
     from django_otp import DEVICE_ID_SESSION_KEY
-
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     TOTPDevice.objects.create(user=bob, name="app", confirmed=True)
