@@ -260,6 +260,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=10),
         "options": {"expires": 10},
     },
+    # market data: start a collector for every PEREGRINE_COLLECTORS exchange that has none
+    "marketdata-collectors-ensure": {
+        "task": "marketdata.tasks.collectors_ensure_task",
+        "schedule": timedelta(seconds=30),
+        "options": {"expires": 30, "queue": "marketdata"},
+    },
 }
 HEARTBEAT_MAX_AGE_SECONDS = env.integer("PEREGRINE_HEARTBEAT_MAX_AGE", 60, minimum=5)
 
@@ -367,6 +373,21 @@ from config.logging import register_secret  # noqa: E402
 for _master_key in PEREGRINE_MASTER_KEYS:
     register_secret(_master_key)
 
+# --- market data and the sandbox exchange (issue 5) -----------------------------------------
+# Collectors run as leased, time-sliced Celery tasks on the "marketdata" queue. Each entry is
+# "exchange:SYMBOL|SYMBOL", e.g. "sandbox:BTC/USDT|ETH/USDT,sandbox-b:BTC/USDT". Tests default
+# to none; development collects the sandbox venues so the market moves with no internet.
+PEREGRINE_COLLECTORS = env.string_list(
+    "PEREGRINE_COLLECTORS",
+    []
+    if PEREGRINE_ENV == "test"
+    else ["sandbox:BTC/USDT|ETH/USDT|ETH/BTC", "sandbox-b:BTC/USDT|ETH/USDT|ETH/BTC"],
+)
+PEREGRINE_COLLECTOR_SLICE_SECONDS = env.integer(
+    "PEREGRINE_COLLECTOR_SLICE_SECONDS", 240, minimum=10
+)
+PEREGRINE_COLLECTOR_POLL_SECONDS = float(env.string("PEREGRINE_COLLECTOR_POLL_SECONDS", "1.0"))
+
 # --- notifications (issue 6) ----------------------------------------------------------------
 # Per-user channels through apprise; deliveries run on the default Celery queue. A user gets at
 # most PEREGRINE_NOTIFY_MAX_PER_MINUTE messages per event a minute (the rest are logged as held
@@ -389,6 +410,29 @@ PEREGRINE_NOTIFY_LOG_RETENTION_DAYS = env.integer(
 PEREGRINE_NOTIFY_QUEUE = "default"
 CELERY_BEAT_SCHEDULE["notifications-delivery-log-prune"] = {
     "task": "notifications.tasks.delivery_log_prune_task",
+    "schedule": timedelta(hours=6),
+    "options": {"expires": 3600},
+}
+
+# --- portfolio (issue 6) --------------------------------------------------------------------
+# Every minute each trading bot gets a performance row (the equity curve) and the exchange
+# accounts bots use get their balances refreshed; minute rows older than the retention are
+# thinned to one an hour.
+PEREGRINE_PERFORMANCE_MINUTE_RETENTION_DAYS = env.integer(
+    "PEREGRINE_PERFORMANCE_MINUTE_RETENTION_DAYS", 30, minimum=1
+)
+CELERY_BEAT_SCHEDULE["portfolio-bot-performance-snapshot"] = {
+    "task": "portfolio.tasks.bot_performance_snapshot_task",
+    "schedule": timedelta(seconds=60),
+    "options": {"expires": 55},
+}
+CELERY_BEAT_SCHEDULE["portfolio-exchange-balances-refresh"] = {
+    "task": "portfolio.tasks.exchange_balances_refresh_task",
+    "schedule": timedelta(seconds=60),
+    "options": {"expires": 55},
+}
+CELERY_BEAT_SCHEDULE["portfolio-bot-performance-prune"] = {
+    "task": "portfolio.tasks.bot_performance_prune_task",
     "schedule": timedelta(hours=6),
     "options": {"expires": 3600},
 }

@@ -132,3 +132,22 @@ class ReplayFeed:
         buy = price >= self.price
         self.price = price
         return Tick(ts_ms, price, share * self.rng.uniform(0.05, 0.2), buy)
+
+
+class ScaledClock:
+    """Wall time sped up `speed` times from `start` (demos and tests: a minute per second)."""
+
+    def __init__(self, speed: float, start_ms: int | None = None) -> None:
+        import time
+
+        self._time = time.time
+        self.speed = speed
+        self.origin_real = self._time()
+        self.origin_ms = start_ms if start_ms is not None else int(self.origin_real * 1000)
+
+    def now(self) -> float:
+        """Seconds, like time.time()."""
+        return self.now_ms() / 1000
+
+    def now_ms(self) -> int:
+        return self.origin_ms + int((self._time() - self.origin_real) * 1000 * self.speed)

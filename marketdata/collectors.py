@@ -1,0 +1,260 @@
+"""Collectors: trades, book and ticker of one exchange's markets into candles, Redis and Postgres.
+
+Streams through ccxt.pro (watch_trades, watch_order_book, watch_ticker) where the exchange has
+them, REST polling otherwise. Each stream reconnects on failure after 1, 2, 4 ... 60 s. Trades
+build 1m bars (marketdata.aggregation.CandleBuilder); a bar is written when its minute ends
+(by the clock, without waiting for the next trade), longer bars are derived at once, and a
+late trade for a written bar rewrites it. The minute of the first trade seen is partial and
+is not written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from django.db import close_old_connections
+
+from exchanges.gateway import clients
+from marketdata.aggregation import Bar, CandleBuilder
+from marketdata.publish import MarketPublisher
+from marketdata.timeframes import MINUTE_MS
+
+logger = logging.getLogger(__name__)
+BACKOFF_START, BACKOFF_MAX = 1.0, 60.0
+
+
+def backoff_delays():
+    """1, 2, 4, 8 ... 60, 60 ... seconds."""
+    delay = BACKOFF_START
+    while True:
+        yield delay
+        delay = min(delay * 2, BACKOFF_MAX)
+
+
+def _write_bar(exchange: str, symbol: str, bar: Bar, clock: Callable[[], float]) -> float:
+    from marketdata.services.candles import candle_derive_all, candle_upsert
+
+    close_old_connections()
+    candle_upsert(exchange=exchange, symbol=symbol, timeframe="1m", bars=[bar])
+    written = clock()
+    candle_derive_all(
+        exchange=exchange, symbol=symbol, start_ms=bar.ts_ms, end_ms=bar.ts_ms + MINUTE_MS
+    )
+    return written
+
+
+def _close_connection() -> None:
+    from django.db import connection
+
+    connection.close()
+
+
+class Collector:
+    """Collect `symbols` of `exchange_id` until stopped (or for `run(seconds=...)`)."""
+
+    def __init__(
+        self,
+        exchange_id: str,
+        symbols: list[str],
+        *,
+        redis_client,
+        sandbox_url: str | None = None,
+        mode: str = "auto",
+        poll_seconds: float = 1.0,
+        clock: Callable[[], float] = time.time,
+        heartbeat: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.exchange_id = exchange_id
+        self.symbols = symbols
+        self.sandbox_url = sandbox_url
+        self.publisher = MarketPublisher(redis_client, exchange_id)
+        self.poll_seconds = poll_seconds
+        self.clock = clock
+        self.heartbeat = heartbeat
+        self.rest = clients.async_client(exchange_id, sandbox_url=sandbox_url)
+        self.pro = None
+        if mode in ("auto", "stream"):
+            pro = clients.pro_client(exchange_id, sandbox_url=sandbox_url)
+            if pro is not None and pro.has.get("watchTrades"):
+                self.pro = pro
+            elif mode == "stream":
+                raise ValueError(f"{exchange_id} has no websocket streams")
+        self.mode = "stream" if self.pro is not None else "poll"
+        self.first_full_bar: dict[str, int] = {}  # per symbol: the bar after the first trade's
+        self.builders = {s: CandleBuilder() for s in symbols}
+        self.last_closed: dict[str, Bar] = {}
+        self.last_trade_id: dict[str, int] = {}
+        self.last_price: dict[str, float] = {}
+        self.reconnects = 0
+        self.bar_latencies: list[float] = []  # seconds from bar end to row committed
+        self.on_bar: Callable[[str, Bar, float], None] | None = None
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector-db")
+
+    async def run(self, seconds: float | None = None) -> None:
+        tasks = [asyncio.create_task(self._clock_loop())]
+        for symbol in self.symbols:
+            tasks.append(
+                asyncio.create_task(self._supervise(f"trades {symbol}", self._trades, symbol))
+            )
+            tasks.append(asyncio.create_task(self._supervise(f"book {symbol}", self._book, symbol)))
+        try:
+            await asyncio.wait(tasks, timeout=seconds)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.close()
+
+    async def close(self) -> None:
+        await self.rest.close()
+        if self.pro is not None:
+            await self.pro.close()
+        await asyncio.get_running_loop().run_in_executor(self._db, _close_connection)
+        self._db.shutdown(wait=True)
+
+    async def _supervise(self, name: str, loop_fn, symbol: str) -> None:
+        """Run a stream forever; after a failure wait 1, 2, 4 ... 60 s (reset once it ran 60 s)."""
+        delays = backoff_delays()
+        while True:
+            started = time.monotonic()
+            try:
+                await loop_fn(symbol)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if time.monotonic() - started >= BACKOFF_MAX:
+                    delays = backoff_delays()
+                delay = next(delays)
+                self.reconnects += 1
+                logger.warning(
+                    "%s %s failed (%s); reconnecting in %.0f s", self.exchange_id, name, exc, delay
+                )
+                await asyncio.sleep(delay)
+
+    # -- trades -> bars --------------------------------------------------------------------
+    async def _markets(self) -> None:
+        """Load markets inside the supervised loops, so an exchange that is down is retried."""
+        client = self.pro if self.pro is not None else self.rest
+        if not client.markets:
+            await client.load_markets()
+
+    async def _trades(self, symbol: str) -> None:
+        await self._markets()
+        while True:
+            if self.pro is not None:
+                trades = await self.pro.watch_trades(symbol)
+            else:
+                trades = await self.rest.fetch_trades(symbol, limit=1000)
+                await asyncio.sleep(self.poll_seconds)
+            fresh = self._fresh(symbol, trades)
+            if fresh:
+                await self._on_trades(symbol, fresh)
+
+    def _fresh(self, symbol: str, trades: list[dict]) -> list[dict]:
+        last = self.last_trade_id.get(symbol, -1)
+        fresh = [t for t in trades if int(t["id"]) > last]
+        if fresh:
+            self.last_trade_id[symbol] = max(int(t["id"]) for t in fresh)
+        return fresh
+
+    async def _on_trades(self, symbol: str, trades: list[dict]) -> None:
+        await self.publisher.trades(
+            symbol,
+            [
+                {
+                    "id": t["id"],
+                    "ts": t["timestamp"],
+                    "price": t["price"],
+                    "amount": t["amount"],
+                    "side": t["side"],
+                }
+                for t in trades
+            ],
+        )
+        builder = self.builders[symbol]
+        self.last_price[symbol] = trades[-1]["price"]
+        if symbol not in self.first_full_bar:
+            first = min(t["timestamp"] for t in trades)
+            self.first_full_bar[symbol] = first - first % MINUTE_MS + MINUTE_MS
+        for t in trades:
+            ts, price, qty = t["timestamp"], t["price"], t["amount"]
+            closed = self.last_closed.get(symbol)
+            if closed is not None and ts < closed.ts_ms + MINUTE_MS:
+                await self._correct_late(symbol, closed, price, qty)
+                continue
+            bar = builder.add(ts, price, qty)
+            if bar is not None:
+                await self._close_bar(symbol, bar)
+
+    async def _correct_late(self, symbol: str, bar: Bar, price: float, qty: float) -> None:
+        if bar.ts_ms < self.first_full_bar[symbol]:
+            return
+        fixed = bar._replace(
+            high=max(bar.high, price),
+            low=min(bar.low, price),
+            close=price,
+            volume=bar.volume + qty,
+            trades=bar.trades + 1,
+        )
+        self.last_closed[symbol] = fixed
+        await self._persist(symbol, fixed)
+
+    async def _close_bar(self, symbol: str, bar: Bar) -> None:
+        self.last_closed[symbol] = bar
+        if bar.ts_ms < self.first_full_bar.get(symbol, bar.ts_ms + 1):
+            return  # partial: the collector started inside this minute
+        await self._persist(symbol, bar)
+
+    async def _persist(self, symbol: str, bar: Bar) -> None:
+        loop = asyncio.get_running_loop()
+        written = await loop.run_in_executor(
+            self._db, _write_bar, self.exchange_id, symbol, bar, self.clock
+        )
+        latency = written - (bar.ts_ms + MINUTE_MS) / 1000
+        self.bar_latencies.append(latency)
+        await self.publisher.candle(symbol, {"timeframe": "1m", "closed": True, **bar._asdict()})
+        if self.on_bar is not None:
+            self.on_bar(symbol, bar, written)
+
+    async def _clock_loop(self) -> None:
+        """Close each minute's bar as the minute ends, even if no trade follows."""
+        while True:
+            now_ms = int(self.clock() * 1000)
+            for symbol, builder in self.builders.items():
+                bar = builder.close_due(now_ms)
+                if bar is not None:
+                    await self._close_bar(symbol, bar)
+            if self.heartbeat is not None:
+                await self.heartbeat()
+            await asyncio.sleep(0.02)
+
+    # -- book and ticker -------------------------------------------------------------------
+    async def _book(self, symbol: str) -> None:
+        await self._markets()
+        while True:
+            if self.pro is not None:
+                book = await self.pro.watch_order_book(symbol)
+            else:
+                book = await self.rest.fetch_order_book(symbol, 20)
+            bids, asks = book["bids"][:20], book["asks"][:20]
+            ts = book.get("timestamp") or int(self.clock() * 1000)
+            await self.publisher.book(
+                symbol, {"ts": ts, "bids": bids, "asks": asks, "nonce": book.get("nonce")}
+            )
+            await self._ticker(symbol, bids, asks, ts)
+            if self.pro is None:
+                await asyncio.sleep(self.poll_seconds)
+
+    async def _ticker(self, symbol: str, bids, asks, ts: int) -> None:
+        last = self.last_price.get(symbol)
+        ticker = {
+            "ts": ts,
+            "bid": bids[0][0] if bids else None,
+            "ask": asks[0][0] if asks else None,
+            "last": last,
+        }
+        await self.publisher.ticker(symbol, ticker)

@@ -1,0 +1,86 @@
+"""Celery tasks on the marketdata queue: leased, time-sliced collectors that re-enqueue themselves.
+
+`collectors_ensure_task` (beat, every 30 s) starts a collector for every configured exchange
+whose lease has lapsed; each collector runs for a slice under the task time limit, renewing
+its lease, then enqueues its own next slice. At most one collector per exchange runs at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+
+import redis
+import redis.asyncio as redis_async
+from celery import shared_task
+from django.conf import settings
+
+from marketdata.collectors import Collector
+
+logger = logging.getLogger(__name__)
+LEASE_SECONDS = 60
+
+
+def lease_key(exchange_id: str) -> str:
+    return f"collector:lease:{exchange_id}"
+
+
+def configured_collectors() -> dict[str, list[str]]:
+    """PEREGRINE_COLLECTORS entries "exchange:SYM/QUOTE|SYM/QUOTE" as {exchange: [symbols]}."""
+    out = {}
+    for entry in settings.PEREGRINE_COLLECTORS:
+        exchange, _, symbols = entry.partition(":")
+        out[exchange.strip()] = [s.strip() for s in symbols.split("|") if s.strip()]
+    return out
+
+
+async def collect_for(exchange_id: str, symbols: list[str], seconds: float, token: str) -> bool:
+    """Run one slice while holding the lease; False if another collector holds it."""
+    client = redis_async.from_url(settings.REDIS_URL)
+    key = lease_key(exchange_id)
+    try:
+        if not await client.set(key, token, nx=True, ex=LEASE_SECONDS):
+            if (await client.get(key) or b"").decode() != token:
+                return False
+        renewed = [0.0]
+        loop = asyncio.get_running_loop()
+
+        async def heartbeat() -> None:
+            if loop.time() - renewed[0] >= LEASE_SECONDS / 4:
+                renewed[0] = loop.time()
+                await client.expire(key, LEASE_SECONDS)
+
+        collector = Collector(
+            exchange_id,
+            symbols,
+            redis_client=client,
+            heartbeat=heartbeat,
+            poll_seconds=settings.PEREGRINE_COLLECTOR_POLL_SECONDS,
+        )
+        await collector.run(seconds=seconds)
+        return True
+    finally:
+        await client.aclose()
+
+
+@shared_task(name="marketdata.tasks.collector_run_task", ignore_result=True)
+def collector_run_task(exchange_id: str, token: str = "") -> None:
+    """Collect one exchange for a slice, then enqueue the next slice (same lease token)."""
+    symbols = configured_collectors().get(exchange_id)
+    if not symbols:
+        return
+    token = token or secrets.token_hex(8)
+    seconds = settings.PEREGRINE_COLLECTOR_SLICE_SECONDS
+    if asyncio.run(collect_for(exchange_id, symbols, seconds, token)):
+        collector_run_task.apply_async((exchange_id, token), queue="marketdata")
+
+
+@shared_task(name="marketdata.tasks.collectors_ensure_task", ignore_result=True)
+def collectors_ensure_task() -> None:
+    """Start a collector for each configured exchange that has none running."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for exchange_id in configured_collectors():
+        if not client.exists(lease_key(exchange_id)):
+            logger.info("starting collector for %s", exchange_id)
+            collector_run_task.apply_async((exchange_id,), queue="marketdata")
