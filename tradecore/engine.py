@@ -168,11 +168,16 @@ class TradingEngine:
             self._pending.append(fill)
 
     def process_fills(self) -> None:
-        while self._pending:
-            fill = self._pending.pop(0)
-            self.fills.append(fill)
-            self.om.on_fill(fill)
-            self._run(self._call(self.strategy.on_fill, fill))
+        pending = self._pending
+        while pending:
+            batch = pending[:]  # fills raised while handling these join the next batch
+            pending.clear()
+            for fill in batch:
+                self.fills.append(fill)
+                self.om.on_fill(fill)
+                intents = self._call(self.strategy.on_fill, fill)
+                if intents:
+                    self.om.execute(intents)
 
     def _run(self, intents: Sequence) -> None:
         if intents:

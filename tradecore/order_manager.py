@@ -132,7 +132,9 @@ class OrderManager:
                 return denial
         self._seq += 1
         cid = f"{self.id_prefix}-{self._seq}"
-        tracked = TrackedOrder(cid, venue_name, intent, level=level, created_ms=self.clock.now_ms())
+        tracked = TrackedOrder(
+            cid, venue_name, intent, OrderStatus.NEW, None, ZERO, level, self.clock.now_ms()
+        )
         self.orders[cid] = tracked
         request = OrderRequest(
             cid, intent.symbol, intent.side, intent.type, intent.qty, intent.price,

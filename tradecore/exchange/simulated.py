@@ -124,6 +124,8 @@ class SimulatedExchange:
         self.clock = clock
         self.latency = latency_model or NoLatency()
         self.slippage = slippage_model or NoSlippage()
+        self._slips = not isinstance(self.slippage, NoSlippage)
+        self._delays = not isinstance(self.latency, NoLatency)
         self.rng = random.Random(seed)
         self.max_participation = max_participation
         self.candle_fill_on_touch = candle_fill_on_touch
@@ -208,7 +210,8 @@ class SimulatedExchange:
             live.reason = reason
             return self._snapshot(live)
         self._by_client[(account_id, live.client_order_id)] = live.order_id
-        live.arrive_ms = now + self.latency.delay_ms(self.rng)
+        if self._delays:
+            live.arrive_ms = now + self.latency.delay_ms(self.rng)
         self._active[live.symbol][live.order_id] = live
         if live.arrive_ms <= now:
             self._arrive_now(live, now)
@@ -439,10 +442,9 @@ class SimulatedExchange:
 
     def _take(self, o: _Live, price: Decimal, qty: Decimal, ts: int, out: list[Fill]) -> Decimal:
         """Fill as a taker after slippage (never beyond a limit price); return the qty filled."""
-        inst = self.instruments[o.symbol]
-        price = self.slippage.taker_price(
-            o.side, price, qty, inst.tick_size, self._books.get(o.symbol)
-        )
+        if self._slips:
+            tick = self.instruments[o.symbol].tick_size
+            price = self.slippage.taker_price(o.side, price, qty, tick, self._books.get(o.symbol))
         if o.price is not None and o.is_limit:
             price = min(price, o.price) if o.side is Side.BUY else max(price, o.price)
         fill = self._fill(o, price, qty, "taker", ts)
@@ -542,7 +544,8 @@ class SimulatedExchange:
         if not self._active[symbol]:
             return _EMPTY
         ts = candle.ts_ms
-        o_ = to_decimal(candle[1])
+        open_ = candle[1]
+        o_ = Decimal(repr(open_)) if type(open_) is float else to_decimal(open_)
         path = None
         volume_cap = self._cap(candle.volume)
         out: list[Fill] = []
@@ -555,7 +558,10 @@ class SimulatedExchange:
                     self._finish(o, OrderStatus.REJECTED, "post-only order would cross", ts)
                     continue
             if o.type is OrderType.MARKET and o.triggered:
-                volume_cap = self._taker_capped(o, o_, volume_cap, ts, out)
+                if volume_cap is None:  # the common case: take the rest (already on the lot)
+                    self._take(o, o_, o.qty - o.filled_qty, ts, out)
+                else:
+                    volume_cap = self._taker_capped(o, o_, volume_cap, ts, out)
             else:
                 if path is None:
                     path = self._path(o_, candle)
