@@ -1,0 +1,92 @@
+"""Market data API: candles by exchange/symbol/timeframe/range, latest ticker and book."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.decorators import api_view
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from marketdata.selectors import candle_list, market_book_get, market_ticker_get
+from marketdata.services.candles import dt_to_ms
+from marketdata.timeframes import TIMEFRAMES_MS
+
+
+class MarketInputSerializer(serializers.Serializer):
+    exchange = serializers.CharField(max_length=64)
+    symbol = serializers.CharField(max_length=64)
+
+
+class CandleInputSerializer(MarketInputSerializer):
+    timeframe = serializers.ChoiceField(choices=sorted(TIMEFRAMES_MS), default="1m")
+    start = serializers.IntegerField(required=False, min_value=0, help_text="epoch ms, inclusive")
+    end = serializers.IntegerField(required=False, min_value=0, help_text="epoch ms, exclusive")
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=5000, default=500)
+
+    def validate(self, attrs):
+        if "start" in attrs and "end" in attrs and attrs["end"] <= attrs["start"]:
+            raise serializers.ValidationError({"end": "must be after start"})
+        return attrs
+
+
+class CandleOutputSerializer(serializers.Serializer):
+    ts = serializers.SerializerMethodField()
+    open = serializers.DecimalField(max_digits=38, decimal_places=18, coerce_to_string=True)
+    high = serializers.DecimalField(max_digits=38, decimal_places=18, coerce_to_string=True)
+    low = serializers.DecimalField(max_digits=38, decimal_places=18, coerce_to_string=True)
+    close = serializers.DecimalField(max_digits=38, decimal_places=18, coerce_to_string=True)
+    volume = serializers.DecimalField(max_digits=38, decimal_places=18, coerce_to_string=True)
+    trade_count = serializers.IntegerField(allow_null=True)
+
+    def get_ts(self, candle) -> int:
+        return dt_to_ms(candle.ts)
+
+
+@extend_schema(parameters=[CandleInputSerializer], responses=CandleOutputSerializer(many=True))
+@api_view(["GET"])
+def candle_list_api(request):
+    """Candles of one market, oldest first (the latest `limit` when no start is given)."""
+    params = CandleInputSerializer(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    data = params.validated_data
+    candles = candle_list(
+        exchange=data["exchange"],
+        symbol=data["symbol"],
+        timeframe=data["timeframe"],
+        start_ms=data.get("start"),
+        end_ms=data.get("end"),
+        limit=data["limit"],
+    )
+    return Response(
+        {
+            "exchange": data["exchange"],
+            "symbol": data["symbol"],
+            "timeframe": data["timeframe"],
+            "results": CandleOutputSerializer(candles, many=True).data,
+        }
+    )
+
+
+@extend_schema(parameters=[MarketInputSerializer])
+@api_view(["GET"])
+def ticker_api(request):
+    """The latest ticker of a market, as the collector last saw it."""
+    params = MarketInputSerializer(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    ticker = market_ticker_get(**params.validated_data)
+    if ticker is None:
+        raise NotFound("No ticker for this market yet: is a collector running for it?")
+    return Response(ticker)
+
+
+@extend_schema(parameters=[MarketInputSerializer])
+@api_view(["GET"])
+def book_api(request):
+    """The latest order book (top 20 levels) of a market."""
+    params = MarketInputSerializer(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    book = market_book_get(**params.validated_data)
+    if book is None:
+        raise NotFound("No order book for this market yet: is a collector running for it?")
+    return Response(book)
