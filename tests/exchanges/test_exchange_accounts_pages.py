@@ -103,6 +103,8 @@ def test_add_bad_input_gets_a_field_error_and_stores_nothing(alice_client, data,
     assert response.context["form"].errors.get(field)
     assert field in response.content.decode() or "field-error" in response.content.decode()
     assert not ExchangeAccount.objects.exists()
+    assert "KEY-12345678" not in response.content.decode()  # typed secrets are not echoed back
+    assert "secret-123" not in response.content.decode()
 
 
 def test_add_through_the_page_stores_and_notifies(
