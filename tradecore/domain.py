@@ -12,6 +12,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decima
 from enum import StrEnum
 from typing import NamedTuple
 
+from tradecore._fastinit import fast_frozen_init
+
 ZERO = Decimal(0)
 ONE = Decimal(1)
 
@@ -158,6 +160,7 @@ class Instrument:
         return self.maker_fee if liquidity == "maker" else self.taker_fee
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
     """What a caller asks a venue to do.
@@ -178,6 +181,7 @@ class OrderRequest:
     quote_qty: Decimal | None = None
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True)
 class Order:
     """A venue's view of an order at one moment (an immutable snapshot)."""
@@ -208,6 +212,7 @@ class Order:
         return self.qty - self.filled_qty
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True)
 class Fill:
     """One execution of (part of) an order."""
@@ -253,6 +258,7 @@ class Trade(NamedTuple):
     trade_id: str = ""
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True)
 class Balance:
     asset: str
@@ -264,6 +270,7 @@ class Balance:
         return self.free + self.locked
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True)
 class Position:
     """Net spot position in one instrument with average entry price and realized PnL (quote)."""

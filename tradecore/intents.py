@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from tradecore._fastinit import fast_frozen_init
 from tradecore.domain import OrderType, Side, TimeInForce
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True)
 class OrderIntent:
     """Place one order. The order manager assigns the client order id.
@@ -29,6 +31,7 @@ class OrderIntent:
     reduces_position: bool = False
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True)
 class CancelIntent:
     """Cancel one order by client order id."""
@@ -37,12 +40,14 @@ class CancelIntent:
     venue: str = ""
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True)
 class CancelAllIntent:
     symbol: str | None = None
     venue: str = ""
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True)
 class Quote:
     """One desired resting limit order; `level` 0 is closest to the mid."""
