@@ -228,3 +228,18 @@ def test_reloading_setup_keeps_the_key_already_shown(alice, alice_client):
     first = TOTPDevice.objects.get(user=alice, confirmed=False).key
     alice_client.get(reverse("accounts:two-factor-setup"))
     assert TOTPDevice.objects.get(user=alice, confirmed=False).key == first
+
+
+def test_regenerating_backup_codes_needs_recent_auth_and_replaces_the_old(alice, alice_otp_client):
+    from accounts.security import AUTH_AT_SESSION_KEY
+
+    first = alice_otp_client.post(reverse("accounts:backup-codes-regenerate")).context["codes"]
+    second = alice_otp_client.post(reverse("accounts:backup-codes-regenerate")).context["codes"]
+    assert set(first).isdisjoint(second)
+    assert not second_factor_verify(user=alice, code=first[0]).ok
+    assert second_factor_verify(user=alice, code=second[0]).ok
+    session = alice_otp_client.session
+    session[AUTH_AT_SESSION_KEY] = 0
+    session.save()
+    response = alice_otp_client.post(reverse("accounts:backup-codes-regenerate"))
+    assert response.status_code == 302 and "confirm-identity" in response.url
