@@ -243,3 +243,22 @@ def test_validate_config_names_the_field():
         validate_config("sma_cross", {"allocation": 2})
     config = validate_config("sma_cross", {"fast": "5", "slow": 20})
     assert (config.fast, config.slow) == (5, 20)
+
+
+def test_cli_vectorized_path_prints_the_same_final_equity(tmp_path, capsys):
+    data = tmp_path / "bars.csv"
+    rows = candles_from_closes(100 + np.sin(np.arange(300) / 5.0) * 5)
+    lines = ["timestamp_ms,open,high,low,close,volume"] + [
+        f"{t},{o},{h},{lo},{c},{v}"
+        for t, o, h, lo, c, v in zip(
+            rows.ts, rows.open, rows.high, rows.low, rows.close, rows.volume, strict=True
+        )
+    ]
+    data.write_text("\n".join(lines) + "\n")
+    base = ["--strategy", "sma_cross", "--data", str(data), "--param", "fast=3", "--param",
+            "slow=8"]  # fmt: skip
+    assert cli(base) == 0
+    event = [line for line in capsys.readouterr().out.splitlines() if "final_equity" in line]
+    assert cli([*base, "--vectorized"]) == 0
+    vector = [line for line in capsys.readouterr().out.splitlines() if "final_equity" in line]
+    assert float(event[0].split(":")[1]) == pytest.approx(float(vector[0].split(":")[1]))
