@@ -1,13 +1,28 @@
 """Embedded servers for a fresh machine: real PostgreSQL and Redis, reused and stopped."""
 
+import os
+import shutil
+
 import psycopg
+import pytest
 import redis
 
 from config import embedded
 
 
-def test_embedded_services_start_real_servers_and_stop_what_they_started(tmp_path, monkeypatch):
-    monkeypatch.setattr(embedded, "VAR_DIR", tmp_path)
+@pytest.fixture
+def var_dir(monkeypatch):
+    """A private ./var for the test: pgserver's own user must reach it (not so /tmp/pytest-*)."""
+    path = embedded.BASE_DIR / "var" / f"test-embedded-{os.getpid()}"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    monkeypatch.setattr(embedded, "VAR_DIR", path)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_embedded_services_start_real_servers_and_stop_what_they_started(var_dir, monkeypatch):
+    tmp_path = var_dir
     environ: dict[str, str] = {}
     with embedded.services(environ) as env:
         from config.env import database
@@ -29,8 +44,8 @@ def test_embedded_services_start_real_servers_and_stop_what_they_started(tmp_pat
     assert not (tmp_path / "postgres" / "postmaster.pid").exists()
 
 
-def test_set_urls_are_used_as_given(tmp_path, monkeypatch):
-    monkeypatch.setattr(embedded, "VAR_DIR", tmp_path)
+def test_set_urls_are_used_as_given(var_dir):
+    tmp_path = var_dir
     given = {"DATABASE_URL": "postgres://u@db/x", "REDIS_URL": "redis://cache:6379/0"}
     with embedded.services(dict(given)) as env:
         assert env == given
