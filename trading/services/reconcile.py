@@ -131,8 +131,8 @@ def _look_up(books, venue, known, report: SyncReport) -> None:
     change, lost = lookup_not_found(
         count=known.not_found_count, first_at=known.first_not_found_at, now=timezone.now()
     )
-    if known.status == Order.Status.NEW and not lost:
-        change.status = Order.Status.UNKNOWN  # sent or not, nobody knows yet: look it up again
+    if not lost:
+        change.status = Order.Status.UNKNOWN  # the exchange does not know it (yet): look again
     books._note(known.client_order_id, change)
     (report.lost if lost else report.unknown).append(known.client_order_id)
 
