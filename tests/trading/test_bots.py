@@ -141,7 +141,7 @@ def test_kill_fences_the_runner_and_cancels_paper_orders(alice, make_bot):
     assert lease.token == 5 and lease.expires_at is None
 
 
-# -- live gating ---------------------------------------------------------------------------------
+# -- live gating --------------------------------------------------------------------------
 def test_live_needs_2fa_recent_auth_confirmation_and_a_live_account(
     alice, make_bot, live_account, alice_totp
 ):
@@ -204,7 +204,7 @@ def test_paper_is_the_default_and_needs_no_proof(alice, make_bot):
     assert bot_start(bot=bot).status == Bot.Status.STARTING
 
 
-# -- kill switches --------------------------------------------------------------------------------
+# -- kill switches ------------------------------------------------------------------------
 def test_user_kill_switch_stops_every_bot_and_blocks_starts_until_released(alice, bob, make_bot):
     running = bot_start(bot=make_bot(alice))
     draft = make_bot(alice)
@@ -232,7 +232,7 @@ def test_global_kill_switch_covers_everyone(alice, bob, make_bot):
     assert "for everyone" in errors["status"][0]
 
 
-# -- supervisor --------------------------------------------------------------------------------------
+# -- supervisor ---------------------------------------------------------------------------
 def _orphan(bot, seconds_ago=60):
     past = timezone.now() - timedelta(seconds=seconds_ago)
     Bot.objects.filter(pk=bot.pk).update(status=Bot.Status.RUNNING, dispatched_at=past)
