@@ -1,7 +1,7 @@
 """Trading fixtures: a sandbox exchange, market events on Redis, bots for the personas.
 
 Market events are published on the collectors' Redis channels in the collectors' format
-(marketdata.publish), by the test itself or by a real collector against the sandbox.
+(see trading.runtime.hub), by the test itself standing in for a collector.
 """
 
 import json
@@ -14,7 +14,8 @@ import redis
 from django.conf import settings
 
 from exchanges.sandbox.testing import open_account, start_sandbox
-from marketdata.publish import book_key, channel, ticker_key
+from trading.runtime.hub import book_key, ticker_key
+from trading.runtime.hub import market_channel as channel
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """Market events and control messages from Redis, fanned out to the bots of this process.
 
 One subscriber thread per worker process follows every `market:{exchange}:{symbol}` channel the
-collectors publish on (see marketdata.publish) and the bots' control channel. A message is
+collectors publish on and the bots' control channel. A message is
 parsed once, into immutable tradecore objects, and handed to the inbox of each bot that wants
 it; a bot that falls behind keeps only the newest book of each market (books replace each
 other, trades and candles do not).
@@ -28,8 +28,18 @@ CONTROL_CHANNEL = "trading:bot-control"
 MARKET_PATTERN = "market:*"
 
 
+# The collectors' Redis names (marketdata's fan-out): a channel per market with every event,
+# and the latest book and ticker under keys next to it.
 def market_channel(exchange: str, symbol: str) -> str:
     return f"market:{exchange}:{symbol}"
+
+
+def book_key(exchange: str, symbol: str) -> str:
+    return f"{market_channel(exchange, symbol)}:book"
+
+
+def ticker_key(exchange: str, symbol: str) -> str:
+    return f"{market_channel(exchange, symbol)}:ticker"
 
 
 def _redis() -> redis.Redis:
@@ -246,8 +256,6 @@ def hub() -> MarketHub:
 
 def latest_book(exchange: str, symbol: str) -> BookEvent | None:
     """The newest book a collector stored for the market, if any."""
-    from marketdata.publish import book_key
-
     raw = _redis().get(book_key(exchange, symbol))
     if raw is None:
         return None
