@@ -100,3 +100,31 @@ def test_foreign_origin_is_refused(web, alice, password):
         assert refused.value.response.status_code == 403
 
     async_to_sync(scenario)()
+
+
+def _connect_status(port: int, cookie: str) -> int:
+    async def scenario():
+        headers = {"Cookie": cookie, "Origin": "http://127.0.0.1"}
+        try:
+            async with websockets.connect(
+                f"ws://127.0.0.1:{port}/ws/events/", additional_headers=headers
+            ):
+                return 101
+        except websockets.InvalidStatus as refused:
+            return refused.response.status_code
+
+    return async_to_sync(scenario)()
+
+
+def test_session_that_has_not_passed_the_otp_step_is_refused(web, alice, alice_totp, password):
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    client = Client()
+    assert client.login(email=alice.email, password=password)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    assert _connect_status(web, cookie) == 403
+
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = alice_totp.persistent_id
+    session.save()
+    assert _connect_status(web, cookie) == 101
