@@ -29,8 +29,8 @@ def candle_list(
         qs = qs.filter(ts__lt=ms_to_dt(end_ms))
     if start_ms is not None:
         return qs.filter(ts__gte=ms_to_dt(start_ms)).order_by("ts")[:limit]
-    latest = list(qs.order_by("-ts").values_list("id", flat=True)[:limit])
-    return Candle.objects.filter(id__in=latest).order_by("ts")
+    newest = qs.order_by("-ts").values_list("ts", flat=True)[limit - 1 : limit].first()
+    return (qs.filter(ts__gte=newest) if newest else qs).order_by("ts")
 
 
 def instrument_list(*, exchange: str | None = None) -> QuerySet[Instrument]:

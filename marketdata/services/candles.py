@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
 from django.db import connection, transaction
 
 from marketdata.models import Candle
@@ -25,6 +25,7 @@ COLUMNS = (
     "volume",
     "trade_count",
 )
+NULL = "\\N"  # COPY's text-format null
 _UPDATE = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS[4:])
 _CONFLICT = f"ON CONFLICT (exchange, symbol, timeframe, ts) DO UPDATE SET {_UPDATE}"
 
@@ -71,41 +72,54 @@ def candle_upsert(*, exchange: str, symbol: str, timeframe: str, bars: Sequence)
     return len(rows)
 
 
-def candle_copy_upsert(*, exchange: str, symbol: str, timeframe: str, bars: Iterable) -> int:
-    """Bulk upsert through COPY into a temporary table, then one INSERT ... ON CONFLICT.
+def candle_copy_upsert(*, exchange: str, symbol: str, timeframe: str, bars: Sequence) -> int:
+    """Bulk upsert through COPY, all-or-nothing in one transaction.
 
-    All-or-nothing: runs in one transaction.
+    Bars that overlap no stored bar are copied straight into the table; otherwise they go
+    through a temporary table and one INSERT ... ON CONFLICT DO UPDATE.
     """
     timeframe_ms(timeframe)
     if any(ch in f"{exchange}{symbol}" for ch in "\t\n\\"):
         raise ValueError("exchange and symbol cannot contain tabs, newlines or backslashes")
-    buffer = io.StringIO()
-    count = 0
-    prefix = f"{exchange}\t{symbol}\t{timeframe}\t"
-    for b in bars:
-        trades = b[6] if len(b) > 6 and b[6] is not None else "\\N"
-        buffer.write(
-            f"{prefix}{ms_to_dt(b[0]).isoformat()}\t{_num(b[1])}\t{_num(b[2])}\t"
-            f"{_num(b[3])}\t{_num(b[4])}\t{_num(b[5])}\t{trades}\n"
-        )
-        count += 1
-    if not count:
+    if not bars:
         return 0
+    stamps = np.datetime_as_string(np.array([b[0] for b in bars], dtype="datetime64[ms]"), "ms")
+    text = _copy_text(f"{exchange}\t{symbol}\t{timeframe}\t", stamps, bars)
     columns = ", ".join(COLUMNS)
+    key = {"exchange": exchange, "symbol": symbol, "timeframe": timeframe}
+    first, last = ms_to_dt(min(b[0] for b in bars)), ms_to_dt(max(b[0] for b in bars))
     with transaction.atomic(), connection.cursor() as cursor:
+        overlap = Candle.objects.filter(**key, ts__gte=first, ts__lte=last).exists()
+        if not overlap:
+            with cursor.cursor.copy(f"COPY {TABLE} ({columns}) FROM STDIN") as copy:
+                copy.write(text)
+            return len(bars)
         cursor.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS candle_stage "
             f"(LIKE {TABLE} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
-        cursor.execute("ALTER TABLE candle_stage ALTER COLUMN id DROP NOT NULL")
         cursor.execute("TRUNCATE candle_stage")  # inside an outer transaction rows linger
         with cursor.cursor.copy(f"COPY candle_stage ({columns}) FROM STDIN") as copy:
-            copy.write(buffer.getvalue())
+            copy.write(text)
         cursor.execute(
             f"INSERT INTO {TABLE} ({columns}) SELECT {columns} FROM candle_stage "  # noqa: S608
             f"ORDER BY ts {_CONFLICT}"
         )
-    return count
+    return len(bars)
+
+
+def _copy_text(prefix: str, stamps, bars: Sequence) -> str:
+    if all(isinstance(v, str) for v in bars[0][1:6]):  # file imports: the file's own text
+        return "".join(
+            f"{prefix}{ts}+00\t{b[1]}\t{b[2]}\t{b[3]}\t{b[4]}\t{b[5]}\t"
+            f"{NULL if len(b) < 7 or b[6] is None else b[6]}\n"
+            for ts, b in zip(stamps, bars, strict=True)
+        )
+    return "".join(
+        f"{prefix}{ts}+00\t{_num(b[1])}\t{_num(b[2])}\t{_num(b[3])}\t{_num(b[4])}\t{_num(b[5])}\t"
+        f"{NULL if len(b) < 7 or b[6] is None else b[6]}\n"
+        for ts, b in zip(stamps, bars, strict=True)
+    )
 
 
 def candle_derive(
