@@ -15,12 +15,14 @@ from decimal import Decimal
 
 import numpy as np
 
+from tradecore._fastinit import fast_frozen_init
 from tradecore.backtest.data import CandleArrays
-from tradecore.domain import Instrument, to_decimal
+from tradecore.domain import Instrument
 from tradecore.strategies.base import SignalStrategy
 
 
-@dataclass(frozen=True)
+@fast_frozen_init
+@dataclass(frozen=True, slots=True)
 class VectorTrade:
     """One fill of the vectorized path; `bar` is the index of the bar whose open filled it."""
 
@@ -43,29 +45,25 @@ class VectorResult:
 def positions_from_signals(entries: np.ndarray, exits: np.ndarray) -> tuple[list[int], list[int]]:
     """Bars whose open buys and sells: the long-only state machine of `SignalStrategy`."""
     n = len(entries)
-    entry_bars = np.flatnonzero(entries[: n - 1])
-    exit_bars = np.flatnonzero(exits[: n - 1])
+    entry_bars = np.flatnonzero(entries[: n - 1]).tolist()
+    exit_bars = np.flatnonzero(exits[: n - 1]).tolist()
     buys, sells = [], []
-    holding = False
+    n_entries, n_exits = len(entry_bars), len(exit_bars)
     e_i = x_i = 0
-    position_after = -1
+    after = -1  # bar index of the last fill; signals before it are moot
     while True:
-        if not holding:
-            while e_i < len(entry_bars) and entry_bars[e_i] < position_after:
-                e_i += 1
-            if e_i == len(entry_bars):
-                break
-            bar = int(entry_bars[e_i])
-            buys.append(bar + 1)
-            holding, position_after = True, bar + 1
-        else:
-            while x_i < len(exit_bars) and exit_bars[x_i] < position_after:
-                x_i += 1
-            if x_i == len(exit_bars):
-                break
-            bar = int(exit_bars[x_i])
-            sells.append(bar + 1)
-            holding, position_after = False, bar + 1
+        while e_i < n_entries and entry_bars[e_i] < after:
+            e_i += 1
+        if e_i == n_entries:
+            break
+        after = entry_bars[e_i] + 1
+        buys.append(after)
+        while x_i < n_exits and exit_bars[x_i] < after:
+            x_i += 1
+        if x_i == n_exits:
+            break
+        after = exit_bars[x_i] + 1
+        sells.append(after)
     return buys, sells
 
 
@@ -84,50 +82,46 @@ def run_vectorized(
         )
     entries, exits = signals
     buys, sells = positions_from_signals(np.asarray(entries), np.asarray(exits))
-    opens = candles.open
+    bars = [bar for pair in zip(buys, sells, strict=False) for bar in pair]
+    if len(buys) > len(sells):
+        bars.append(buys[-1])
+    prices = candles.open[np.asarray(bars, dtype=np.int64)].tolist()
     allocation = Decimal(repr(strategy.config.allocation))
-    fee_rate = instrument.taker_fee
-    cash = Decimal(str(cash))
+    fee_rate, min_notional = instrument.taker_fee, instrument.min_notional
+    buy_factor = 1 + fee_rate
+    start_cash = cash = Decimal(str(cash))
     qty = Decimal(0)
     trades: list[VectorTrade] = []
-    change_bars, cash_after, qty_after = [], [], []
-    for bar, side in sorted([(b, "buy") for b in buys] + [(b, "sell") for b in sells]):
-        price = to_decimal(float(opens[bar]))
-        if side == "buy":
+    cash_after, qty_after = [], []
+    for i, (bar, open_price) in enumerate(zip(bars, prices, strict=True)):
+        price = Decimal(repr(open_price))
+        if i % 2 == 0:  # buys and sells alternate, starting with a buy
             budget = cash * allocation
-            if budget <= 0 or budget < instrument.min_notional:
+            if budget <= 0 or budget < min_notional:
                 break  # the venue would reject it: the strategy stays flat from here on
-            fill_qty = instrument.round_qty(budget / (price * (1 + fee_rate)))
+            fill_qty = instrument.round_qty(budget / (price * buy_factor))
             if fill_qty <= 0:
                 break
             cost = price * fill_qty
             fee = cost * fee_rate
             cash -= cost + fee
             qty += fill_qty
+            side = "buy"
         else:
             fill_qty = instrument.round_qty(qty)
-            if fill_qty * price < instrument.min_notional:
+            if fill_qty * price < min_notional:
                 break
             proceeds = price * fill_qty
             fee = proceeds * fee_rate
             cash += proceeds - fee
             qty -= fill_qty
+            side = "sell"
         trades.append(VectorTrade(bar, side, price, fill_qty, fee))
-        change_bars.append(bar)
         cash_after.append(float(cash))
         qty_after.append(float(qty))
-    equity = _equity_curve(candles.close, float(strategy_start_cash(trades, cash)), change_bars,
-                           cash_after, qty_after)  # fmt: skip
+    change_bars = bars[: len(trades)]
+    equity = _equity_curve(candles.close, float(start_cash), change_bars, cash_after, qty_after)
     return VectorResult(trades, equity, float(equity[-1]), cash, qty)
-
-
-def strategy_start_cash(trades: list[VectorTrade], final_cash: Decimal) -> Decimal:
-    """Starting cash, recovered from the final cash and the trades' cash flows."""
-    flow = Decimal(0)
-    for t in trades:
-        notional = t.price * t.qty
-        flow += -(notional + t.fee) if t.side == "buy" else notional - t.fee
-    return final_cash - flow
 
 
 def _equity_curve(close, start_cash: float, bars, cash_after, qty_after) -> np.ndarray:
