@@ -230,6 +230,11 @@ class SignalStrategy(Strategy):
     `signals(open, high, low, close, volume) -> (entries, exits)` (vectorized); both must agree.
     """
 
+    def __init__(self, config: StrategyConfig | None = None, *, symbol: str = "BTC-USDT") -> None:
+        super().__init__(config, symbol=symbol)
+        self._instrument: Instrument | None = None  # looked up on the first signal
+        self._allocation = Decimal(repr(self.config.allocation))
+
     def on_candle(self, symbol: str, candle: Candle) -> Sequence[Intent]:
         if symbol != self.symbol:
             return NO_INTENTS
@@ -240,17 +245,14 @@ class SignalStrategy(Strategy):
 
     def _act(self, entry: bool, exit_: bool) -> Sequence[Intent]:
         ctx = self.ctx
-        inst = self.__dict__.get("_instrument")
+        inst = self._instrument
         if inst is None:
             inst = self._instrument = ctx.instrument(self.symbol)
         held = inst.round_qty(ctx.position(self.symbol))
         if ctx.open_orders(self.symbol):
             return NO_INTENTS
         if held <= 0 and entry:
-            allocation = self.__dict__.get("_allocation_decimal")
-            if allocation is None:
-                allocation = self._allocation_decimal = Decimal(repr(self.config.allocation))
-            cash = ctx.free(inst.quote) * allocation
+            cash = ctx.free(inst.quote) * self._allocation
             if cash <= 0:
                 return NO_INTENTS
             return (OrderIntent(self.symbol, Side.BUY, OrderType.MARKET, quote_qty=cash),)
