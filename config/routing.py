@@ -3,7 +3,11 @@
 from django.urls import path
 
 from config.consumers import UserEventsConsumer
+from trading.consumers import BotListLiveConsumer, BotLiveConsumer
 
 websocket_urlpatterns = [
     path("ws/events/", UserEventsConsumer.as_asgi()),
+    # live bot pages (issue 6): the bot list, and one bot's page (owner only)
+    path("ws/bots/", BotListLiveConsumer.as_asgi()),
+    path("ws/bots/<int:bot_id>/", BotLiveConsumer.as_asgi()),
 ]

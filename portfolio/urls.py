@@ -1,3 +1,10 @@
+from django.urls import path
+
+from portfolio import views
+
 app_name = "portfolio"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("accounts/<uuid:id>/refresh/", views.balances_refresh, name="exchange-balances-refresh"),
+]

@@ -1,0 +1,190 @@
+"""Live bot pages over a real websocket (uvicorn child process, session auth, Redis layer).
+
+A bot's page socket is refused at the handshake to anyone but the owner; events reach only
+the pages of the bot they are about, rendered as hx-swap-oob fragments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+import websockets
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+from django.test import Client
+
+from tests.conftest import free_port, wait_until
+from trading.events import bot_event_publish, events_flush
+from trading.models import Bot, BotVenue, Fill, Order
+
+
+@pytest.fixture
+def web(child_processes):
+    port = free_port()
+    child_processes.start(
+        "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+        "--port", str(port), "--lifespan", "off", "--no-access-log",
+    )  # fmt: skip
+
+    def up():
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/schema/", timeout=1):
+                return True
+        except Exception as exc:  # 4xx/5xx still prove the server answers
+            return getattr(exc, "code", None) is not None
+
+    wait_until(up, timeout=60, interval=0.2, what="uvicorn")
+    return port
+
+
+def _bot(user, name):
+    bot = Bot.objects.create(
+        user=user, name=name, strategy="pure_market_making", symbols=["BTC/USDT"],
+        budget=Decimal("1000"), paper_balances={"venue-x": {"USDT": "1000"}}, status="running",
+    )  # fmt: skip
+    BotVenue.objects.create(bot=bot, exchange=f"venue-{secrets.token_hex(3)}")
+    return bot
+
+
+def _cookie(user, password) -> str:
+    client = Client()
+    assert client.login(email=user.email, password=password)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def _connect(port, path, cookie=None):
+    headers = {"Origin": "http://127.0.0.1"}
+    if cookie:
+        headers["Cookie"] = cookie
+    return websockets.connect(f"ws://127.0.0.1:{port}{path}", additional_headers=headers)
+
+
+async def _next(ws, timeout=10.0) -> str:
+    return await asyncio.wait_for(ws.recv(), timeout)
+
+
+async def _nothing(ws, seconds=1.5) -> None:
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(ws.recv(), seconds)
+
+
+async def _refused(port, path, cookie=None) -> int:
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with _connect(port, path, cookie):
+            pass
+    return refused.value.response.status_code
+
+
+def _status_event(bot, status):
+    Bot.objects.filter(pk=bot.pk).update(status=status, status_reason=f"Now {status}.")
+    bot.refresh_from_db()
+    with transaction.atomic():  # the runtime's own path: published after commit
+        bot_event_publish(bot=bot, kind="status", data={"status": status, "reason": "x"})
+    events_flush()
+
+
+def test_only_the_owner_may_open_a_bots_live_page(web, alice, bob, password):
+    alice_bot = _bot(alice, "alice-live")
+    alice_cookie, bob_cookie = _cookie(alice, password), _cookie(bob, password)
+
+    async def scenario():
+        path = f"/ws/bots/{alice_bot.pk}/"
+        assert await _refused(web, path, bob_cookie) == 403
+        assert await _refused(web, path) == 403
+        assert await _refused(web, "/ws/bots/") == 403
+        assert await _refused(web, f"/ws/bots/{alice_bot.pk + 1000}/", alice_cookie) == 403
+        async with _connect(web, path, alice_cookie):
+            pass  # accepted
+
+    async_to_sync(scenario)()
+
+
+def test_a_session_still_at_the_otp_step_gets_no_live_data(web, alice, password):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    bot = _bot(alice, "alice-otp")
+    TOTPDevice.objects.create(user=alice, name="app", confirmed=True)
+    cookie = _cookie(alice, password)  # password only: the OTP step is not passed
+
+    async def scenario():
+        assert await _refused(web, f"/ws/bots/{bot.pk}/", cookie) == 403
+        assert await _refused(web, "/ws/bots/", cookie) == 403
+
+    async_to_sync(scenario)()
+
+
+def test_events_reach_only_the_page_of_their_bot_as_oob_fragments(web, alice, bob, password):
+    alice_bot, bob_bot = _bot(alice, "alice-live"), _bot(bob, "bob-live")
+    alice_cookie, bob_cookie = _cookie(alice, password), _cookie(bob, password)
+
+    async def scenario():
+        async with (
+            _connect(web, f"/ws/bots/{alice_bot.pk}/", alice_cookie) as alice_ws,
+            _connect(web, f"/ws/bots/{bob_bot.pk}/", bob_cookie) as bob_ws,
+        ):
+            await asyncio.sleep(0.3)  # both joined their groups
+            await asyncio.to_thread(_status_event, alice_bot, "paused")
+            html = await _next(alice_ws)
+            assert 'id="bot-status" hx-swap-oob="true"' in html and "Paused" in html
+            assert 'id="bot-controls" hx-swap-oob="true"' in html and "Resume" in html
+            assert 'id="bot-events" hx-swap-oob="true"' in html
+            await _nothing(bob_ws)
+
+            await asyncio.to_thread(_book_fill, bob_bot)
+            html = await _next(bob_ws)
+            assert 'id="fills" hx-swap-oob="true"' in html and "BOB-TRADE-1" in html
+            assert 'id="bot-pnl" hx-swap-oob="true"' in html
+            await _nothing(alice_ws)
+
+    async_to_sync(scenario)()
+
+
+def _book_fill(bot):
+    order = Order.objects.create(
+        bot=bot, user=bot.user, mode="paper", exchange=bot.venues.first().exchange,
+        symbol="BTC/USDT", client_order_id=f"pg{bot.pk}-f1", side="buy", type="limit",
+        price=Decimal("100"), qty=Decimal("1"), filled_qty=Decimal("1"), status="filled",
+    )  # fmt: skip
+    fill = Fill.objects.create(
+        bot=bot, order=order, user=bot.user, mode="paper", exchange=order.exchange,
+        account_key=f"paper-{bot.pk}", symbol="BTC/USDT", trade_id="BOB-TRADE-1", side="buy",
+        price=Decimal("100"), qty=Decimal("1"), executed_at=datetime.now(UTC), source="paper",
+    )  # fmt: skip
+    with transaction.atomic():
+        bot_event_publish(bot=bot, kind="fill", data={"trade_id": fill.trade_id})
+    events_flush()
+
+
+def test_bot_list_updates_rows_of_own_bots_only(web, alice, bob, password):
+    alice_bot, bob_bot = _bot(alice, "alice-row"), _bot(bob, "bob-row")
+    alice_cookie, bob_cookie = _cookie(alice, password), _cookie(bob, password)
+
+    async def scenario():
+        async with (
+            _connect(web, "/ws/bots/", alice_cookie) as alice_ws,
+            _connect(web, "/ws/bots/", bob_cookie) as bob_ws,
+        ):
+            await asyncio.sleep(0.3)
+            await asyncio.to_thread(_status_event, alice_bot, "stopped")
+            html = await _next(alice_ws)
+            assert f'<tr id="bot-row-{alice_bot.pk}" hx-swap-oob="true">' in html
+            assert "alice-row" in html and "Stopped" in html
+            await _nothing(bob_ws)
+
+            # an event naming bob's bot pushed into alice's group renders nothing of bob's
+            layer = get_channel_layer()
+            await layer.group_send(
+                f"user.{alice.pk}",
+                {"type": "event.forward", "event": {"kind": "status", "bot_id": bob_bot.pk}},
+            )
+            await _nothing(alice_ws)
+
+    async_to_sync(scenario)()

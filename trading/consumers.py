@@ -1,0 +1,142 @@
+"""Live bot pages over websockets: a bot's page (`bot.<id>`) and the bot list (`user.<id>`).
+
+Both authenticate like every consumer (signed in and past the OTP step); the bot consumer also
+refuses, at the handshake (HTTP 403), anyone who does not own the bot. Runtime events arrive as
+{"type": "event.forward", "event": {"kind", "bot_id", "data", ...}}; the consumers re-render the
+page sections the event touched, at most a few times a second however busy the bot is, and
+send them as hx-swap-oob fragments. No writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.http import Http404
+
+from trading.events import bot_group, user_group
+from trading.live import SECTIONS_BY_KIND, bot_row_render, bot_sections_render
+
+logger = logging.getLogger(__name__)
+
+# Events within this window are rendered together.
+COALESCE_SECONDS = 0.25
+
+
+@database_sync_to_async
+def _authorized_user(scope):
+    """The scope's user when signed in and past the OTP step (if they need one), else None."""
+    from accounts.security import second_factor_satisfied
+
+    user = scope.get("user")
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    if not second_factor_satisfied(user, scope.get("session")):
+        return None
+    return user
+
+
+@database_sync_to_async
+def _owns_bot(user, bot_id: int) -> bool:
+    from trading.models import Bot
+
+    return Bot.objects.filter(pk=bot_id, user_id=user.pk).exists()
+
+
+class _CoalescingConsumer(AsyncWebsocketConsumer):
+    """Collects what events changed and renders it once per window."""
+
+    group: str | None = None
+
+    async def disconnect(self, code):
+        task = getattr(self, "_flush", None)
+        if task is not None:
+            task.cancel()
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        """The page sends nothing the server acts on (controls are plain HTTP posts)."""
+
+    def _mark(self, key) -> None:
+        self._dirty.add(key)
+        if getattr(self, "_flush", None) is None:
+            self._flush = asyncio.ensure_future(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(COALESCE_SECONDS)
+        dirty, self._dirty, self._flush = self._dirty, set(), None
+        try:
+            html = await self.render(dirty)
+        except Http404:  # the bot is gone: nothing left to show
+            await self.close()
+            return
+        except Exception:  # a render failure must not end the connection
+            logger.exception("live update of %s not rendered", self.group)
+            return
+        if html:
+            await self.send(text_data=html)
+
+    async def render(self, dirty: set) -> str:
+        raise NotImplementedError
+
+
+class BotLiveConsumer(_CoalescingConsumer):
+    """One bot's page: status, orders, fills, PnL, events and signals as they change."""
+
+    async def connect(self):
+        self.user = await _authorized_user(self.scope)
+        self.bot_id = int(self.scope["url_route"]["kwargs"]["bot_id"])
+        if self.user is None or not await _owns_bot(self.user, self.bot_id):
+            await self.close()  # before accept: the handshake is refused with HTTP 403
+            return
+        self._dirty, self._flush = set(), None
+        self.group = bot_group(self.bot_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def event_forward(self, message):
+        event = message.get("event") or {}
+        if event.get("bot_id") not in (None, self.bot_id):
+            return
+        for section in SECTIONS_BY_KIND.get(event.get("kind"), {"events"}):
+            self._mark(section)
+
+    async def render(self, dirty: set) -> str:
+        return await database_sync_to_async(bot_sections_render)(
+            user=self.user, bot_id=self.bot_id, sections=dirty
+        )
+
+
+class BotListLiveConsumer(_CoalescingConsumer):
+    """The bot list: a bot's row is redrawn when its status or its books change."""
+
+    async def connect(self):
+        self.user = await _authorized_user(self.scope)
+        if self.user is None:
+            await self.close()
+            return
+        self._dirty, self._flush = set(), None
+        self.group = user_group(self.user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def event_forward(self, message):
+        event = message.get("event") or {}
+        if event.get("kind") in ("status", "fill", "error", "kill_switch", "reconcile"):
+            bot_id = event.get("bot_id")
+            if isinstance(bot_id, int):
+                self._mark(bot_id)
+
+    async def render(self, dirty: set) -> str:
+        rows = []
+        for bot_id in sorted(dirty):
+            try:
+                rows.append(
+                    await database_sync_to_async(bot_row_render)(user=self.user, bot_id=bot_id)
+                )
+            except Http404:  # not this user's bot (never sent to this group) or deleted
+                continue
+        return "\n".join(rows)
