@@ -39,13 +39,19 @@ class EngineContext:
 
     def position(self, symbol: str, venue: str = "") -> Decimal:
         v = self._venue(venue)
-        return v.balance(self.account_id, v.instruments[symbol].base).total
+        return self.total(v.instruments[symbol].base, venue)
 
     def free(self, asset: str, venue: str = "") -> Decimal:
-        return self._venue(venue).balance(self.account_id, asset).free
+        v = self._venue(venue)
+        if hasattr(v, "free"):
+            return v.free(self.account_id, asset)
+        return v.balance(self.account_id, asset).free
 
     def total(self, asset: str, venue: str = "") -> Decimal:
-        return self._venue(venue).balance(self.account_id, asset).total
+        v = self._venue(venue)
+        if hasattr(v, "total"):
+            return v.total(self.account_id, asset)
+        return v.balance(self.account_id, asset).total
 
     def book(self, symbol: str, venue: str = "") -> OrderBook | None:
         return self._venue(venue).book(symbol)

@@ -163,6 +163,14 @@ class SimulatedExchange:
         book = self._balances.get(account_id, {})
         return {a: Balance(a, s[0], s[1]) for a, s in book.items()}
 
+    def free(self, account_id: str, asset: str) -> Decimal:
+        """Free balance of one asset (no Balance object: used on every signal)."""
+        return self._slot(account_id, asset)[0]
+
+    def total(self, account_id: str, asset: str) -> Decimal:
+        slot = self._slot(account_id, asset)
+        return slot[0] + slot[1]
+
     def balance(self, account_id: str, asset: str) -> Balance:
         slot = self._slot(account_id, asset)
         return Balance(asset, slot[0], slot[1])
