@@ -229,7 +229,7 @@ def main() -> int:
     real = load_candles(FILE)
     print(f"tradecore bench, python {sys.version.split()[0]}, numpy {np.__version__}")
     print("times are CPU seconds of the process (steady on a shared machine); best of 3 runs")
-    print("(backtesting.py: 1 run); 1,000,000 bars: best of 2 runs, each in a fresh process")
+    print("(backtesting.py: 1 run); 1,000,000 bars: best of 3 runs, each in a fresh process")
     rows = {
         name: dict(
             zip(("seconds", "equity"), run_engine(kind, real, reference.FEE, 3), strict=True)
@@ -241,7 +241,7 @@ def main() -> int:
     kinds = {n: k for n, k in ENGINES.items() if available(k)}
     if args.quick:
         kinds = {n: k for n, k in kinds.items() if k not in PEERS}
-    rows = {name: best_fresh_run(kind, 2) for name, kind in kinds.items()}
+    rows = {name: best_fresh_run(kind, 3) for name, kind in kinds.items()}
     print_engines("Synthetic series, fee 0, each engine in a fresh process", BIG, rows)
     print("  (final equities of the peers differ here: the series has 12 exact SMA10/SMA30 ties,")
     print("  which each engine's float rounding breaks its own way; tradecore's two paths agree)")
