@@ -408,10 +408,18 @@ PEREGRINE_NOTIFY_LOG_RETENTION_DAYS = env.integer(
     "PEREGRINE_NOTIFY_LOG_RETENTION_DAYS", 30, minimum=1
 )
 PEREGRINE_NOTIFY_QUEUE = "default"
+from celery.schedules import crontab  # noqa: E402
+
 CELERY_BEAT_SCHEDULE["notifications-delivery-log-prune"] = {
     "task": "notifications.tasks.delivery_log_prune_task",
     "schedule": timedelta(hours=6),
     "options": {"expires": 3600},
+}
+# yesterday's summary (UTC) to everyone subscribed, a few minutes after midnight
+CELERY_BEAT_SCHEDULE["notifications-daily-summary"] = {
+    "task": "notifications.tasks.daily_summary_task",
+    "schedule": crontab(hour=0, minute=5),
+    "options": {"expires": 3 * 3600},
 }
 
 # --- portfolio (issue 6) --------------------------------------------------------------------

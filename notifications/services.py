@@ -445,3 +445,71 @@ def delivery_log_prune(*, older_than_days: int = 30) -> int:
     cutoff = timezone.now() - timedelta(days=older_than_days)
     deleted, _ = DeliveryLog.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+# --- daily summary --------------------------------------------------------------------------
+
+
+def _money(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.01')):,f}"
+
+
+def _signed(value: Decimal) -> str:
+    return ("+" if value > 0 else "") + _money(value)
+
+
+def daily_summary_body(*, lines, day) -> str:
+    """The text of a user's daily summary."""
+    out = [f"Your bots on {day:%Y-%m-%d} (UTC):", ""]
+    totals: dict[str, list[Decimal]] = {}
+    for line in lines:
+        asset = line.valuation_asset
+        out.append(
+            f"- {line.name} ({line.status}): value {_money(line.value)} {asset} "
+            f"({_signed(line.change)}), realized {_signed(line.realized)}, fees "
+            f"{_money(line.fees)}, {line.trades} trades ({line.winning_trades} winning)"
+        )
+        total = totals.setdefault(asset, [Decimal(0), Decimal(0)])
+        total[0] += line.value
+        total[1] += line.change
+    out.append("")
+    for asset, (value, change) in totals.items():
+        out.append(f"Total: {_money(value)} {asset} ({_signed(change)} today)")
+    return "\n".join(out)
+
+
+def daily_summary_send(*, day) -> int:
+    """Queue yesterday's summary to every user who subscribed; the number of users told.
+
+    Sent once per user and day, however often it runs (the day is the de-duplication key).
+    """
+    from datetime import UTC, datetime, time
+
+    from django.contrib.auth import get_user_model
+
+    from portfolio.selectors import daily_lines
+
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    end = start + timedelta(days=1)
+    user_ids = (
+        NotificationChannel.objects.filter(
+            enabled=True, events__contains=[NotificationEvent.DAILY_SUMMARY]
+        )
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+    told = 0
+    for user in get_user_model().objects.filter(pk__in=list(user_ids), is_active=True):
+        lines = daily_lines(user=user, start=start, end=end)
+        if not lines:
+            continue
+        notify(
+            user=user,
+            event=NotificationEvent.DAILY_SUMMARY,
+            title=f"Peregrine daily summary {day:%Y-%m-%d}",
+            body=daily_summary_body(lines=lines, day=day),
+            dedupe_key=f"daily:{day:%Y-%m-%d}",
+            dedupe_seconds=3 * 24 * 3600,
+        )
+        told += 1
+    return told

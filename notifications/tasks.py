@@ -28,3 +28,14 @@ def notification_deliver_task(self, delivery_id: int) -> None:
 def delivery_log_prune_task() -> int:
     """Keep the delivery log to its retention window."""
     return delivery_log_prune(older_than_days=settings.PEREGRINE_NOTIFY_LOG_RETENTION_DAYS)
+
+
+@shared_task(name="notifications.tasks.daily_summary_task", ignore_result=True)
+def daily_summary_task(day: str | None = None) -> int:
+    """Send yesterday's (UTC) summary to subscribed users; `day` (YYYY-MM-DD) to resend one."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from notifications.services import daily_summary_send
+
+    target = date.fromisoformat(day) if day else datetime.now(UTC).date() - timedelta(days=1)
+    return daily_summary_send(day=target)

@@ -96,3 +96,47 @@ def portfolio_summary(*, user) -> PortfolioSummary:
             summary.fees_by_asset[asset] = summary.fees_by_asset.get(asset, Decimal(0)) + amount
     summary.fees_by_asset = dict(sorted(summary.fees_by_asset.items()))
     return summary
+
+
+@dataclass(frozen=True)
+class DayLine:
+    """One bot's day from its performance rows: value at the end and what changed."""
+
+    bot_id: int
+    name: str
+    status: str
+    valuation_asset: str
+    value: Decimal
+    change: Decimal
+    realized: Decimal
+    fees: Decimal
+    trades: int
+    winning_trades: int
+
+
+def daily_lines(*, user, start: datetime, end: datetime) -> list[DayLine]:
+    """Per bot of the user with performance in [start, end): the day's change, from its rows."""
+    lines = []
+    for bot in _bots(user=user):
+        rows = BotPerformance.objects.filter(bot_id=bot.pk)
+        last = rows.filter(at__lt=end).order_by("-at").first()
+        if last is None or last.at < start:
+            continue
+        first = rows.filter(at__lt=start).order_by("-at").first() or (
+            rows.filter(at__gte=start).order_by("at").first()
+        )
+        lines.append(
+            DayLine(
+                bot_id=bot.pk,
+                name=bot.name,
+                status=bot.status,
+                valuation_asset=last.valuation_asset,
+                value=last.total_value,
+                change=last.total_value - first.total_value,
+                realized=last.realized_pnl - first.realized_pnl,
+                fees=last.fees - first.fees,
+                trades=last.trades - first.trades,
+                winning_trades=last.winning_trades - first.winning_trades,
+            )
+        )
+    return lines
