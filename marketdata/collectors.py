@@ -36,15 +36,18 @@ def backoff_delays():
 
 
 def _write_bar(exchange: str, symbol: str, bar: Bar, clock: Callable[[], float]) -> float:
-    from marketdata.services.candles import candle_derive_all, candle_upsert
+    from marketdata.services.candles import candle_upsert
 
     close_old_connections()
     candle_upsert(exchange=exchange, symbol=symbol, timeframe="1m", bars=[bar])
-    written = clock()
-    candle_derive_all(
-        exchange=exchange, symbol=symbol, start_ms=bar.ts_ms, end_ms=bar.ts_ms + MINUTE_MS
-    )
-    return written
+    return clock()
+
+
+def _derive(exchange: str, symbol: str, ts_ms: int) -> None:
+    from marketdata.services.candles import candle_derive_all
+
+    close_old_connections()
+    candle_derive_all(exchange=exchange, symbol=symbol, start_ms=ts_ms, end_ms=ts_ms + MINUTE_MS)
 
 
 def _close_connection() -> None:
@@ -90,9 +93,12 @@ class Collector:
         self.last_trade_id: dict[str, int] = {}
         self.last_price: dict[str, float] = {}
         self.reconnects = 0
+        self.corrections = 0  # closed bars rewritten for trades that arrived after the close
         self.bar_latencies: list[float] = []  # seconds from bar end to row committed
         self.on_bar: Callable[[str, Bar, float], None] | None = None
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector-db")
+        # 5m..1d are derived on their own connection, off the 1m write's critical path
+        self._derive_db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector-derive")
 
     async def run(self, seconds: float | None = None) -> None:
         tasks = [asyncio.create_task(self._clock_loop())]
@@ -113,8 +119,10 @@ class Collector:
         await self.rest.close()
         if self.pro is not None:
             await self.pro.close()
-        await asyncio.get_running_loop().run_in_executor(self._db, _close_connection)
-        self._db.shutdown(wait=True)
+        loop = asyncio.get_running_loop()
+        for executor in (self._db, self._derive_db):
+            await loop.run_in_executor(executor, _close_connection)
+            executor.shutdown(wait=True)
 
     async def _supervise(self, name: str, loop_fn, symbol: str) -> None:
         """Run a stream forever; after a failure wait 1, 2, 4 ... 60 s (reset once it ran 60 s)."""
@@ -201,7 +209,8 @@ class Collector:
             trades=bar.trades + 1,
         )
         self.last_closed[symbol] = fixed
-        await self._persist(symbol, fixed)
+        self.corrections += 1
+        await self._persist(symbol, fixed, correction=True)
 
     async def _close_bar(self, symbol: str, bar: Bar) -> None:
         self.last_closed[symbol] = bar
@@ -209,13 +218,14 @@ class Collector:
             return  # partial: the collector started inside this minute
         await self._persist(symbol, bar)
 
-    async def _persist(self, symbol: str, bar: Bar) -> None:
+    async def _persist(self, symbol: str, bar: Bar, *, correction: bool = False) -> None:
         loop = asyncio.get_running_loop()
         written = await loop.run_in_executor(
             self._db, _write_bar, self.exchange_id, symbol, bar, self.clock
         )
-        latency = written - (bar.ts_ms + MINUTE_MS) / 1000
-        self.bar_latencies.append(latency)
+        if not correction:
+            self.bar_latencies.append(written - (bar.ts_ms + MINUTE_MS) / 1000)
+        loop.run_in_executor(self._derive_db, _derive, self.exchange_id, symbol, bar.ts_ms)
         await self.publisher.candle(symbol, {"timeframe": "1m", "closed": True, **bar._asdict()})
         if self.on_bar is not None:
             self.on_bar(symbol, bar, written)
@@ -224,13 +234,11 @@ class Collector:
         """Close each minute's bar as the minute ends, even if no trade follows."""
         while True:
             now_ms = int(self.clock() * 1000)
-            for symbol, builder in self.builders.items():
-                bar = builder.close_due(now_ms)
-                if bar is not None:
-                    await self._close_bar(symbol, bar)
+            due = [(s, b.close_due(now_ms)) for s, b in self.builders.items()]
+            await asyncio.gather(*(self._close_bar(s, bar) for s, bar in due if bar is not None))
             if self.heartbeat is not None:
                 await self.heartbeat()
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.01)
 
     # -- book and ticker -------------------------------------------------------------------
     async def _book(self, symbol: str) -> None:

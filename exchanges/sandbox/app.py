@@ -45,7 +45,7 @@ def build_server(
     clock: Clock | None = None,
 ) -> SandboxServer:
     """Build the venues (same market walk, each with its own offset) and their server."""
-    clock = clock or WallClock()
+    clock = clock or WallClock()  # or a ScaledClock to run the market faster than real time
     offsets = offsets or {}
     built = {}
     for index, name in enumerate(venues):

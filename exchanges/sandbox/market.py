@@ -137,13 +137,15 @@ class ReplayFeed:
 class ScaledClock:
     """Wall time sped up `speed` times from `start` (demos and tests: a minute per second)."""
 
-    def __init__(self, speed: float, start_ms: int | None = None) -> None:
+    def __init__(self, speed: float, origin: float | None = None) -> None:
+        """`origin` (epoch seconds, default now) is where market and wall time agree; two
+        processes given the same origin and speed tell the same market time."""
         import time
 
         self._time = time.time
         self.speed = speed
-        self.origin_real = self._time()
-        self.origin_ms = start_ms if start_ms is not None else int(self.origin_real * 1000)
+        self.origin_real = origin if origin is not None else self._time()
+        self.origin_ms = int(self.origin_real * 1000)
 
     def now(self) -> float:
         """Seconds, like time.time()."""

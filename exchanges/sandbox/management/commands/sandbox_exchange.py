@@ -9,7 +9,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from exchanges.sandbox.app import build_server, parse_offsets, parse_replay
+from exchanges.sandbox.market import ScaledClock
 from exchanges.sandbox.store import DatabaseSync
+
+
+def _clock(speed: float, origin: float | None):
+    if speed == 1.0 and origin is None:
+        return None
+    return ScaledClock(speed, origin)
 
 
 class Command(BaseCommand):
@@ -43,6 +50,18 @@ class Command(BaseCommand):
         parser.add_argument("--tick", type=float, default=0.25, help="seconds between market ticks")
         parser.add_argument("--history-bars", type=int, default=1440)
         parser.add_argument("--weight-limit", type=int, default=6000)
+        parser.add_argument(
+            "--clock-speed",
+            type=float,
+            default=1.0,
+            help="market time runs this many times faster than real time",
+        )
+        parser.add_argument(
+            "--clock-origin",
+            type=float,
+            default=None,
+            help="epoch seconds where market and real time agree (default now)",
+        )
 
     def handle(self, *args, **options):
         venues = [v.strip() for v in options["venues"].split(",") if v.strip()]
@@ -59,6 +78,7 @@ class Command(BaseCommand):
                 history_bars=options["history_bars"],
                 tick_seconds=options["tick"],
                 weight_limit=options["weight_limit"],
+                clock=_clock(options["clock_speed"], options["clock_origin"]),
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
