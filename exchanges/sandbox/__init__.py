@@ -1,1 +1,1 @@
-"""The sandbox exchange: Binance spot REST over tradecore's matching engine, on loopback."""
+"""The sandbox exchange: a local Binance spot REST server over tradecore's matching engine."""
