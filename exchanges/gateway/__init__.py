@@ -1,0 +1,1 @@
+"""The exchange gateway: one small interface over ccxt, its error policy and rate budget."""
