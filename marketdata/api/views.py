@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import api_view
@@ -68,7 +69,7 @@ def candle_list_api(request):
     )
 
 
-@extend_schema(parameters=[MarketInputSerializer])
+@extend_schema(parameters=[MarketInputSerializer], responses=OpenApiTypes.OBJECT)
 @api_view(["GET"])
 def ticker_api(request):
     """The latest ticker of a market, as the collector last saw it."""
@@ -80,7 +81,7 @@ def ticker_api(request):
     return Response(ticker)
 
 
-@extend_schema(parameters=[MarketInputSerializer])
+@extend_schema(parameters=[MarketInputSerializer], responses=OpenApiTypes.OBJECT)
 @api_view(["GET"])
 def book_api(request):
     """The latest order book (top 20 levels) of a market."""
