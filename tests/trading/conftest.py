@@ -35,7 +35,7 @@ VENUE_A, VENUE_B = f"tsb{RUN}", f"tsb{RUN}b"
 
 @pytest.fixture(scope="session")
 def sandbox():
-    server, url = start_sandbox(venues=[VENUE_A, VENUE_B])
+    server, url = start_sandbox(venues=[VENUE_A, VENUE_B], weight_limit=10**9)
     yield server, url
     server.stop_thread()
 

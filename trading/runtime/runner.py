@@ -57,7 +57,7 @@ from trading.runtime.venues import (
 )
 from trading.services import leases
 from trading.services.leases import LeaseLost
-from trading.services.orders import OrderChange, bot_active_orders
+from trading.services.orders import OrderChange, bot_orders_to_restore
 from trading.services.reconcile import (
     SyncReport,
     fill_counts,
@@ -71,6 +71,7 @@ PAPER_ACCOUNT = "paper"
 S = Bot.Status
 WIND_DOWN_SECONDS = 10.0
 BALANCE_EVERY_POLLS = 5
+TRADES_EVERY_POLLS = 10  # and whenever an order filled more than is booked
 WARM_UP_BARS = 300
 
 
@@ -92,8 +93,8 @@ def _load_bot(bot_id: int) -> Bot | None:
     return bot
 
 
-def _restore_rows(bot_id: int) -> tuple[list[Order], dict[int, int]]:
-    rows = bot_active_orders(bot_id=bot_id)
+def _restore_rows(bot_id: int) -> tuple[list[Order], dict[int, tuple]]:
+    rows = bot_orders_to_restore(bot_id=bot_id)
     return rows, fill_counts(bot_id, [r.pk for r in rows])
 
 
@@ -168,10 +169,13 @@ class BotRunner:
             return "gone"
         self.status = self.bot.status
         self._build_venues()
+        self._keep_lease()
         self._restore_books()
+        self._keep_lease()
         if self.status in (S.DRAFT, S.STOPPED, S.ERROR, S.PAUSED):
             return self._leftovers()
         self._build_engine()
+        self._keep_lease()
         if self.status == S.STARTING:
             summary = self.reconcile_report.summary()
             bot = self._transition(
@@ -272,8 +276,9 @@ class BotRunner:
                 self.reconcile_report.merge(report)
                 self.trade_since[name] = (report.newest_trade_ms or since) - 2000
                 venue.refresh_balances()
+                self._keep_lease()
         summary = self.reconcile_report.summary()
-        self.books.event("reconcile", f"Reconciled: {summary}", summary)
+        self.books.event("reconcile", f"Reconciled: {summary}", {**summary, "token": self.token})
         self.books.flush()
 
     def _paper_rebuild(self) -> None:
@@ -484,6 +489,7 @@ class BotRunner:
                 self.symbols_on[name],
                 since_ms=self.trade_since.get(name),
                 source="poll",
+                trades=self.stats["polls"] % TRADES_EVERY_POLLS == 0,
             )
             if report.newest_trade_ms:
                 self.trade_since[name] = report.newest_trade_ms - 2000
@@ -527,6 +533,11 @@ class BotRunner:
         self.engine.on_fill(fill)
 
     # -- status ----------------------------------------------------------------------------
+    def _keep_lease(self) -> None:
+        """Renew between the slow steps of a start (markets, reconciliation, warm-up)."""
+        if self.token is not None:
+            self._renew(conf.get("PEREGRINE_BOT_LEASE_SECONDS"))
+
     def _renew(self, ttl: float) -> None:
         renewal = db_call(leases.lease_renew, bot_id=self.bot_id, token=self.token, ttl_seconds=ttl)
         self._status_dirty = False
@@ -616,7 +627,8 @@ class BotRunner:
         self._checkpoint()
         self.stats["dropped_books"] = self.inbox.dropped_books
         self.stats["orders"] = self.books.sent
-        self.books.event("slice", "Slice ended; next slice enqueued.", dict(self.stats))
+        data = {**self.stats, "holder": _holder(), "token": self.token}
+        self.books.event("slice", "Slice ended; next slice enqueued.", data)
         self.books.flush()
         db_call(bot_dispatch_next, bot_id=self.bot_id, token=self.token)
         db_call(leases.lease_hand_over, bot_id=self.bot_id, token=self.token, grace_seconds=ttl)

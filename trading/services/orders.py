@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import DecimalField, F, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from trading.events import bot_event, bot_events_send, bot_owner_notify
@@ -443,3 +445,19 @@ def bot_active_orders(*, bot_id: int) -> list[Order]:
     return list(
         Order.objects.filter(bot_id=bot_id, status__in=Order.ACTIVE).order_by("created_at", "id")
     )
+
+
+def bot_orders_to_restore(*, bot_id: int) -> list[Order]:
+    """What a runner must pick up: active orders, and finished ones with fills not yet booked.
+
+    (A runner can die between learning that an order filled and booking its trades.)
+    """
+    recent = timezone.now() - timedelta(days=7)
+    booked = Coalesce(Sum("fills__qty"), Value(Decimal(0)), output_field=DecimalField())
+    unbooked = (
+        Order.objects.filter(bot_id=bot_id, filled_qty__gt=0, updated_at__gte=recent)
+        .exclude(status__in=Order.ACTIVE)
+        .annotate(booked=booked)
+        .filter(filled_qty__gt=F("booked"))
+    )
+    return bot_active_orders(bot_id=bot_id) + list(unbooked.order_by("created_at", "id"))

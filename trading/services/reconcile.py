@@ -137,8 +137,14 @@ def _look_up(books, venue, known, report: SyncReport) -> None:
     (report.lost if lost else report.unknown).append(known.client_order_id)
 
 
-def live_sync(books, venue, symbols: list[str], *, since_ms: int | None, source: str) -> SyncReport:
-    """Bring the books of one live venue in line with the exchange; write and report."""
+def live_sync(
+    books, venue, symbols: list[str], *, since_ms: int | None, source: str, trades: bool = True
+) -> SyncReport:
+    """Bring the books of one live venue in line with the exchange; write and report.
+
+    With `trades=False` the account's trades are fetched only when an order's filled quantity
+    on the exchange is ahead of the fills booked for it (a poll that saw nothing fill is cheap).
+    """
     report = SyncReport()
     prefix = books.bot.client_id_prefix
     for symbol in symbols:
@@ -147,9 +153,11 @@ def live_sync(books, venue, symbols: list[str], *, since_ms: int | None, source:
             if known.symbol == symbol and known.client_order_id not in open_ids:
                 venue.remember_symbol(known.client_order_id, symbol)
                 _look_up(books, venue, known, report)
-    result = books.flush()  # orders first: trades are matched by the exchange order ids
-    _trades(books, venue, symbols, since_ms, source, report)
-    del result
+    books.flush()  # orders first: trades are matched by the exchange order ids
+    if trades or any(
+        k.filled_qty > k.booked_qty for k in books.known.values() if k.exchange == venue.name
+    ):
+        _trades(books, venue, symbols, since_ms, source, report)
     return report
 
 
@@ -167,7 +175,11 @@ def _trades(books, venue, symbols, since_ms, source, report: SyncReport) -> None
 
 def trades_since_ms(books) -> int | None:
     """Where a trade poll starts after a restart: a minute before the oldest active order."""
-    created = [k.created_at for k in books.active() if k.created_at is not None]
+    created = [
+        k.created_at
+        for k in books.known.values()
+        if k.created_at is not None and (k.active or k.filled_qty > k.booked_qty)
+    ]
     if not created:
         return int((timezone.now() - timedelta(minutes=10)).timestamp() * 1000)
     return int((min(created) - timedelta(minutes=1)).timestamp() * 1000)

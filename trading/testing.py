@@ -1,0 +1,444 @@
+"""Chaos harness for the bot runtime (tests/trading/test_chaos.py and bench/trading_chaos.py).
+
+Live market makers trade on the sandbox exchange through real Celery workers. Again and again
+a worker is SIGKILLed at a random moment, while its bots place, cancel and poll; the market
+keeps moving for a while (orders fill while nobody watches), then stands still; the supervisor
+restarts the bots on a surviving worker, they reconcile, and the harness checks that:
+  * no order is duplicated on the exchange (no quote level doubles, no id was sent twice),
+  * no fill is lost (the exchange's trades of each account are exactly the booked fills),
+  * the database equals the exchange (open orders, and every order that changed since the last
+    check: status and filled quantity; an order the books hold as unknown is not there),
+  * balances reconcile (the exchange's balances are the deposits plus the booked fills).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import redis
+from django.conf import settings
+
+from tradecore.domain import Side
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+ACTIVE = ("new", "open", "partially_filled", "unknown")
+
+
+class BookMirror:
+    """Publishes the sandbox's own books on the collectors' channels (a collector stand-in)."""
+
+    def __init__(self, server, markets: list[tuple[str, str]], every: float = 0.1) -> None:
+        from trading.runtime.hub import book_key, market_channel
+
+        self.server, self.markets, self.every = server, markets, every
+        self.redis = redis.Redis.from_url(settings.REDIS_URL)
+        self._keys = {m: (market_channel(*m), book_key(*m)) for m in markets}
+        self.running = threading.Event()
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="book-mirror", daemon=True)
+
+    def start(self) -> BookMirror:
+        self.running.set()
+        self.thread.start()
+        return self
+
+    def publish_once(self) -> None:
+        for exchange, symbol in self.markets:
+            book = self.server.venues[exchange].symbols[symbol].book
+            if book is None:
+                continue
+            payload = {
+                "type": "book",
+                "exchange": exchange,
+                "symbol": symbol,
+                "ts": int(time.time() * 1000),
+                "bids": [[float(p), float(q)] for p, q in book.depth(Side.BUY, 10)],
+                "asks": [[float(p), float(q)] for p, q in book.depth(Side.SELL, 10)],
+            }
+            channel, key = self._keys[(exchange, symbol)]
+            text = json.dumps(payload)
+            self.redis.set(key, text, ex=600)
+            self.redis.publish(channel, text)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self.running.is_set():
+                self.publish_once()
+            time.sleep(self.every)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join(5)
+        self.redis.close()
+
+
+@dataclass
+class ChaosBot:
+    bot: object
+    account: object  # exchanges.sandbox.testing.SandboxAccount
+    funds: dict[str, Decimal]
+    symbol: str
+
+
+@dataclass
+class ChaosReport:
+    kills: int = 0
+    checks: int = 0
+    check_retries: int = 0
+    restart_seconds: list[float] = field(default_factory=list)
+    killed_during: Counter = field(default_factory=Counter)
+    orders: int = 0
+    fills: int = 0
+    unknown_after_restart: int = 0
+    lost: int = 0
+    adopted: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        restarts = sorted(self.restart_seconds)
+        p50 = restarts[len(restarts) // 2] if restarts else 0
+        return (
+            f"{self.kills} SIGKILLs, {self.checks} checks passed in {self.seconds:.0f} s "
+            f"({self.check_retries} re-reads of an in-flight step); "
+            f"{self.orders} orders, {self.fills} fills; restart after kill p50 {p50:.2f} s, "
+            f"max {max(restarts, default=0):.2f} s; killed while: {dict(self.killed_during)}; "
+            f"unknown after restart {self.unknown_after_restart}, adopted {self.adopted}, "
+            f"lost {self.lost}"
+        )
+
+
+class Workers:
+    """A Celery worker on the "bots" queue whose pool processes are SIGKILLed at will.
+
+    With the prefork pool every slice runs in a pool process; killing one is exactly a worker
+    process dying mid-slice (as the OOM killer would do it), and Celery forks a replacement in
+    milliseconds, where a cold start of a whole worker costs seconds of imports.
+    """
+
+    def __init__(self, env: dict[str, str], *, pool: str = "prefork", concurrency: int = 4):
+        self.env = {**os.environ, **env}
+        self.pool, self.concurrency = pool, concurrency
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "bots", "-P",
+             self.pool, "-c", str(self.concurrency), "-n", f"chaos{len(self.processes)}@%h",
+             "--without-mingle", "--without-gossip", "--without-heartbeat",
+             "--loglevel", "WARNING"],
+            env=self.env, cwd=BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        self.processes.append(process)
+        return process
+
+    def alive(self) -> list[subprocess.Popen]:
+        return [p for p in self.processes if p.poll() is None]
+
+    @staticmethod
+    def kill(pid: int) -> bool:
+        """SIGKILL one process: no cleanup, no goodbye."""
+        try:
+            os.kill(pid, signal.SIGKILL)
+            return True
+        except ProcessLookupError:
+            return False
+
+    def stop_all(self) -> None:
+        for process in self.alive():
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+class Chaos:
+    """Kill workers under running live bots and check the books after every restart."""
+
+    def __init__(self, *, server, bots: list[ChaosBot], workers: Workers, seed: int = 1) -> None:
+        self.server = server
+        self.bots = bots
+        self.workers = workers
+        self.rng = random.Random(seed)
+        self.report = ChaosReport()
+        self.mirror = BookMirror(server, sorted({(b.bot.venues.first().exchange, b.symbol)
+                                                 for b in bots}))  # fmt: skip
+        self.checked_at = None
+        self.unknown_seen: set[str] = set()
+
+    # -- the loop --------------------------------------------------------------------------
+    def run(self, *, kills: int, max_seconds: float) -> ChaosReport:
+        from django.utils import timezone
+
+        started = time.monotonic()
+        self.mirror.start()
+        self.checked_at = timezone.now()
+        try:
+            self._wait_all_running(60)
+            while self.report.kills < kills and time.monotonic() - started < max_seconds:
+                self._round()
+        finally:
+            self.mirror.stop()
+            self.server.paused = False
+        self.report.seconds = time.monotonic() - started
+        self._totals()
+        return self.report
+
+    def _round(self) -> None:
+        from trading.models import BotLease
+
+        time.sleep(self.rng.uniform(0.2, 0.8))  # trade a while
+        leases = list(BotLease.objects.filter(bot_id__in=[b.bot.pk for b in self.bots]))
+        held = [lease for lease in leases if lease.holder]
+        if not held:
+            self._wait_all_running(30)
+            return
+        victim = int(self.rng.choice(held).holder.split(":")[1])
+        hit = {
+            lease.bot_id: lease.token for lease in held if int(lease.holder.split(":")[1]) == victim
+        }
+        phase = self._phase(hit)
+        if not self.workers.kill(victim):
+            return
+        killed = time.monotonic()
+        self.report.kills += 1
+        self.report.killed_during[phase] += 1
+        self._wait_leases_expired(hit)  # the market moves on: fills while nobody watches
+        self.server.paused = True
+        self.mirror.running.clear()
+        self.mirror.publish_once()  # the runners' last book is the standing market's book
+        self._restart(hit, killed)
+        restarted = time.monotonic()
+        self._quiesce()
+        quiet = time.monotonic()
+        self.check()
+        if os.environ.get("CHAOS_DEBUG"):
+            print(f"  restart {restarted - killed:.2f} s, quiesce {quiet - restarted:.2f} s, "
+                  f"check {time.monotonic() - quiet:.2f} s")  # fmt: skip
+        self.server.paused = False
+        self.mirror.running.set()
+
+    def _phase(self, hit: dict) -> str:
+        """What the books show the killed bot was doing (best effort: its last order change)."""
+        from trading.models import Order
+
+        order = Order.objects.filter(bot_id__in=list(hit)).order_by("-updated_at").first()
+        if order is None:
+            return "starting"
+        if order.status == "new":
+            return "placing"
+        if order.status == "cancelled":
+            return "cancelling"
+        return "polling"
+
+    def _wait_leases_expired(self, hit: dict) -> None:
+        from trading.services.leases import lease_is_live
+
+        deadline = time.monotonic() + 30
+        while hit and time.monotonic() < deadline:
+            if not any(lease_is_live(bot_id=bot_id) for bot_id in hit):
+                return
+            time.sleep(0.05)
+
+    def _restart(self, hit: dict, killed: float) -> None:
+        """Supervise until every bot of the killed worker runs again and has reconciled."""
+        from trading.models import BotEvent
+        from trading.services.bots import bot_supervise
+
+        deadline = time.monotonic() + 60
+        pending = dict(hit)
+        while pending and time.monotonic() < deadline:
+            bot_supervise()  # what beat does every 10 s, here every 0.1 s
+            for bot_id, token in list(pending.items()):
+                events = BotEvent.objects.filter(bot_id=bot_id, kind="reconcile")
+                if events.filter(data__token__gt=token).exists():
+                    del pending[bot_id]
+            time.sleep(0.1)
+        if pending:
+            raise AssertionError(f"bots {sorted(pending)} not restarted within 60 s")
+        if hit:
+            self.report.restart_seconds.append(time.monotonic() - killed)
+        if os.environ.get("CHAOS_DEBUG"):
+            print(f"round {self.report.kills}: {len(hit)} bots restarted after "
+                  f"{time.monotonic() - killed:.2f} s")  # fmt: skip
+        self._wait_all_running(30)
+
+    def _wait_all_running(self, timeout: float) -> None:
+        from trading.models import Bot
+        from trading.services.bots import bot_supervise
+        from trading.services.leases import lease_is_live
+
+        deadline = time.monotonic() + timeout
+        ids = [b.bot.pk for b in self.bots]
+        while time.monotonic() < deadline:
+            running = Bot.objects.filter(pk__in=ids, status="running").count() == len(ids)
+            if running and all(lease_is_live(bot_id=i) for i in ids):
+                return
+            bot_supervise()  # a slice message lost with the worker: resumed like any other
+            time.sleep(0.05)
+        raise AssertionError("bots did not reach running under a live lease")
+
+    def _fingerprint(self):
+        from trading.models import Order
+
+        return list(
+            Order.objects.filter(bot_id__in=[b.bot.pk for b in self.bots])
+            .order_by("id")
+            .values_list("id", "status", "filled_qty")
+        )
+
+    def _quiesce(self, stable: float = 0.4, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        last, since = None, time.monotonic()
+        while time.monotonic() < deadline:
+            now = self._fingerprint()
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= stable:
+                return
+            time.sleep(0.1)
+        raise AssertionError("the books did not settle")
+
+    # -- the checks ------------------------------------------------------------------------
+    def _exchange(self, cb: ChaosBot, cids: list[str]) -> dict:
+        """One consistent snapshot of the sandbox's own state for the bot's account.
+
+        Read on the sandbox's event-loop thread (server.call), so nothing moves while it is
+        read; this is the exchange's truth, not a client's view of it.
+        """
+        from tradecore.exchange import OrderNotFound
+
+        venue = self.server.venues[cb.bot.venues.first().exchange]
+        account, symbol = cb.account.account_id, cb.symbol
+
+        def read():
+            engine = venue.exchange
+            orders = {}
+            for cid in cids:
+                try:
+                    orders[cid] = engine.get_order(account, client_order_id=cid)
+                except OrderNotFound:
+                    orders[cid] = None
+            return {
+                "open": {o.client_order_id: o for o in engine.open_orders(account, symbol)},
+                "orders": orders,
+                "trades": {
+                    str(venue.trade_numbers[f.trade_id]): f for f in engine.fills(account, symbol)
+                },
+                "balances": {a: b.total for a, b in engine.balances(account).items()},
+            }
+
+        return self.server.call(read)
+
+    def check(self, attempts: int = 8, pause: float = 0.25) -> None:
+        """Check every bot; a difference must be gone within `attempts` (an in-flight step)."""
+        from django.utils import timezone
+
+        started = timezone.now()
+        for attempt in range(attempts):
+            try:
+                for chaos_bot in self.bots:
+                    self._check_bot(chaos_bot)
+                break
+            except AssertionError:
+                if attempt == attempts - 1:
+                    raise
+                self.report.check_retries += 1
+                time.sleep(pause)
+        self.checked_at = started
+        self.report.checks += 1
+
+    def _check_bot(self, cb: ChaosBot) -> None:
+        from trading.models import Fill, Order
+
+        bot = cb.bot
+        prefix = bot.client_id_prefix
+        orders = {o.client_order_id: o for o in Order.objects.filter(bot=bot)}
+        fills = {f.trade_id: f for f in Fill.objects.filter(bot=bot)}
+        looked_up = [
+            cid
+            for cid, row in orders.items()
+            if row.is_active or row.status == "lost" or row.updated_at >= self.checked_at
+        ]
+        exchange = self._exchange(cb, looked_up)
+        open_ex = {c: o for c, o in exchange["open"].items() if c.startswith(prefix)}
+        # no duplicate: no id was refused as a duplicate, no quote level is doubled
+        duplicates = [o for o in orders.values() if "Duplicate order" in o.reason]
+        assert not duplicates, f"bot {bot.pk}: duplicate sends {duplicates}"
+        sides = Counter(o.side.value for o in open_ex.values())
+        levels = int(bot.params.get("order_levels", 1))
+        assert all(n <= levels for n in sides.values()), f"bot {bot.pk}: doubled quotes {sides}"
+        # the database equals the exchange: open orders both ways ...
+        for cid, o in open_ex.items():
+            row = orders.get(cid)
+            assert row is not None, f"bot {bot.pk}: open order {cid} missing from the books"
+            assert row.status in ("open", "partially_filled"), (cid, row.status)
+            assert row.filled_qty == o.filled_qty, (cid, row.filled_qty, o.filled_qty)
+        for cid, row in orders.items():
+            if row.status in ("open", "partially_filled"):
+                assert cid in open_ex, (
+                    f"bot {bot.pk}: {cid} is {row.status} only in the books; the exchange has "
+                    f"{exchange['orders'][cid]}; updated {row.updated_at:%H:%M:%S.%f}"
+                )
+            elif row.status == "new":
+                raise AssertionError(f"bot {bot.pk}: {cid} still new after reconciliation")
+            elif row.status in ("unknown", "lost"):
+                found = exchange["orders"][cid]
+                assert found is None, f"bot {bot.pk}: {cid} is {row.status} but on the exchange"
+                if row.status == "unknown":
+                    self.unknown_seen.add(cid)
+            elif row.status != "rejected" and cid in exchange["orders"]:
+                # ... and every order that changed since the last check, closed ones included
+                found = exchange["orders"][cid]
+                assert found is not None, f"bot {bot.pk}: {cid} is {row.status}, unknown there"
+                assert (found.status.value, found.filled_qty) == (row.status, row.filled_qty), (
+                    cid, found.status, found.filled_qty, row.status, row.filled_qty,
+                )  # fmt: skip
+        # no lost fill: the account's trades are exactly the booked fills
+        trades = exchange["trades"]
+        assert set(trades) == set(fills), (
+            f"bot {bot.pk}: trades not booked {sorted(set(trades) - set(fills))[:5]}, "
+            f"booked but not traded {sorted(set(fills) - set(trades))[:5]}"
+        )
+        for trade_id, trade in trades.items():
+            fill = fills[trade_id]
+            assert (fill.qty, fill.price, fill.fee) == (trade.qty, trade.price, trade.fee)
+            assert fill.order.client_order_id == trade.client_order_id
+        # balances reconcile: deposits plus booked fills
+        self._check_balances(cb, exchange["balances"], fills.values())
+
+    def _check_balances(self, cb: ChaosBot, balances: dict, fills) -> None:
+        expected = {asset: Decimal(str(amount)) for asset, amount in cb.funds.items()}
+        for f in fills:
+            base, quote = f.symbol.split("/")
+            sign = 1 if f.side == "buy" else -1
+            expected[base] = expected.get(base, Decimal(0)) + sign * f.qty
+            expected[quote] = expected.get(quote, Decimal(0)) - sign * f.price * f.qty
+            expected[f.fee_asset] = expected.get(f.fee_asset, Decimal(0)) - f.fee
+        for asset, amount in expected.items():
+            total = balances.get(asset, Decimal(0))
+            assert total == amount, f"bot {cb.bot.pk}: {asset} {total} on the exchange, {amount}"
+
+    def _totals(self) -> None:
+        from trading.models import Fill, Order
+
+        ids = [b.bot.pk for b in self.bots]
+        self.report.orders = Order.objects.filter(bot_id__in=ids).count()
+        self.report.fills = Fill.objects.filter(bot_id__in=ids).count()
+        self.report.lost = Order.objects.filter(bot_id__in=ids, status="lost").count()
+        self.report.adopted = Order.objects.filter(bot_id__in=ids, adopted=True).count()
+        self.report.unknown_after_restart = len(self.unknown_seen)
