@@ -18,7 +18,7 @@ from marketdata.services.candles import dt_to_ms
 
 @pytest.fixture
 def fast_sandbox():
-    clock = ScaledClock(speed=60)  # one market minute per second
+    clock = ScaledClock(speed=30)  # one market minute per two seconds
     server, url = start_sandbox(clock=clock, tick_seconds=0.02, venues=["sandbox"])
     yield clock, server, url
     server.stop_thread()
@@ -56,7 +56,7 @@ async def _collect(clock, url, mode, seconds):
 @pytest.mark.parametrize("mode", ["stream", "poll"])
 def test_collector_builds_the_exchange_bars_and_fans_out(fast_sandbox, mode):
     clock, server, url = fast_sandbox
-    collector, kinds, book, ticker = asyncio.run(_collect(clock, url, mode, 4.5))
+    collector, kinds, book, ticker = asyncio.run(_collect(clock, url, mode, 7))
     assert collector.mode == mode
     assert {"trades", "book", "ticker", "candle"} <= kinds
     assert book["bids"][0][0] < book["asks"][0][0] and ticker["last"] > 0
