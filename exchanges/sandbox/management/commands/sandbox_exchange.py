@@ -51,6 +51,14 @@ class Command(BaseCommand):
         parser.add_argument("--history-bars", type=int, default=1440)
         parser.add_argument("--weight-limit", type=int, default=6000)
         parser.add_argument(
+            "--demo-user",
+            default="",
+            help="create this sandbox user on first start, fund it and print its key",
+        )
+        parser.add_argument(
+            "--demo-funds", default="USDT=100000,BTC=2,ETH=20", help="ASSET=AMOUNT,... for it"
+        )
+        parser.add_argument(
             "--clock-speed",
             type=float,
             default=1.0,
@@ -82,7 +90,27 @@ class Command(BaseCommand):
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
+        if options["demo_user"]:
+            self._demo_user(options["demo_user"], options["demo_funds"])
         asyncio.run(self._serve(server, options["host"], options["port"]))
+
+    def _demo_user(self, name: str, funds: str) -> None:
+        from decimal import Decimal
+
+        from exchanges.sandbox.models import SandboxUser
+        from exchanges.sandbox.services import sandbox_fund, sandbox_user_create
+
+        if SandboxUser.objects.filter(name=name).exists():
+            return
+        issued = sandbox_user_create(name=name)
+        for item in funds.split(","):
+            asset, _, amount = item.partition("=")
+            sandbox_fund(name=name, asset=asset.strip(), amount=Decimal(amount))
+        # printed once, on the first start: the operator pastes it into an exchange account
+        self.stdout.write(
+            f"sandbox demo user {name!r} ({funds}); api key: {issued.api_key} "
+            f"secret: {issued.secret}"
+        )
 
     async def _serve(self, server, host: str, port: int) -> None:
         sync = DatabaseSync(server)
