@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -44,6 +45,10 @@ WEIGHTS = {
     "api_restrictions": 1,
 }
 MARKETS_TTL_SECONDS = 3600
+# ccxt reads Binance's -2015 ("Invalid API-key, IP, or permissions") as a temporary ban once a
+# key has worked (DDoSProtection); a key that keeps getting it was revoked: disable it.
+_KEY_REFUSED = re.compile(r'"code":\s*-2015\b')
+KEY_REFUSALS_BEFORE_DISABLE = 3
 _markets_cache: dict[tuple[str, str], tuple[float, dict[str, MarketInfo], dict]] = {}
 
 
@@ -100,6 +105,7 @@ class CcxtGateway:
         on_disable_key: Callable[[str], Awaitable[None]] | None = None,
         max_read_attempts: int = 4,
         timeout_ms: int = 10_000,
+        backoff_base: float = 1.0,
     ) -> None:
         self.exchange_id = exchange_id
         self.client = clients.async_client(
@@ -118,6 +124,8 @@ class CcxtGateway:
         self.on_disable_key = on_disable_key
         self.max_read_attempts = max_read_attempts
         self.weighted = self.client.id == "binance"
+        self.backoff_base = backoff_base
+        self._key_refusals = 0
 
     async def close(self) -> None:
         await self.client.close()
@@ -138,20 +146,32 @@ class CcxtGateway:
             if self.limiter is not None:
                 await self.limiter.acquire(WEIGHTS.get(operation, 1) if self.weighted else 1)
             try:
-                return await func(*args, **kwargs)
+                result = await func(*args, **kwargs)
             except Exception as exc:
                 headers = getattr(self.client, "last_response_headers", None)
-                decision = classify(exc, creating=creating, headers=headers)
+                decision = self._key_refusal(classify(exc, creating=creating, headers=headers))
                 if await self._recover(decision, attempt, creating):
                     continue
                 if decision.action is Action.DISABLE_KEY and self.on_disable_key is not None:
                     await self.on_disable_key(decision.reason)
                 raise GatewayError(decision, operation) from exc
+            self._key_refusals = 0
+            return result
+
+    def _key_refusal(self, decision: Decision) -> Decision:
+        if decision.action is not Action.BACKOFF or not _KEY_REFUSED.search(decision.reason):
+            return decision
+        self._key_refusals += 1
+        if self._key_refusals >= KEY_REFUSALS_BEFORE_DISABLE:
+            return Decision(Action.DISABLE_KEY, None, decision.reason)
+        return decision
 
     async def _recover(self, decision: Decision, attempt: int, creating: bool) -> bool:
         """Wait or re-sync as the decision says; True when the call should be tried again."""
         if decision.action is Action.BACKOFF:
-            delay = decision.retry_after if decision.retry_after is not None else 2**attempt
+            delay = decision.retry_after
+            if delay is None:
+                delay = self.backoff_base * 2 ** (attempt - 1)
             if self.limiter is not None:
                 await self.limiter.block_for(delay)
             if creating or attempt >= self.max_read_attempts:

@@ -281,3 +281,28 @@ async def test_unknown_order_is_resolved_by_lookup(sandbox_account):
         )
         found = await gw.fetch_order(symbol="ETH/USDT", client_order_id="pg-lost-1")
         assert found.status is OrderStatus.FILLED
+
+
+async def test_key_revoked_after_use_is_disabled_after_repeated_refusals(
+    sandbox_server, sandbox_url
+):
+    account = open_account(sandbox_server, sandbox_url, {"USDT": "10"})
+    reasons = []
+
+    async def disable(reason):
+        reasons.append(reason)
+
+    async with CcxtGateway(
+        "sandbox",
+        api_key=account.api_key,
+        secret=account.secret,
+        sandbox_url=sandbox_url,
+        on_disable_key=disable,
+        backoff_base=0.1,
+    ) as gw:
+        assert (await gw.fetch_balance())["USDT"].total == 10
+        sandbox_server.call(sandbox_server.keys._keys.pop, account.api_key)
+        with pytest.raises(GatewayError) as info:
+            await gw.fetch_balance()  # ccxt: DDoSProtection (-2015 after a success), 3 times
+    assert info.value.action is Action.DISABLE_KEY
+    assert len(reasons) == 1
