@@ -34,8 +34,8 @@ def _venues() -> tuple[str, str]:
     return venues[0], venues[1]
 
 
-def _bot_specs(maker: str, taker: str) -> list[dict]:
-    """The three demo bots; `maker` is the first sandbox venue, `taker` the second."""
+def _bot_specs(first: str, second: str) -> list[dict]:
+    """The three demo bots on the first and second sandbox venues."""
     return [
         {
             "name": "Demo market maker BTC/USDT",
@@ -50,10 +50,10 @@ def _bot_specs(maker: str, taker: str) -> list[dict]:
                 "filled_order_delay_ms": 1000,
             },
             "symbols": ["BTC/USDT"],
-            "venues": [maker],
+            "venues": [first],
             "budget": "20000",
             "risk_limits": {"max_exposure_fraction": "0.8"},
-            "paper_balances": {maker: {"USDT": "10000", "BTC": "0.1"}},
+            "paper_balances": {first: {"USDT": "10000", "BTC": "0.1"}},
         },
         {
             "name": "Demo cross-exchange maker BTC/USDT",
@@ -61,18 +61,19 @@ def _bot_specs(maker: str, taker: str) -> list[dict]:
             # quotes rest on the second venue (which prices a little above the first) and
             # fills are hedged on the first: the sandbox's venue offset is the edge
             "params": {
-                "maker_venue": taker,
-                "taker_venue": maker,
+                "maker_venue": second,
+                "taker_venue": first,
                 "order_amount": "0.005",
                 "min_profitability": "0.0001",
             },
             "symbols": ["BTC/USDT"],
-            "venues": [taker, maker],
-            "budget": "20000",
+            "venues": [second, first],
+            "budget": "60000",
             "risk_limits": {"max_exposure_fraction": "0.8"},
+            # it sells on the second venue and buys back on the first: funds for a long run
             "paper_balances": {
-                maker: {"USDT": "5000", "BTC": "0.08"},
-                taker: {"USDT": "5000", "BTC": "0.08"},
+                second: {"USDT": "5000", "BTC": "1"},
+                first: {"USDT": "40000"},
             },
         },
         {
@@ -80,10 +81,10 @@ def _bot_specs(maker: str, taker: str) -> list[dict]:
             "strategy": "ema_cross",
             "params": {"fast": 3, "slow": 8, "allocation": 0.5},
             "symbols": ["ETH/USDT"],
-            "venues": [maker],
+            "venues": [first],
             "budget": "5000",
             "risk_limits": {"max_exposure_fraction": "0.8"},
-            "paper_balances": {maker: {"USDT": "5000"}},
+            "paper_balances": {first: {"USDT": "5000"}},
         },
     ]
 
@@ -133,12 +134,12 @@ def demo_seed(*, start: bool = True) -> DemoResult:
     from trading.models import Bot
     from trading.services.bots import bot_create, bot_resume, bot_start
 
-    maker, taker = _venues()
+    first, second = _venues()
     result = DemoResult(email=DEMO_EMAIL)
     with transaction.atomic():
         user = _user(result)
-        accounts = _accounts(user, (maker, taker), result)
-        for spec in _bot_specs(maker, taker):
+        accounts = _accounts(user, (first, second), result)
+        for spec in _bot_specs(first, second):
             bot = Bot.objects.filter(user=user, name=spec["name"]).first()
             if bot is None:
                 venues = [
