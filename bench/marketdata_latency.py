@@ -125,6 +125,9 @@ def sandbox_process(speed: float, origin: float):
 
 
 def main() -> None:
+    import faulthandler
+
+    faulthandler.dump_traceback_later(150, exit=True)  # a stuck run says where, then exits
     Candle.objects.filter(exchange__in=VENUES).delete()
     origin = time.time()
     with sandbox_process(1, origin) as url:
