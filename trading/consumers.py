@@ -16,6 +16,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import Http404
 
+from config.consumers import authenticated_user
 from trading.events import bot_group, user_group
 from trading.live import SECTIONS_BY_KIND, bot_row_render, bot_sections_render
 
@@ -23,19 +24,6 @@ logger = logging.getLogger(__name__)
 
 # Events within this window are rendered together.
 COALESCE_SECONDS = 0.25
-
-
-@database_sync_to_async
-def _authorized_user(scope):
-    """The scope's user when signed in and past the OTP step (if they need one), else None."""
-    from accounts.security import second_factor_satisfied
-
-    user = scope.get("user")
-    if user is None or not getattr(user, "is_authenticated", False):
-        return None
-    if not second_factor_satisfied(user, scope.get("session")):
-        return None
-    return user
 
 
 @database_sync_to_async
@@ -87,7 +75,7 @@ class BotLiveConsumer(_CoalescingConsumer):
     """One bot's page: status, orders, fills, PnL, events and signals as they change."""
 
     async def connect(self):
-        self.user = await _authorized_user(self.scope)
+        self.user = await authenticated_user(self.scope)
         self.bot_id = int(self.scope["url_route"]["kwargs"]["bot_id"])
         if self.user is None or not await _owns_bot(self.user, self.bot_id):
             await self.close()  # before accept: the handshake is refused with HTTP 403
@@ -114,7 +102,7 @@ class BotListLiveConsumer(_CoalescingConsumer):
     """The bot list: a bot's row is redrawn when its status or its books change."""
 
     async def connect(self):
-        self.user = await _authorized_user(self.scope)
+        self.user = await authenticated_user(self.scope)
         if self.user is None:
             await self.close()
             return
