@@ -74,6 +74,8 @@ def _prepare(env: dict[str, str]) -> None:
         "call_command('migrate', interactive=False, verbosity=0); "
         "call_command('ensure_operator')"
     )
+    if env.get("PEREGRINE_DEMO", "true").lower() in ("1", "true", "yes", "on"):
+        script += "; call_command('demo_seed')"  # the demo user and its three paper bots
     result = _manage("shell", "--no-imports", "-c", script, env=env)
     _say(f"database migrated ({time.monotonic() - started:.1f}s)")
     for line in result.stdout.splitlines():
@@ -83,78 +85,27 @@ def _prepare(env: dict[str, str]) -> None:
 def _children(env: dict[str, str]) -> list[Child]:
     host = env.get("PEREGRINE_HOST", "127.0.0.1")
     port = env.get("PEREGRINE_PORT", "8000")
-    python = sys.executable
-    children = [
-        Child(
-            "web",
-            [
-                python,
-                "-m",
-                "uvicorn",
-                "config.asgi:application",
-                "--host",
-                host,
-                "--port",
-                port,
-                "--no-access-log",
-                "--lifespan",
-                "off",
-            ],
-        ),
-        Child(
-            "worker",
-            [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "-Q",
-                "default,marketdata,bots",
-                "--concurrency",
-                env.get("PEREGRINE_WORKER_CONCURRENCY", "4"),
-                "-n",
-                "worker@%h",
-            ],
-        ),
-        Child(
-            "beat",
-            [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--scheduler",
-                "django_celery_beat.schedulers:DatabaseScheduler",
-                "--pidfile",
-                "",
-            ],
-        ),
-    ]
-    for index, extra in enumerate(_extra_commands(env)):
-        name, _, command = extra.partition("=")
-        children.append(Child(name or f"extra{index}", [python, *command.split()]))
-    return children
+    workers = env.get("PEREGRINE_WORKER_CONCURRENCY", "4")
+    collectors = env.get("PEREGRINE_MARKETDATA_CONCURRENCY", "3")
+    scheduler = "django_celery_beat.schedulers:DatabaseScheduler"
+    commands = {
+        "web": f"-m uvicorn config.asgi:application --host {host} --port {port} "
+        "--no-access-log --lifespan off",
+        "worker": f"-m celery -A config worker -Q default,bots -c {workers} -n worker@%h",
+        # collectors hold a process each for a whole slice: they get a worker of their own
+        "market": f"-m celery -A config worker -Q marketdata -c {collectors} -n marketdata@%h",
+        "beat": f"-m celery -A config beat --scheduler {scheduler} --pidfile=",
+        "sandbox": "manage.py sandbox_exchange --demo-user demo",
+    }
+    commands.update(item.split("=", 1) for item in _extra_commands(env))
+    return [Child(name, [sys.executable, *args.split()]) for name, args in commands.items()]
 
 
 def _extra_commands(env: dict[str, str]) -> list[str]:
-    """Extra processes, `name=args` separated by `;` (args run with this Python)."""
-    default = "sandbox=manage.py sandbox_exchange" if _has_command("sandbox_exchange") else ""
-    raw = env.get("PEREGRINE_RUN_EXTRA", default)
+    """Extra processes, `name=args` separated by `;` (args run with this Python; a name that
+    is already used replaces that process)."""
+    raw = env.get("PEREGRINE_RUN_EXTRA", "")
     return [item.strip() for item in raw.split(";") if item.strip()]
-
-
-def _has_command(name: str) -> bool:
-    from pathlib import Path
-
-    return any(Path(embedded.BASE_DIR).glob(f"*/**/management/commands/{name}.py"))
 
 
 def _start(children: list[Child], env: dict[str, str]) -> None:
