@@ -10,4 +10,5 @@ urlpatterns = [
     path("accounts/<uuid:id>/edit/", views.account_update, name="account-update"),
     path("accounts/<uuid:id>/keys/", views.account_replace_keys, name="account-keys"),
     path("accounts/<uuid:id>/delete/", views.account_delete, name="account-delete"),
+    path("accounts/<uuid:id>/test/", views.account_test_connection, name="account-test"),
 ]

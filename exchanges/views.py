@@ -128,3 +128,24 @@ def account_delete(request, id):  # noqa: A002
             )
         return redirect("exchanges:account-list")
     return render(request, "exchanges/account_delete.html", {"account": account})
+
+
+@never_cache
+@login_required
+@require_http_methods(["POST"])
+def account_test_connection(request, id):  # noqa: A002
+    """Read the balance with the account's key and warn about risky key permissions."""
+    from exchanges.services.connection import exchange_account_test_connection
+
+    account = exchange_account_get_for_user(user=request.user, id=id)
+    report = exchange_account_test_connection(account=account)
+    context = {"account": account, "report": report}
+    if request.htmx:
+        return render(request, "exchanges/_connection_report.html", context)
+    if report.ok:
+        messages.success(request, f"{account.label}: connected.")
+    else:
+        messages.error(request, f"{account.label}: {report.error}")
+    for warning in report.warnings:
+        messages.warning(request, warning)
+    return redirect("exchanges:account-list")
