@@ -6,17 +6,18 @@ Every message is {"type": "event.forward", "event": EVENT}; the consumers forwar
 
 KIND and its data:
     status       {"status", "reason", "previous"}
-    order        {"client_order_id", "symbol", "side", "type", "price", "qty", "filled_qty",
-                  "status", "reason", "exchange"}             (one per changed order)
-    fill         {"trade_id", "client_order_id", "symbol", "side", "price", "qty", "fee",
-                  "fee_asset", "liquidity", "exchange", "executed_at"}
+    order        {"orders": [{"client_order_id", "symbol", "side", "type", "price", "qty",
+                  "filled_qty", "status", "reason", "exchange"}, ...]}   (the orders one write
+                  of the runtime changed: one event per write, however many orders)
+    fill         {"fills": [{"trade_id", "client_order_id", "symbol", "side", "price", "qty",
+                  "fee", "fee_asset", "liquidity", "exchange", "executed_at"}, ...]}
     signal       {"symbol", "kind", "indicators"}
     risk         {"rule", "message", "action"}
     error        {"message"}
     reconcile    {"adopted", "resolved", "fills_booked", "lost"}
     kill_switch  {"reason", "scope"}
 Prices and quantities are strings (exact decimals). Sending never blocks the caller: messages go
-out from one background event loop per process, so a slow Redis cannot stall a bot.
+out, in order, from one background event loop per process, so a slow Redis cannot stall a bot.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 
 from django.db import transaction
 from django.utils import timezone
@@ -42,12 +42,18 @@ def user_group(user_id: int) -> str:
 
 
 class _Sender:
-    """One asyncio loop thread per process that sends to the channel layer."""
+    """One asyncio loop thread per process that sends to the channel layer, one at a time.
+
+    Sending one message after the other keeps the layer's connection pool small however many
+    bots write at once; the queue absorbs bursts.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pending: set[Future] = set()
+        self._queue: asyncio.Queue | None = None
+        self._pending = 0
+        self._idle = threading.Condition()
 
     def _start(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -57,6 +63,8 @@ class _Sender:
 
                 def run() -> None:
                     asyncio.set_event_loop(loop)
+                    self._queue = asyncio.Queue()
+                    loop.create_task(self._drain())
                     loop.call_soon(ready.set)
                     loop.run_forever()
 
@@ -65,34 +73,34 @@ class _Sender:
                 self._loop = loop
             return self._loop
 
-    def send(self, groups: list[str], event: dict) -> None:
+    async def _drain(self) -> None:
         from channels.layers import get_channel_layer
 
         layer = get_channel_layer()
-        if layer is None:
-            return
+        while True:
+            groups, message = await self._queue.get()
+            try:
+                if layer is not None:
+                    for group in groups:
+                        await layer.group_send(group, message)
+            except Exception as exc:  # the page catches up on its next event or reload
+                logger.warning("bot event not delivered: %s", exc)
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
+
+    def send(self, groups: list[str], event: dict) -> None:
+        loop = self._start()
+        with self._idle:
+            self._pending += 1
         message = {"type": "event.forward", "event": event}
-
-        async def deliver() -> None:
-            for group in groups:
-                await layer.group_send(group, message)
-
-        future = asyncio.run_coroutine_threadsafe(deliver(), self._start())
-        self._pending.add(future)
-        future.add_done_callback(self._done)
-
-    def _done(self, future: Future) -> None:
-        self._pending.discard(future)
-        if not future.cancelled() and future.exception() is not None:
-            logger.warning("bot event not delivered: %s", future.exception())
+        loop.call_soon_threadsafe(self._queue.put_nowait, (groups, message))
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait for the messages sent so far (tests, shutdown)."""
-        for future in list(self._pending):
-            try:
-                future.result(timeout)
-            except Exception:  # already logged by _done
-                logger.debug("bot event delivery failed", exc_info=True)
+        with self._idle:
+            self._idle.wait_for(lambda: self._pending <= 0, timeout)
 
 
 _sender = _Sender()

@@ -9,6 +9,7 @@ sides at once and the books still equal the venue.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -169,12 +170,18 @@ class Books:
         change = self._change_from(order)
         change.sent = True
         change.acknowledged = order.status not in (OrderStatus.NEW, OrderStatus.UNKNOWN)
+        change.at_ms = time.time_ns() // 1_000_000
         self._note(order.client_order_id, change)
 
     def send_unknown(self, venue: str, request: OrderRequest, reason: str) -> None:
         self._note(
             request.client_order_id,
-            OrderChange(status=Order.Status.UNKNOWN, sent=True, reason=reason[:500]),
+            OrderChange(
+                status=Order.Status.UNKNOWN,
+                sent=True,
+                reason=reason[:500],
+                at_ms=time.time_ns() // 1_000_000,
+            ),
         )
 
     def order_seen(self, venue: str, order) -> None:

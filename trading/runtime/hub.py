@@ -254,9 +254,15 @@ def hub() -> MarketHub:
         return _hub
 
 
+_reader: redis.Redis | None = None
+
+
 def latest_book(exchange: str, symbol: str) -> BookEvent | None:
     """The newest book a collector stored for the market, if any."""
-    raw = _redis().get(book_key(exchange, symbol))
+    global _reader
+    if _reader is None:
+        _reader = _redis()
+    raw = _reader.get(book_key(exchange, symbol))
     if raw is None:
         return None
     now = time.time_ns() // 1_000_000

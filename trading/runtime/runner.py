@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import socket
 import threading
 import time
@@ -71,6 +72,10 @@ PAPER_ACCOUNT = "paper"
 S = Bot.Status
 WIND_DOWN_SECONDS = 10.0
 BALANCE_EVERY_POLLS = 5
+# a step's changes are written at most this often (live intents are written before sending)
+FLUSH_SECONDS = 0.2
+# paper: the venue is rebuilt from the books, so what a crash loses is lost on both sides
+PAPER_FLUSH_SECONDS = 1.0
 TRADES_EVERY_POLLS = 10  # and whenever an order filled more than is booked
 WARM_UP_BARS = 300
 
@@ -134,6 +139,7 @@ class BotRunner:
         self.reconcile_report = SyncReport()
         self._status_dirty = False
         self._registered = False
+        self._renewed = time.monotonic()
 
     # -- the slice -------------------------------------------------------------------------
     def run(self, handover_token: int | None = None) -> str:
@@ -148,6 +154,7 @@ class BotRunner:
         )
         if self.token is None:
             return "busy"
+        self._renewed = time.monotonic()
         try:
             return self._run()
         except LeaseLost:
@@ -393,16 +400,20 @@ class BotRunner:
 
     # -- the loop --------------------------------------------------------------------------
     def _loop(self) -> str:
-        slice_seconds = conf.get("PEREGRINE_BOT_SLICE_SECONDS")
+        # slices of bots started together would all end together: spread their hand-overs
+        slice_seconds = conf.get("PEREGRINE_BOT_SLICE_SECONDS") * random.uniform(0.8, 1.2)
         ttl = conf.get("PEREGRINE_BOT_LEASE_SECONDS")
         poll = conf.get("PEREGRINE_BOT_POLL_SECONDS")
         checkpoint_every = conf.get("PEREGRINE_BOT_CHECKPOINT_SECONDS")
         timer = self.bot.timer_ms / 1000
         now = time.monotonic()
         deadline = now + slice_seconds
-        next_timer, next_renew = now, now + ttl / 3
-        next_poll = now + poll
-        next_checkpoint = now + checkpoint_every
+        # periodic work starts at a random phase: bots started together must not write together
+        jitter = random.random()
+        next_timer, next_renew = now, now + ttl / 3 * jitter
+        next_poll = now + poll * jitter
+        next_checkpoint = now + checkpoint_every * jitter
+        next_flush = now + PAPER_FLUSH_SECONDS * jitter
         started = now
         while True:
             now = time.monotonic()
@@ -411,6 +422,8 @@ class BotRunner:
             wake = min(next_timer, next_renew, deadline)
             if not self.books.paper:
                 wake = min(wake, next_poll)
+            if self.books.batch:
+                wake = min(wake, next_flush)
             for event in self.inbox.take(max(0.0, wake - now)):
                 self._on_event(event)
             now = time.monotonic()
@@ -426,7 +439,9 @@ class BotRunner:
             if self.books.batch.fills or now >= next_checkpoint:
                 self._checkpoint()
                 next_checkpoint = now + checkpoint_every
-            self.books.flush()
+            if now >= next_flush or self.status != S.RUNNING:
+                self.books.flush()
+                next_flush = now + (PAPER_FLUSH_SECONDS if self.books.paper else FLUSH_SECONDS)
             if self.status == S.STARTING:  # paused and resumed between two renewals
                 self._transition(S.RUNNING, "Running again.", (S.STARTING,))
             if self.status != S.RUNNING:
@@ -535,11 +550,13 @@ class BotRunner:
     # -- status ----------------------------------------------------------------------------
     def _keep_lease(self) -> None:
         """Renew between the slow steps of a start (markets, reconciliation, warm-up)."""
-        if self.token is not None:
-            self._renew(conf.get("PEREGRINE_BOT_LEASE_SECONDS"))
+        ttl = conf.get("PEREGRINE_BOT_LEASE_SECONDS")
+        if self.token is not None and time.monotonic() - self._renewed >= ttl / 3:
+            self._renew(ttl)
 
     def _renew(self, ttl: float) -> None:
         renewal = db_call(leases.lease_renew, bot_id=self.bot_id, token=self.token, ttl_seconds=ttl)
+        self._renewed = time.monotonic()
         self._status_dirty = False
         self.status = renewal.status
 

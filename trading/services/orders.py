@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import DecimalField, F, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -71,6 +71,7 @@ class OrderChange:
     reason: str | None = None
     sent: bool = False
     acknowledged: bool = False
+    at_ms: int | None = None  # when the runner saw it (sent / acknowledged times), else now
     not_found_count: int | None = None
     first_not_found_at: datetime | None = None
     looked_up: bool = False
@@ -199,10 +200,11 @@ def _apply_change(order: Order, change: OrderChange, now: datetime) -> bool:
             changed = True
     if change.reason is not None:
         order.reason = change.reason[:500]
+    seen = now if change.at_ms is None else datetime.fromtimestamp(change.at_ms / 1000, tz=UTC)
     if change.sent and order.sent_at is None:
-        order.sent_at = now
+        order.sent_at = seen
     if change.acknowledged and order.acknowledged_at is None:
-        order.acknowledged_at = now
+        order.acknowledged_at = seen
     if change.not_found_count is not None:
         order.not_found_count = change.not_found_count
         order.first_not_found_at = change.first_not_found_at
@@ -227,6 +229,15 @@ _ORDER_FIELDS = [
     "last_lookup_at",
     "updated_at",
 ]
+# column names are the constants above; values are always parameters
+_UPDATE_ORDER = (
+    "UPDATE trading_order SET "  # noqa: S608
+    + ", ".join(f"{name} = %s" for name in _ORDER_FIELDS)
+    + " WHERE id = %s"
+)
+# what a change or an event needs of an order row (a full row is twice as slow to load)
+_ORDER_READ = [*_ORDER_FIELDS, "id", "client_order_id", "exchange", "symbol", "side", "type",
+               "price", "qty"]  # fmt: skip
 
 
 def _new_order(bot: Bot, draft: OrderDraft, token: int | None, now: datetime) -> Order:
@@ -267,15 +278,18 @@ def _write_orders(bot: Bot, batch: Batch, token: int | None, now: datetime) -> l
         Order.objects.bulk_create(created)
     changed = list(created)
     if batch.order_changes:
-        rows = Order.objects.filter(bot_id=bot.pk, client_order_id__in=list(batch.order_changes))
+        rows = Order.objects.filter(
+            bot_id=bot.pk, client_order_id__in=list(batch.order_changes)
+        ).only(*_ORDER_READ)
         updated = []
         for order in rows:
             if _apply_change(order, batch.order_changes[order.client_order_id], now):
                 changed.append(order)
             order.updated_at = now
-            updated.append(order)
+            updated.append([getattr(order, name) for name in _ORDER_FIELDS] + [order.pk])
         if updated:
-            Order.objects.bulk_update(updated, _ORDER_FIELDS)
+            with connection.cursor() as cursor:  # one statement, many rows: no ORM per row
+                cursor.executemany(_UPDATE_ORDER, updated)
     return changed
 
 
@@ -370,8 +384,17 @@ def bot_books_write(*, bot: Bot, token: int | None, batch: Batch) -> BooksResult
         changed = _write_orders(bot, batch, token, now)
         new_fills = _write_fills(bot, batch)
         _write_extras(bot, batch, now)
-        events = [order_event(bot.pk, o) for o in changed]
-        events += [fill_event(bot.pk, f) for f in new_fills]
+        events = []  # one event per kind and write: pages re-render per kind, not per row
+        if changed:
+            events.append(
+                bot_event(
+                    bot_id=bot.pk, kind="order", data={"orders": [_order(o) for o in changed]}
+                )
+            )
+        if new_fills:
+            events.append(
+                bot_event(bot_id=bot.pk, kind="fill", data={"fills": [_fill(f) for f in new_fills]})
+            )
         events += [
             bot_event(
                 bot_id=bot.pk,
@@ -401,43 +424,35 @@ def _text(value) -> str | None:
     return None if value is None else str(value)
 
 
-def order_event(bot_id: int, order: Order) -> dict:
-    return bot_event(
-        bot_id=bot_id,
-        kind="order",
-        data={
-            "client_order_id": order.client_order_id,
-            "exchange": order.exchange,
-            "symbol": order.symbol,
-            "side": order.side,
-            "type": order.type,
-            "price": _text(order.price),
-            "qty": _text(order.qty),
-            "filled_qty": _text(order.filled_qty),
-            "status": order.status,
-            "reason": order.reason,
-        },
-    )
+def _order(order: Order) -> dict:
+    return {
+        "client_order_id": order.client_order_id,
+        "exchange": order.exchange,
+        "symbol": order.symbol,
+        "side": order.side,
+        "type": order.type,
+        "price": _text(order.price),
+        "qty": _text(order.qty),
+        "filled_qty": _text(order.filled_qty),
+        "status": order.status,
+        "reason": order.reason,
+    }
 
 
-def fill_event(bot_id: int, fill: FillDraft) -> dict:
-    return bot_event(
-        bot_id=bot_id,
-        kind="fill",
-        data={
-            "trade_id": fill.trade_id,
-            "client_order_id": fill.client_order_id,
-            "exchange": fill.exchange,
-            "symbol": fill.symbol,
-            "side": fill.side,
-            "price": str(fill.price),
-            "qty": str(fill.qty),
-            "fee": str(fill.fee),
-            "fee_asset": fill.fee_asset,
-            "liquidity": fill.liquidity,
-            "executed_at": datetime.fromtimestamp(fill.ts_ms / 1000, tz=UTC).isoformat(),
-        },
-    )
+def _fill(fill: FillDraft) -> dict:
+    return {
+        "trade_id": fill.trade_id,
+        "client_order_id": fill.client_order_id,
+        "exchange": fill.exchange,
+        "symbol": fill.symbol,
+        "side": fill.side,
+        "price": str(fill.price),
+        "qty": str(fill.qty),
+        "fee": str(fill.fee),
+        "fee_asset": fill.fee_asset,
+        "liquidity": fill.liquidity,
+        "executed_at": datetime.fromtimestamp(fill.ts_ms / 1000, tz=UTC).isoformat(),
+    }
 
 
 def bot_active_orders(*, bot_id: int) -> list[Order]:
