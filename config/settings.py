@@ -415,6 +415,16 @@ CELERY_BEAT_SCHEDULE["notifications-delivery-log-prune"] = {
     "schedule": timedelta(hours=6),
     "options": {"expires": 3600},
 }
+# cross-venue spreads in the collected markets, for channels subscribed to arbitrage
+# opportunities (each market and venue pair told at most once per REPEAT window)
+PEREGRINE_NOTIFY_ARBITRAGE_REPEAT_SECONDS = env.integer(
+    "PEREGRINE_NOTIFY_ARBITRAGE_REPEAT_SECONDS", 900, minimum=10
+)
+CELERY_BEAT_SCHEDULE["notifications-arbitrage-scan"] = {
+    "task": "notifications.tasks.arbitrage_scan_task",
+    "schedule": timedelta(seconds=15),
+    "options": {"expires": 15},
+}
 # yesterday's summary (UTC) to everyone subscribed, a few minutes after midnight
 CELERY_BEAT_SCHEDULE["notifications-daily-summary"] = {
     "task": "notifications.tasks.daily_summary_task",

@@ -513,3 +513,51 @@ def daily_summary_send(*, day) -> int:
         )
         told += 1
     return told
+
+
+# --- arbitrage opportunities ----------------------------------------------------------------
+
+
+def arbitrage_scan_notify(*, markets: dict[str, list[str]] | None = None) -> int:
+    """Tell subscribers about cross-venue spreads above their threshold; the number found.
+
+    Each (market, buy venue, sell venue) is told at most once per window while it lasts.
+    """
+    from notifications.arbitrage import arbitrage_opportunities
+
+    subscribed = NotificationChannel.objects.filter(
+        enabled=True, events__contains=[NotificationEvent.ARBITRAGE_OPPORTUNITY]
+    )
+    lowest = subscribed.order_by("arbitrage_min_spread_pct").first()
+    if lowest is None:
+        return 0
+    if markets is None:
+        from marketdata.tasks import configured_collectors  # heavy (ccxt): only when needed
+
+        markets = configured_collectors()
+    found = [
+        o
+        for o in arbitrage_opportunities(markets)
+        if o.spread_pct >= lowest.arbitrage_min_spread_pct
+    ]
+    if not found:
+        return 0
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.filter(
+        pk__in=subscribed.values_list("user_id", flat=True), is_active=True
+    )
+    for user in users:
+        for o in found:
+            spread = o.spread_pct.quantize(Decimal("0.01"))
+            notify(
+                user=user,
+                event=NotificationEvent.ARBITRAGE_OPPORTUNITY,
+                title=f"{o.symbol}: {spread}% between {o.buy_on} and {o.sell_on}",
+                body=f"Buy {o.symbol} on {o.buy_on} at {o.ask} and sell on {o.sell_on} at "
+                f"{o.bid}: {spread}% before fees.",
+                dedupe_key=f"arb:{o.symbol}:{o.buy_on}:{o.sell_on}",
+                dedupe_seconds=settings.PEREGRINE_NOTIFY_ARBITRAGE_REPEAT_SECONDS,
+                value=o.spread_pct,
+            )
+    return len(found)

@@ -39,3 +39,11 @@ def daily_summary_task(day: str | None = None) -> int:
 
     target = date.fromisoformat(day) if day else datetime.now(UTC).date() - timedelta(days=1)
     return daily_summary_send(day=target)
+
+
+@shared_task(name="notifications.tasks.arbitrage_scan_task", ignore_result=True)
+def arbitrage_scan_task() -> int:
+    """Look for cross-venue spreads in the collected markets and tell subscribers."""
+    from notifications.services import arbitrage_scan_notify
+
+    return arbitrage_scan_notify()

@@ -12,6 +12,8 @@ from decimal import Decimal
 import redis
 from django.conf import settings
 
+from marketdata.publish import book_key, ticker_key
+
 _client: redis.Redis | None = None
 
 
@@ -20,14 +22,6 @@ def _redis() -> redis.Redis:
     if _client is None:
         _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
     return _client
-
-
-def ticker_key(exchange: str, symbol: str) -> str:
-    return f"market:{exchange}:{symbol}:ticker"
-
-
-def book_key(exchange: str, symbol: str) -> str:
-    return f"market:{exchange}:{symbol}:book"
 
 
 def _decimal(value) -> Decimal | None:
