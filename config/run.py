@@ -85,14 +85,17 @@ def _prepare(env: dict[str, str]) -> None:
 def _children(env: dict[str, str]) -> list[Child]:
     host = env.get("PEREGRINE_HOST", "127.0.0.1")
     port = env.get("PEREGRINE_PORT", "8000")
-    workers = env.get("PEREGRINE_WORKER_CONCURRENCY", "4")
+    workers = env.get("PEREGRINE_WORKER_CONCURRENCY", "2")
+    bots = env.get("PEREGRINE_BOT_CONCURRENCY", "6")
     collectors = env.get("PEREGRINE_MARKETDATA_CONCURRENCY", "3")
     scheduler = "django_celery_beat.schedulers:DatabaseScheduler"
     commands = {
         "web": f"-m uvicorn config.asgi:application --host {host} --port {port} "
         "--no-access-log --lifespan off",
-        "worker": f"-m celery -A config worker -Q default,bots -c {workers} -n worker@%h",
-        # collectors hold a process each for a whole slice: they get a worker of their own
+        "worker": f"-m celery -A config worker -Q default -c {workers} -n worker@%h",
+        # bot loops and collectors hold a process each for a whole slice: each kind gets a
+        # worker of its own, so beat's short tasks (heartbeat, risk sweep) never wait behind them
+        "bots": f"-m celery -A config worker -Q bots -c {bots} -n bots@%h",
         "market": f"-m celery -A config worker -Q marketdata -c {collectors} -n marketdata@%h",
         "beat": f"-m celery -A config beat --scheduler {scheduler} --pidfile=",
         "sandbox": "manage.py sandbox_exchange --demo-user demo",

@@ -46,7 +46,14 @@ def test_run_reaches_healthy_and_ctrl_c_stops_every_child(process_env):
         assert body["failing"] == []
         children = psutil.Process(supervisor.pid).children(recursive=True)
         names = " ".join(" ".join(child.cmdline()) for child in children)
-        for part in ("uvicorn", "-Q default,bots", "-Q marketdata", " beat ", "sandbox_exchange"):
+        for part in (
+            "uvicorn",
+            "-Q default",
+            "-Q bots",
+            "-Q marketdata",
+            " beat ",
+            "sandbox_exchange",
+        ):
             assert part in names, part
         supervisor.send_signal(signal.SIGINT)
         output = supervisor.communicate(timeout=60)[0].decode()
