@@ -365,3 +365,23 @@ def test_fill_status_reaches_strategies():
     feed_book(engine, venue, "99", "101", 1)
     feed_book(engine, venue, "97", "98.5", 2000)
     assert engine.fills[0].order_status is OrderStatus.FILLED
+
+
+def test_xemm_quotes_that_would_cross_the_maker_book_rest_one_tick_inside_it():
+    clock = SimulatedClock(0)
+    venues = two_venues(clock)
+    cfg = CrossExchangeMarketMakingConfig(order_amount="1", min_profitability="0.004",
+                                          latency_buffer="0.001")  # fmt: skip
+    events = [
+        MarketEvent(1, "maker", SYMBOL, {"bids": [("98", "5")], "asks": [("99", "0.5")],
+                                         "ts_ms": 1}),
+        # the taker venue is 10% richer: the profitable bid is far above the maker's best ask
+        MarketEvent(2, "taker", SYMBOL, book("110", "111", ts=2)),
+    ]  # fmt: skip
+    engine, _ = run_events(CrossExchangeMarketMakingStrategy(cfg), events, venues, clock)
+    tick = venues["maker"].instruments[SYMBOL].tick_size
+    orders = list(engine.om.orders.values())
+    bids = [o for o in orders if o.intent.side is Side.BUY]
+    assert [o.intent.price for o in bids] == [D("99") - tick]
+    assert OrderStatus.OPEN in bids[0].history
+    assert all(OrderStatus.REJECTED not in o.history for o in orders)

@@ -64,13 +64,23 @@ class CrossExchangeMarketMakingStrategy(Strategy):
         edge = 1 + c.min_profitability + c.latency_buffer
         qty = maker.round_qty(c.order_amount)
         quotes = []
+        # A quote must rest: a profitable price that would cross the maker venue's book is
+        # moved one tick inside it (a lower bid / higher ask only widens the edge).
+        maker_book = self.ctx.book(self.symbol, c.maker_venue)
+        maker_ask = maker_book.best_ask() if maker_book is not None else None
+        maker_bid = maker_book.best_bid() if maker_book is not None else None
         hedge_sell = taker_book.average_fill_price(Side.SELL, qty)
         if hedge_sell is not None:
             bid = hedge_sell * (1 - taker.taker_fee) / (1 + maker.maker_fee) / edge
-            quotes.append(Quote(Side.BUY, maker.round_price(bid, Side.BUY), qty))
+            if maker_ask is not None and bid >= maker_ask[0]:
+                bid = maker_ask[0] - maker.tick_size
+            if bid > 0:
+                quotes.append(Quote(Side.BUY, maker.round_price(bid, Side.BUY), qty))
         hedge_buy = taker_book.average_fill_price(Side.BUY, qty)
         if hedge_buy is not None:
             ask = hedge_buy * (1 + taker.taker_fee) / (1 - maker.maker_fee) * edge
+            if maker_bid is not None and ask <= maker_bid[0]:
+                ask = maker_bid[0] + maker.tick_size
             quotes.append(Quote(Side.SELL, maker.round_price(ask, Side.SELL), qty))
         return tuple(quotes)
 
