@@ -117,7 +117,6 @@ def _worker(url: str, threads: int, slice_seconds: int) -> subprocess.Popen:
         **os.environ,
         "PEREGRINE_SANDBOX_URL": url,
         "PEREGRINE_BOT_SLICE_SECONDS": str(slice_seconds),
-        "PEREGRINE_BOT_DB_THREADS": "4",
     }
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "bots", "-P", "threads",
@@ -171,7 +170,7 @@ def main() -> int:
             if time.monotonic() > deadline:
                 raise SystemExit("bots did not all start within 120 s")
             time.sleep(0.5)
-        time.sleep(2)  # past the start-up burst
+        time.sleep(10)  # steady state: past the start-up of a hundred bots
         from django.utils import timezone
 
         measured_from = timezone.now()
@@ -206,6 +205,13 @@ def main() -> int:
         for o in orders.exclude(sent_at=None).exclude(trigger_ms=None)
     ]
     fills = orders.aggregate(n=Sum("filled_qty"))["n"]
+    first, continued = {}, []
+    for event in BotEvent.objects.filter(bot_id__in=ids, kind="slice").order_by("at"):
+        if event.bot_id in first:
+            continued.append(event.data.get("start_ms", 0))
+        else:
+            first[event.bot_id] = event.data.get("start_ms", 0)
+    starts = list(first.values())
     bots_with_orders = orders.values("bot_id").distinct().count()
     print(f"trading bench: {args.bots} paper bots, 1 worker (thread pool), {args.seconds} s")
     print(f"  ticks handled:      {ticks / max(slice_seconds_total, 1e-9) * len(ids):,.0f}/s "
@@ -216,6 +222,9 @@ def main() -> int:
           f"p99 {_percentile(latencies, 0.99):.0f} ms over {len(latencies)} orders "
           f"(exchange timestamp of the book -> order on the paper venue, committed)")  # fmt: skip
     print(f"  worker:             CPU {cpu * 100:.0f}% of one core, RSS {rss / 2**20:.0f} MiB")
+    print(f"  slice start:        first start p50 {_percentile(starts, 0.5):.0f} ms (lease, "
+          f"books, reconciliation); next slices p50 {_percentile(continued, 0.5):.0f} ms, "
+          f"p99 {_percentile(continued, 0.99):.0f} ms (lease taken over, state kept)")  # fmt: skip
     print(f"  filled quantity:    {fills or 0} BTC across all bots")
     return 0
 

@@ -35,7 +35,7 @@ _ENV = {
     # how often a bot writes its strategy checkpoint while running
     "PEREGRINE_BOT_CHECKPOINT_SECONDS": _seconds("PEREGRINE_BOT_CHECKPOINT_SECONDS", "10", 0.1),
     # database threads per worker process shared by all its bots (0: each bot's own thread)
-    "PEREGRINE_BOT_DB_THREADS": env.integer("PEREGRINE_BOT_DB_THREADS", 4, minimum=0),
+    "PEREGRINE_BOT_DB_THREADS": env.integer("PEREGRINE_BOT_DB_THREADS", 8, minimum=0),
     # automatic restarts allowed per bot and hour before it goes to error
     "PEREGRINE_BOT_MAX_RESTARTS_PER_HOUR": env.integer(
         "PEREGRINE_BOT_MAX_RESTARTS_PER_HOUR", 3, minimum=1

@@ -21,10 +21,14 @@ from trading.runtime.hub import market_channel as channel
 @pytest.fixture(autouse=True)
 def _runtime_inline(settings):
     """Runtime database work on the test's own thread (and connection, and transaction)."""
+    from trading.runtime.runner import parked_close_all
+
     settings.PEREGRINE_BOT_DB_THREADS = 0
     settings.PEREGRINE_BOT_LEASE_SECONDS = 5
     settings.PEREGRINE_BOT_SLICE_SECONDS = 2
     settings.PEREGRINE_BOT_CHECKPOINT_SECONDS = 0.5
+    yield
+    parked_close_all()
 
 
 # Redis pub/sub ignores the database number: other test runs on the same Redis publish on

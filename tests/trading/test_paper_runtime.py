@@ -90,6 +90,23 @@ def _mm():
     return dict(MM_PARAMS)
 
 
+def test_the_next_slice_on_the_same_process_carries_on_from_memory(alice, make_bot, feeder):
+    from trading.runtime.runner import _parked, bot_run_slice
+
+    bot = make_bot(alice)
+    bot_start(bot=bot)
+    with feeder():
+        assert bot_run_slice(bot.pk) == "continued"
+        token, parked, _ = _parked[bot.pk]
+        assert bot_run_slice(bot.pk, token) == "continued"
+    assert _parked[bot.pk][1] is parked  # the same runner, one token on
+    assert BotLease.objects.get(bot=bot).token == token + 1
+    reconciles = bot.events.filter(kind="reconcile")
+    assert [e.data["token"] for e in reconciles] == [token]  # no rebuild for the second slice
+    assert Order.objects.filter(bot=bot, lease_token=token + 1).exists()
+    _assert_books_consistent(bot)
+
+
 def test_a_second_runner_is_refused_while_the_lease_is_held(alice, make_bot, feeder):
     bot = make_bot(alice)
     bot_start(bot=bot)

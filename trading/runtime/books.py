@@ -98,7 +98,6 @@ class Books:
         self.known: dict[str, Known] = {}
         self.by_exchange_id: dict[tuple[str, str], str] = {}
         self.trigger_ms: int | None = None
-        self.levels: dict[str, tuple[int | None, str]] = {}  # cid -> (level, tag) of intents
         self.order_manager = None
         self.sent = 0
 
@@ -107,6 +106,18 @@ class Books:
         self.known[known.client_order_id] = known
         if known.exchange_order_id:
             self.by_exchange_id[(known.exchange, known.exchange_order_id)] = known.client_order_id
+
+    def forget_settled(self) -> list[str]:
+        """Drop finished orders whose fills are all booked; return their client order ids."""
+        settled = [
+            cid
+            for cid, k in self.known.items()
+            if not k.active and (self.paper or k.booked_qty >= k.filled_qty)
+        ]
+        for cid in settled:
+            known = self.known.pop(cid)
+            self.by_exchange_id.pop((known.exchange, known.exchange_order_id), None)
+        return settled
 
     def active(self, exchange: str | None = None) -> list[Known]:
         return [k for k in self.known.values() if k.active and exchange in (None, k.exchange)]
@@ -288,4 +299,6 @@ class Books:
         if not self.batch:
             return None
         batch, self.batch = self.batch, Batch()
-        return db_call(bot_books_write, bot=self.bot, token=self.token, batch=batch)
+        return db_call(
+            bot_books_write, bot=self.bot, token=self.token, batch=batch, synchronous=not self.paper
+        )

@@ -140,35 +140,70 @@ class BotRunner:
         self._status_dirty = False
         self._registered = False
         self._renewed = time.monotonic()
+        self.closed = False
 
     # -- the slice -------------------------------------------------------------------------
     def run(self, handover_token: int | None = None) -> str:
-        """Run one slice; returns what happened (busy, continued, paused, stopped, ...)."""
+        """Run one slice; returns what happened (busy, continued, paused, stopped, ...).
+
+        A runner parked by the previous slice on this process carries on from memory; any
+        other starts from the books and reconciles.
+        """
         ttl = conf.get("PEREGRINE_BOT_LEASE_SECONDS")
-        self.token = db_call(
+        self._began = time.monotonic()
+        token = db_call(
             leases.lease_acquire,
             bot_id=self.bot_id,
             holder=_holder(),
             ttl_seconds=ttl,
             handover_token=handover_token,
         )
-        if self.token is None:
+        if token is None:
+            self._close()
             return "busy"
+        if self.engine is not None and token != (handover_token or 0) + 1:
+            # someone took the lease between the slices (a kill switch, a supervisor): what
+            # this runner remembers may be stale, so it starts from the books like any other
+            began = self._began
+            self._close()
+            self.__init__(self.bot_id)
+            self._began = began
+        self.token = token
         self._renewed = time.monotonic()
+        outcome = "error"
         try:
-            return self._run()
+            outcome = self._run() if self.engine is None else self._continue()
         except LeaseLost:
             logger.info("bot %s: lease taken over; this runner stops", self.bot_id)
-            return "fenced"
+            outcome = "fenced"
         except AccountRefused as exc:
             self._fail(f"The exchange refused the account's API key: {exc}")
-            return "error"
         except Exception as exc:
             logger.exception("bot %s failed", self.bot_id)
             self._fail(f"{type(exc).__name__}: {exc}")
-            return "error"
         finally:
-            self._close()
+            if outcome != "continued":  # a parked runner belongs to the next slice now
+                self._close()
+        return outcome
+
+    def _continue(self) -> str:
+        """The next slice on the same process: nothing crashed, memory is exact; no rebuild.
+
+        Taking the lease over with the handed-over token proves nobody ran the bot between.
+        """
+        from trading.services.bots import risk_limits_build
+
+        self.bot = db_call(_load_bot, self.bot_id)
+        self.books.bot, self.books.token = self.bot, self.token
+        self.engine.om.id_prefix = f"{self.bot.client_id_prefix}{self.token}"
+        self.engine.risk.limits = risk_limits_build(self.bot)  # limits may change while running
+        self.stats, self.books.sent, self.inbox.dropped_books = Counter(), 0, 0
+        self._renew(conf.get("PEREGRINE_BOT_LEASE_SECONDS"))
+        if self.status == S.STARTING:
+            self._transition(S.RUNNING, "Running again.", (S.STARTING,))
+        if self.status != S.RUNNING:
+            return self._on_status_change()
+        return self._loop()
 
     def _run(self) -> str:
         self.bot = db_call(_load_bot, self.bot_id)
@@ -407,6 +442,7 @@ class BotRunner:
         checkpoint_every = conf.get("PEREGRINE_BOT_CHECKPOINT_SECONDS")
         timer = self.bot.timer_ms / 1000
         now = time.monotonic()
+        self.stats["start_ms"] = round((now - self._began) * 1000)
         deadline = now + slice_seconds
         # periodic work starts at a random phase: bots started together must not write together
         jitter = random.random()
@@ -638,17 +674,40 @@ class BotRunner:
             state_encode(self.strategy.inner.snapshot()), state_encode(self.engine.risk.snapshot())
         )
 
+    def _prune(self) -> None:
+        """Forget what the books already hold, so a runner that lives for days stays small."""
+        om = self.engine.om
+        om.events.clear()
+        self.engine.fills.clear()
+        for cid in [cid for cid, t in om.orders.items() if t.status.is_terminal]:
+            del om.orders[cid]
+        settled = self.books.forget_settled()
+        for venue in self.venues.values():
+            if isinstance(venue, PaperExchange):
+                venue.forget_finished()
+            else:
+                venue.forget(settled)
+
     def _hand_over(self, ttl: float) -> str:
         from trading.services.bots import bot_dispatch_next
 
+        self._prune()
         self._checkpoint()
         self.stats["dropped_books"] = self.inbox.dropped_books
         self.stats["orders"] = self.books.sent
         data = {**self.stats, "holder": _holder(), "token": self.token}
         self.books.event("slice", "Slice ended; next slice enqueued.", data)
         self.books.flush()
-        db_call(bot_dispatch_next, bot_id=self.bot_id, token=self.token)
-        db_call(leases.lease_hand_over, bot_id=self.bot_id, token=self.token, grace_seconds=ttl)
+        bot_id, token = self.bot_id, self.token
+        db_call(leases.lease_hand_over, bot_id=bot_id, token=token, grace_seconds=ttl)
+        # parked before the next slice exists, so that slice finds it; from here on this thread
+        # does not touch the runner (unless the next slice could not be enqueued)
+        _park(self)
+        try:
+            db_call(bot_dispatch_next, bot_id=bot_id, token=token)
+        except Exception:
+            _unpark(bot_id, token)
+            raise
         return "continued"
 
     def _fail(self, message: str) -> None:
@@ -668,18 +727,66 @@ class BotRunner:
             logger.exception("bot %s: could not record its failure", self.bot_id)
 
     def _close(self) -> None:
+        self.closed = True
         if self._registered:
             hub().unregister(self.inbox)
+            self._registered = False
         for venue in self.venues.values():
             if isinstance(venue, LiveVenue):
                 venue.close()
-        if self.loop is not None:
+        self.venues = {}
+        if self.loop is not None and not self.loop.is_closed():
             self.loop.close()
+
+
+# Runners whose slice ended, waiting for their next slice on this process (bot id ->
+# (token, runner, parked at)). One that waits longer than two lease periods was taken up
+# elsewhere (or not at all) and is closed.
+_parked: dict[int, tuple[int, BotRunner, float]] = {}
+_parked_lock = threading.Lock()
+
+
+def _park(runner: BotRunner) -> None:
+    with _parked_lock:
+        previous = _parked.pop(runner.bot_id, None)
+        _parked[runner.bot_id] = (runner.token, runner, time.monotonic())
+    if previous is not None and previous[1] is not runner:
+        previous[1]._close()
+
+
+def _unpark(bot_id: int, handover_token: int | None) -> BotRunner | None:
+    limit = 2 * conf.get("PEREGRINE_BOT_LEASE_SECONDS")
+    now = time.monotonic()
+    stale = []
+    with _parked_lock:
+        entry = _parked.pop(bot_id, None)
+        for other_id, (_, _runner, parked_at) in list(_parked.items()):
+            if now - parked_at > limit:
+                stale.append(_parked.pop(other_id)[1])
+    for runner in stale:
+        runner._close()
+    if entry is None:
+        return None
+    token, runner, _ = entry
+    if handover_token is not None and token == handover_token and not runner.closed:
+        return runner
+    runner._close()
+    return None
+
+
+def parked_close_all() -> None:
+    """Close every parked runner (tests; a worker shutting down)."""
+    with _parked_lock:
+        runners = [entry[1] for entry in _parked.values()]
+        _parked.clear()
+    for runner in runners:
+        runner._close()
 
 
 def bot_run_slice(bot_id: int, handover_token: int | None = None) -> str:
     """Run one slice of the bot's loop on this thread; the task's whole body."""
-    return BotRunner(bot_id).run(handover_token)
+    runner = _unpark(bot_id, handover_token) or BotRunner(bot_id)
+    return runner.run(handover_token)
 
 
 def live_cancel_all(bot: Bot, reason: str) -> int:

@@ -113,6 +113,21 @@ class PaperExchange(SimulatedExchange):
         """Put an order the books hold back on the book after a restart (not recorded again)."""
         return super().place_order(account_id, request)
 
+    def forget_finished(self) -> int:
+        """Drop finished orders and past fills from memory; the books hold them.
+
+        A bot runs for days on one venue object; without this it would keep every order it
+        ever placed. (Reaches into the simulated exchange's own tables: tradecore has no
+        public way to do this yet.)
+        """
+        done = [oid for oid, live in self._orders.items() if live.status.is_terminal]
+        for oid in done:
+            live = self._orders.pop(oid)
+            self._by_client.pop((live.account_id, live.client_order_id), None)
+        for fills in self._fills.values():
+            fills.clear()
+        return len(done)
+
 
 # -- live ------------------------------------------------------------------------------------
 _KIND = {OrderType.LIMIT: "limit", OrderType.MARKET: "market"}
@@ -345,6 +360,13 @@ class LiveVenue:
         )
         self.recorder.order_seen(self.name, order)
         return order
+
+    def forget(self, client_order_ids) -> None:
+        """Drop what is remembered of finished orders (the books hold them)."""
+        for cid in client_order_ids:
+            self.snapshots.pop(cid, None)
+            self.requests.pop(cid, None)
+            self.symbols_by_cid.pop(cid, None)
 
     def fetch_open_orders(self, symbol: str) -> list[ExchangeOrder]:
         return self.run(self.gateway.fetch_open_orders(symbol=symbol))

@@ -372,13 +372,21 @@ def _write_extras(bot: Bot, batch: Batch, now: datetime) -> None:
         )
 
 
-def bot_books_write(*, bot: Bot, token: int | None, batch: Batch) -> BooksResult:
+def bot_books_write(
+    *, bot: Bot, token: int | None, batch: Batch, synchronous: bool = True
+) -> BooksResult:
     """Write one step of a bot in one transaction, refused (LeaseLost) if `token` is stale.
 
     `token=None` writes without the lease (the kill switch, which revoked it first).
+    `synchronous=False` (paper) does not wait for the commit to reach the disk: a database
+    crash may lose the last moments of a paper bot, books and simulated venue alike (the venue
+    is rebuilt from the books), never a live order's intent.
     """
     now = timezone.now()
     with transaction.atomic():
+        if not synchronous:
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
         if token is not None:
             lease_check(bot_id=bot.pk, token=token)
         changed = _write_orders(bot, batch, token, now)
