@@ -45,12 +45,16 @@ def strategy_params_validate(*, strategy: str, params: Mapping) -> dict:
         if error.validator == "pattern":
             message = f"{error.instance!r} is not a decimal number"
         errors.setdefault(_field_of(error), []).append(message)
+    # tradecore checks the values (decimal bounds, cross-field rules) of the fields the schema
+    # did not already refuse, so one answer names every bad field it can
+    known = {k: v for k, v in params.items() if k not in errors}
+    try:
+        config = validate_config(strategy, known)
+    except ConfigError as exc:
+        errors.setdefault(exc.field or "params", []).append(exc.message)
+        config = None
     if errors:
         raise ValidationError(errors)
-    try:
-        config = validate_config(strategy, params)
-    except ConfigError as exc:
-        raise ValidationError({exc.field or "params": exc.message}) from None
     return config.to_dict()
 
 
