@@ -227,8 +227,8 @@ def risk_sweep() -> dict[str, list]:
     breaches: list[tuple[int, str, str]] = []
     for bot in bots:
         value = values[bot.pk]
+        _track(bot, value.equity, today)  # a new day starts from its first equity
         found = _bot_breach(bot, value)
-        _track(bot, value.equity, today)
         if found:
             breaches.append((bot.pk, *found))
     Bot.objects.bulk_update(bots, ["peak_equity", "day_start_equity", "risk_day"])
@@ -249,6 +249,7 @@ def _user_sweep(bots: list[Bot], values: dict[int, Valuation], today) -> list:
         user_bots = by_user[row.user_id]
         equity = sum((values[b.pk].equity for b in user_bots), ZERO)
         exposure = sum((values[b.pk].exposure for b in user_bots), ZERO)
+        _track(row, equity, today)
         found = None
         if row.max_exposure is not None and exposure > row.max_exposure:
             found = ("user_exposure", f"all bots' exposure {exposure:.2f} > {row.max_exposure}")
@@ -260,7 +261,6 @@ def _user_sweep(bots: list[Bot], values: dict[int, Valuation], today) -> list:
             loss = row.day_start_equity - equity
             if loss >= row.daily_loss_limit:
                 found = ("user_daily_loss", f"all bots lost {loss:.2f} today")
-        _track(row, equity, today)
         row.save(update_fields=["peak_equity", "day_start_equity", "risk_day"])
         if found:
             for bot in user_bots:
