@@ -33,13 +33,13 @@ sys.path.insert(0, str(ROOT))
 VENUE = f"bench{secrets.token_hex(2)}"
 
 
-def _bench_database() -> str:
+def _bench_database(suffix: str = "trading_bench") -> str:
     """Create a fresh database next to DATABASE_URL's and return its URL."""
     import psycopg
 
     url = os.environ["DATABASE_URL"]
     parts = urlparse(url)
-    name = f"{parts.path.lstrip('/') or 'peregrine'}_trading_bench"
+    name = f"{parts.path.lstrip('/') or 'peregrine'}_{suffix}"
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -53,6 +53,7 @@ def _setup() -> None:
     os.environ["PEREGRINE_SANDBOX_VENUES"] = f"sandbox,sandbox-b,{VENUE}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
     import django
 
     django.setup()
