@@ -100,6 +100,17 @@ def test_within_limits_nothing_happens_and_the_peak_is_tracked(alice, make_bot, 
     assert bot.status == Bot.Status.RUNNING and bot.peak_equity == Decimal("13000")
 
 
+def test_a_bot_without_a_mark_is_not_judged_on_a_made_up_value(alice, make_bot, market):
+    market.clear(VENUE_A, "BTC/USDT")
+    bot = _running(
+        make_bot(alice, risk_limits={"max_drawdown_fraction": "0.1"}),
+        peak_equity=Decimal("20000"),
+    )
+    assert bots_value([bot])[bot.pk].unpriced == [f"{VENUE_A}:BTC"]
+    assert risk_sweep()["breaches"] == []
+    assert Bot.objects.get(pk=bot.pk).status == Bot.Status.RUNNING
+
+
 def test_user_limits_cover_all_their_bots(alice, bob, make_bot, marked):
     UserRiskLimits.objects.create(user=alice, max_exposure=Decimal("5000"), on_breach="pause")
     first, second = _running(make_bot(alice)), _running(make_bot(alice))

@@ -227,6 +227,9 @@ def risk_sweep() -> dict[str, list]:
     breaches: list[tuple[int, str, str]] = []
     for bot in bots:
         value = values[bot.pk]
+        if value.unpriced:  # no mark for something it holds: its value would be made up
+            logger.info("risk sweep: bot %s has no mark for %s", bot.pk, value.unpriced)
+            continue
         _track(bot, value.equity, today)  # a new day starts from its first equity
         found = _bot_breach(bot, value)
         if found:
@@ -247,6 +250,8 @@ def _user_sweep(bots: list[Bot], values: dict[int, Valuation], today) -> list:
     breaches = []
     for row in limits:
         user_bots = by_user[row.user_id]
+        if any(values[b.pk].unpriced for b in user_bots):
+            continue
         equity = sum((values[b.pk].equity for b in user_bots), ZERO)
         exposure = sum((values[b.pk].exposure for b in user_bots), ZERO)
         _track(row, equity, today)
