@@ -25,7 +25,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import DatabaseError
+from redis import RedisError
 
+from exchanges.gateway.errors import Action, GatewayError
 from tradecore.clock import WallClock
 from tradecore.domain import (
     Fill,
@@ -40,7 +43,7 @@ from tradecore.domain import (
 )
 from tradecore.engine import TradingEngine
 from tradecore.intents import OrderIntent
-from tradecore.order_manager import TrackedOrder
+from tradecore.order_manager import TrackedOrder, VenueTimeout
 from tradecore.risk import RiskManager
 from tradecore.strategies import get_strategy_class, validate_config
 from trading import conf
@@ -178,6 +181,15 @@ class BotRunner:
             outcome = "fenced"
         except AccountRefused as exc:
             self._fail(f"The exchange refused the account's API key: {exc}")
+        except (DatabaseError, RedisError, GatewayError, VenueTimeout) as exc:
+            if isinstance(exc, GatewayError) and exc.action is Action.DISABLE_KEY:
+                self._fail(f"The exchange refused the account's API key: {exc}")
+            else:
+                # the platform, not the strategy, failed: leave as a crashed runner would; the
+                # lease runs out and the supervisor resumes the bot (within its restart limit)
+                logger.warning("bot %s: runner stopped on %r; the supervisor resumes it",
+                               self.bot_id, exc)  # fmt: skip
+                outcome = "crashed"
         except Exception as exc:
             logger.exception("bot %s failed", self.bot_id)
             self._fail(f"{type(exc).__name__}: {exc}")
@@ -534,14 +546,21 @@ class BotRunner:
     def _poll(self) -> None:
         self.stats["polls"] += 1
         for name, venue in self.venues.items():
-            report = live_sync(
-                self.books,
-                venue,
-                self.symbols_on[name],
-                since_ms=self.trade_since.get(name),
-                source="poll",
-                trades=self.stats["polls"] % TRADES_EVERY_POLLS == 0,
-            )
+            try:
+                report = live_sync(
+                    self.books,
+                    venue,
+                    self.symbols_on[name],
+                    since_ms=self.trade_since.get(name),
+                    source="poll",
+                    trades=self.stats["polls"] % TRADES_EVERY_POLLS == 0,
+                )
+            except GatewayError as exc:
+                if exc.action is Action.DISABLE_KEY:
+                    raise AccountRefused(str(exc)) from exc
+                self.stats["poll_failures"] += 1  # unavailable for now: the next poll retries
+                logger.info("bot %s: poll of %s failed: %s", self.bot_id, name, exc)
+                continue
             if report.newest_trade_ms:
                 self.trade_since[name] = report.newest_trade_ms - 2000
             for order in report.snapshots:
