@@ -224,3 +224,25 @@ def test_a_live_market_maker_sends_each_order_after_its_row_is_committed(
     )
     assert ours == books
     other.close()
+
+
+def test_an_exchange_in_maintenance_stops_the_slice_not_the_bot(live_bot, sandbox):
+    from django.db import connection
+
+    from trading.models import BotLease
+
+    bot = live_bot()
+    venue = sandbox[0].venues[VENUE_A]
+    venue.maintenance = True
+    try:
+        assert BotRunner(bot.pk).run() == "crashed"
+    finally:
+        venue.maintenance = False
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.STARTING  # not error: the supervisor will resume it
+    assert BotLease.objects.get(bot=bot).expires_at is not None  # left to run out
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE trading_botlease SET expires_at = now() WHERE bot_id = %s", [bot.pk])
+    assert BotRunner(bot.pk).run() == "continued"
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.RUNNING
