@@ -139,6 +139,7 @@ def main() -> int:
     parser.add_argument("--bots", type=int, default=100)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--refresh-ms", type=int, default=1000)
+    parser.add_argument("--slice-seconds", type=int, default=60, help="as in production")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
         print("skipped: needs DATABASE_URL and REDIS_URL (make bench provides them)")
@@ -158,7 +159,7 @@ def main() -> int:
     stop = threading.Event()
     collector = _collector(url, stop)
     bots = _bots(args.bots, args.refresh_ms)
-    slice_seconds = max(10, args.seconds // 2)
+    slice_seconds = args.slice_seconds
     worker = _worker(url, args.bots + 10, slice_seconds)
     process = psutil.Process(worker.pid)
     try:

@@ -154,23 +154,24 @@ class BotRunner:
         """
         ttl = conf.get("PEREGRINE_BOT_LEASE_SECONDS")
         self._began = time.monotonic()
-        token = db_call(
-            leases.lease_acquire,
+        taken = db_call(
+            leases.lease_take,
             bot_id=self.bot_id,
             holder=_holder(),
             ttl_seconds=ttl,
             handover_token=handover_token,
         )
-        if token is None:
+        if taken is None:
             self._close()
             return "busy"
+        token, self.status = taken
         if self.engine is not None and token != (handover_token or 0) + 1:
             # someone took the lease between the slices (a kill switch, a supervisor): what
             # this runner remembers may be stale, so it starts from the books like any other
-            began = self._began
+            began, status = self._began, self.status
             self._close()
             self.__init__(self.bot_id)
-            self._began = began
+            self._began, self.status = began, status
         self.token = token
         self._renewed = time.monotonic()
         outcome = "error"
@@ -205,12 +206,11 @@ class BotRunner:
         """
         from trading.services.bots import risk_limits_build
 
-        self.bot = db_call(_load_bot, self.bot_id)
+        self.bot = db_call(Bot.objects.select_related("user").get, pk=self.bot_id)
         self.books.bot, self.books.token = self.bot, self.token
         self.engine.om.id_prefix = f"{self.bot.client_id_prefix}{self.token}"
         self.engine.risk.limits = risk_limits_build(self.bot)  # limits may change while running
         self.stats, self.books.sent, self.inbox.dropped_books = Counter(), 0, 0
-        self._renew(conf.get("PEREGRINE_BOT_LEASE_SECONDS"))
         if self.status == S.STARTING:
             self._transition(S.RUNNING, "Running again.", (S.STARTING,))
         if self.status != S.RUNNING:
@@ -718,12 +718,11 @@ class BotRunner:
         self.books.event("slice", "Slice ended; next slice enqueued.", data)
         self.books.flush()
         bot_id, token = self.bot_id, self.token
-        db_call(leases.lease_hand_over, bot_id=bot_id, token=token, grace_seconds=ttl)
         # parked before the next slice exists, so that slice finds it; from here on this thread
         # does not touch the runner (unless the next slice could not be enqueued)
         _park(self)
         try:
-            db_call(bot_dispatch_next, bot_id=bot_id, token=token)
+            db_call(bot_dispatch_next, bot_id=bot_id, token=token, grace_seconds=ttl)
         except Exception:
             _unpark(bot_id, token)
             raise

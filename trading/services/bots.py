@@ -29,7 +29,13 @@ from trading import conf
 from trading.events import bot_event_publish, bot_owner_notify
 from trading.models import Bot, BotEvent, BotVenue, KillSwitch, Order
 from trading.runtime.hub import control_publish
-from trading.services.leases import LeaseLost, lease_check, lease_is_live, lease_revoke
+from trading.services.leases import (
+    LeaseLost,
+    lease_check,
+    lease_hand_over,
+    lease_is_live,
+    lease_revoke,
+)
 
 S = Bot.Status
 STARTABLE = frozenset({S.DRAFT, S.STOPPED, S.ERROR})
@@ -540,10 +546,15 @@ def bot_runtime_transition(
         return bot
 
 
-def bot_dispatch_next(*, bot_id: int, token: int) -> None:
-    """End of a slice: enqueue the next one (fenced: only the lease holder may)."""
+def bot_dispatch_next(*, bot_id: int, token: int, grace_seconds: float | None = None) -> None:
+    """End of a slice: enqueue the next one (fenced: only the lease holder may).
+
+    With `grace_seconds` the lease is also kept that long for the next slice to take over.
+    """
     with transaction.atomic():
         lease_check(bot_id=bot_id, token=token)
+        if grace_seconds is not None:
+            lease_hand_over(bot_id=bot_id, token=token, grace_seconds=grace_seconds)
         Bot.objects.filter(pk=bot_id).update(dispatched_at=timezone.now())
         transaction.on_commit(lambda: _send_slice(bot_id, token))
 

@@ -30,7 +30,7 @@ UPDATE trading_botlease
        expires_at = now() + make_interval(secs => %s)
  WHERE bot_id = %s
    AND (expires_at IS NULL OR expires_at <= now() OR token = %s)
-RETURNING token
+RETURNING token, (SELECT status FROM trading_bot WHERE id = bot_id)
 """
 _RENEW = """
 UPDATE trading_botlease AS l
@@ -48,6 +48,16 @@ def lease_acquire(
 
     Returns the new fencing token, or None when another runner holds the lease.
     """
+    taken = lease_take(
+        bot_id=bot_id, holder=holder, ttl_seconds=ttl_seconds, handover_token=handover_token
+    )
+    return None if taken is None else taken[0]
+
+
+def lease_take(
+    *, bot_id: int, holder: str, ttl_seconds: float, handover_token: int | None = None
+) -> tuple[int, str] | None:
+    """`lease_acquire`, also reading the bot's status in the same statement: (token, status)."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO trading_botlease (bot_id, token, holder) VALUES (%s, 0, '') "
@@ -56,7 +66,7 @@ def lease_acquire(
         )
         cursor.execute(_ACQUIRE, [holder[:200], ttl_seconds, bot_id, handover_token or -1])
         row = cursor.fetchone()
-    return None if row is None else int(row[0])
+    return None if row is None else (int(row[0]), row[1])
 
 
 def lease_renew(*, bot_id: int, token: int, ttl_seconds: float) -> Renewal:
