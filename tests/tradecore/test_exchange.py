@@ -40,7 +40,7 @@ def bar(ts, o, h, low, c, v=100.0):
 
 def test_limit_buy_locks_quote_with_fee_and_cancel_releases_it(venue):
     order = venue.place_order("alice", limit("a1", BUY, "0.5", "100"))
-    assert order.status is OrderStatus.OPEN
+    assert order.status is OrderStatus.NEW  # no book, no price: it waits for the market
     usdt = venue.balances("alice")["USDT"]
     assert usdt.locked == D("50") * D("1.002")
     assert usdt.free == D("10000") - usdt.locked
@@ -95,7 +95,7 @@ def test_post_only_that_would_cross_is_rejected(venue):
 def test_market_buy_fills_at_next_candle_open_with_taker_fee(venue, clock):
     venue.on_candle("BTC-USDT", bar(0, 100, 101, 99, 100))
     order = venue.place_order("alice", market("m1", BUY, "1"))
-    assert order.status is OrderStatus.OPEN and order.filled_qty == 0
+    assert order.status is OrderStatus.NEW and order.filled_qty == 0  # until the next bar
     fills = venue.on_candle("BTC-USDT", bar(1_000, 102, 103, 101, 102))
     assert len(fills) == 1
     fill = fills[0]
@@ -284,7 +284,7 @@ def test_market_buy_that_overdraws_at_the_fill_price_is_sized_to_fit_loudly(cloc
     venue.deposit("alice", "USDT", "1000")
     venue.on_candle("BTC-USDT", bar(0, 100, 100, 100, 100))
     order = venue.place_order("alice", market("m", BUY, "10"))  # exactly all cash at 100
-    assert order.status is OrderStatus.OPEN
+    assert order.status is OrderStatus.NEW
     venue.on_candle("BTC-USDT", bar(1000, 101, 101, 101, 101))  # gaps up
     order = venue.get_order("alice", client_order_id="m")
     assert order.status is OrderStatus.CANCELLED

@@ -166,3 +166,25 @@ def test_reconcile_refreshes_orders_changed_while_away(setup):
     changed = om.reconcile()
     assert [t.client_order_id for t in changed] == [order.client_order_id]
     assert om.orders[order.client_order_id].status is S.CANCELLED
+
+
+def test_a_post_only_quote_placed_before_any_book_is_rejected_on_arrival_and_the_om_knows():
+    """A venue with no book yet cannot say whether a post-only quote rests: it stays NEW until
+    the first market event, which may reject it; the order manager must end up where the venue
+    is (an OPEN it was told earlier could not become REJECTED, and the quote would be lost)."""
+    from tradecore.engine import TradingEngine
+    from tradecore.strategies.base import Strategy
+
+    clock = SimulatedClock(0)
+    venue = SimulatedExchange("sim", [instrument()], clock=clock)
+    venue.deposit("default", "BTC", "1")
+    engine = TradingEngine(Strategy(), venue, clock=clock)
+    ask = OrderIntent("BTC-USDT", Side.SELL, OrderType.LIMIT, D("0.1"), D("100"), post_only=True)
+    order = engine.om.submit(ask)
+    assert order.status is S.NEW
+    clock.set(100)
+    venue.on_book("BTC-USDT", {"bids": [("101", "1")], "asks": [("102", "1")], "ts_ms": 100})
+    assert venue.get_order("default", client_order_id=order.client_order_id).status is S.REJECTED
+    tracked = engine.om.orders[order.client_order_id]
+    assert tracked.status is S.REJECTED
+    assert tracked.history == [S.NEW, S.REJECTED]

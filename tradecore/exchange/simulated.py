@@ -478,7 +478,9 @@ class SimulatedExchange:
         o.status = OrderStatus.OPEN
         if book is None:
             # Without a book, a limit that does not cross the last price rests from now on;
-            # anything else is decided by the first market event after it arrives.
+            # anything else is decided by the first market event after it arrives, and stays
+            # NEW until then: OPEN would promise a resting order that may yet be rejected
+            # (post-only) or taken, and nobody may see OPEN turn into REJECTED.
             if o.type is OrderType.LIMIT:
                 last = self.last_price(o.symbol)
                 o.arrived = last is not None and (
@@ -486,6 +488,8 @@ class SimulatedExchange:
                 )
             else:
                 o.arrived = False
+            if not o.arrived:
+                o.status = OrderStatus.NEW
             return
         out: list[Fill] = []
         self._arrive_on_book(o, book, ts, out)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -17,7 +18,7 @@ from decimal import Decimal
 from exchanges.gateway.interface import ExchangeTrade
 from tradecore.domain import ZERO, Fill, OrderRequest, OrderStatus
 from trading.models import Bot, Order
-from trading.runtime.db import db_call
+from trading.runtime.db import db_call, db_submit
 from trading.services.orders import (
     Batch,
     BooksResult,
@@ -100,6 +101,7 @@ class Books:
         self.trigger_ms: int | None = None
         self.order_manager = None
         self.sent = 0
+        self._pending: Future | None = None  # the write flush_behind handed over
 
     # -- mirror ----------------------------------------------------------------------------
     def adopt_known(self, known: Known) -> None:
@@ -295,10 +297,42 @@ class Books:
 
     # -- writing ---------------------------------------------------------------------------
     def flush(self) -> BooksResult | None:
-        """Write the batch in one fenced transaction (LeaseLost if the lease moved on)."""
+        """Write the batch in one fenced transaction (LeaseLost if the lease moved on).
+
+        A write handed over by `flush_behind` is waited for first: the books are written in
+        the order the bot made them.
+        """
+        self.settle()
         if not self.batch:
             return None
         batch, self.batch = self.batch, Batch()
         return db_call(
             bot_books_write, bot=self.bot, token=self.token, batch=batch, synchronous=not self.paper
         )
+
+    def flush_behind(self) -> None:
+        """Paper: hand the batch to a database thread and carry on trading.
+
+        One write is in flight at a time; while it is, the batch keeps growing and goes with the
+        next call. A write that failed (LeaseLost, the database down) raises here, on the bot's
+        thread, as a synchronous flush would have. The paper venue lives in this process, so
+        nothing outside waits on these rows; a crash loses the unwritten steps on both sides.
+        """
+        pending = self._pending
+        if pending is not None:
+            if not pending.done():
+                return
+            self._pending = None
+            pending.result()
+        if not self.batch:
+            return
+        batch, self.batch = self.batch, Batch()
+        self._pending = db_submit(
+            bot_books_write, bot=self.bot, token=self.token, batch=batch, synchronous=False
+        )
+
+    def settle(self) -> None:
+        """Wait for the write `flush_behind` handed over (raising what it raised)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
