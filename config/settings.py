@@ -387,6 +387,12 @@ PEREGRINE_COLLECTOR_SLICE_SECONDS = env.integer(
     "PEREGRINE_COLLECTOR_SLICE_SECONDS", 240, minimum=10
 )
 PEREGRINE_COLLECTOR_POLL_SECONDS = float(env.string("PEREGRINE_COLLECTOR_POLL_SECONDS", "1.0"))
+# bars of 1m history a collector fills in (gaps only) when it starts a slice, and a signal bot
+# fetches when it starts on a market with less: it warms up at once. 0 turns both off (tests feed
+# their own markets)
+PEREGRINE_COLLECTOR_HISTORY_BARS = env.integer(
+    "PEREGRINE_COLLECTOR_HISTORY_BARS", 0 if PEREGRINE_ENV == "test" else 300, minimum=0
+)
 
 # --- notifications (issue 6) ----------------------------------------------------------------
 # Per-user channels through apprise; deliveries run on the default Celery queue. A user gets at

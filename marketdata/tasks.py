@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 
 import redis
 import redis.asyncio as redis_async
@@ -35,6 +36,42 @@ def configured_collectors() -> dict[str, list[str]]:
     return out
 
 
+def history_catch_up(exchange_id: str, symbols: list[str], bars: int) -> dict[str, int]:
+    """Fill the gaps of the last `bars` closed 1m bars of each market from the exchange's REST
+    history (and derive the higher timeframes); return how many gaps each market still has.
+
+    A collector only sees bars close while it runs; without this, a signal bot started after a
+    quiet spell would wait hours for its indicators. A market whose history the exchange will
+    not give is logged and left as it is: collecting goes on.
+    """
+    from exchanges.gateway.clients import sync_client
+    from marketdata.services.history import candle_backfill
+
+    end = int(time.time() * 1000) // 60_000 * 60_000  # the forming bar is never stored
+    start = end - bars * 60_000
+    client = sync_client(exchange_id)
+    left = {}
+    for symbol in symbols:
+        try:
+            gaps = candle_backfill(
+                client=client, exchange=exchange_id, symbol=symbol, timeframe="1m",
+                start_ms=start, end_ms=end,
+            )  # fmt: skip
+            left[symbol] = len(gaps)
+        except Exception:  # the exchange's or the network's: collecting goes on
+            logger.warning("history of %s %s not filled in", exchange_id, symbol, exc_info=True)
+    return left
+
+
+def _history_catch_up_thread(exchange_id: str, symbols: list[str], bars: int) -> None:
+    from django.db import connection
+
+    try:
+        history_catch_up(exchange_id, symbols, bars)
+    finally:
+        connection.close()  # this thread's own connection
+
+
 async def collect_for(exchange_id: str, symbols: list[str], seconds: float, token: str) -> bool:
     """Run one slice while holding the lease; False if another collector holds it."""
     client = redis_async.from_url(settings.REDIS_URL)
@@ -51,6 +88,9 @@ async def collect_for(exchange_id: str, symbols: list[str], seconds: float, toke
                 renewed[0] = loop.time()
                 await client.expire(key, LEASE_SECONDS)
 
+        bars = settings.PEREGRINE_COLLECTOR_HISTORY_BARS
+        if bars:
+            await asyncio.to_thread(_history_catch_up_thread, exchange_id, symbols, bars)
         collector = Collector(
             exchange_id,
             symbols,

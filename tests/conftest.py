@@ -144,6 +144,15 @@ def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.1, what:
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def current_minute_ms() -> int:
+    """The current minute (ms), read away from its edges: a bar closing while a test runs (by
+    our clock or the exchange's, a few ms apart) would change how many bars are closed."""
+    while not 2_000 <= int(time.time() * 1000) % 60_000 <= 45_000:
+        time.sleep(0.25)
+    now = int(time.time() * 1000)
+    return now - now % 60_000
+
+
 @pytest.fixture
 def process_env(transactional_db, settings):
     """Environment for child processes (web, worker, beat) that use this test's database."""

@@ -12,18 +12,14 @@ from exchanges.sandbox.testing import sandbox_server, sandbox_url  # noqa: F401
 from marketdata.models import Candle
 from marketdata.services.candles import candle_gaps, dt_to_ms
 from marketdata.services.history import candle_backfill, ohlcv_fetch_history
+from tests.conftest import current_minute_ms
 
 pytestmark = pytest.mark.django_db
 
 
-def _now_minute():
-    now = int(time.time() * 1000)
-    return now - now % 60_000
-
-
 def test_paginated_fetch_stores_closed_bars_and_resumes(sandbox_url):
     client = sync_client("sandbox", sandbox_url=sandbox_url)
-    since = _now_minute() - 250 * 60_000
+    since = current_minute_ms() - 250 * 60_000
     report = ohlcv_fetch_history(
         client=client,
         exchange="sandbox",
@@ -54,7 +50,7 @@ def test_paginated_fetch_stores_closed_bars_and_resumes(sandbox_url):
 
 def test_backfill_fills_the_gaps(sandbox_url):
     client = sync_client("sandbox", sandbox_url=sandbox_url)
-    start = _now_minute() - 120 * 60_000
+    start = current_minute_ms() - 120 * 60_000
     end = start + 100 * 60_000
     ohlcv_fetch_history(
         client=client,
@@ -85,7 +81,7 @@ def test_backfill_fills_the_gaps(sandbox_url):
 
 def test_fetch_ohlcv_command(sandbox_url, settings):
     settings.PEREGRINE_SANDBOX_URL = sandbox_url
-    since = datetime.fromtimestamp((_now_minute() - 30 * 60_000) / 1000, UTC).isoformat()
+    since = datetime.fromtimestamp((current_minute_ms() - 30 * 60_000) / 1000, UTC).isoformat()
     call_command("fetch_ohlcv", "sandbox-b", "ETH/BTC", "1m", "--since", since)
     assert (
         Candle.objects.filter(exchange="sandbox-b", symbol="ETH/BTC", timeframe="1m").count() == 30
