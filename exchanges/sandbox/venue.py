@@ -186,6 +186,18 @@ class Venue:
         state.book = OrderBook(state.spec.symbol, bids, asks, now_ms)
         state.book_seq += 1
 
+    @staticmethod
+    def _close_quiet_minutes(state: SymbolState, bar_ts: int) -> None:
+        """Minutes without a trade (such as those between the seeded history and the first
+        tick) get a flat, empty bar at the last close, as Binance's klines have: the 1m
+        history has no holes."""
+        if not state.bars:
+            return
+        last = next(reversed(state.bars))
+        close = state.bars[last][3]
+        for ts in range(last + MINUTE_MS, bar_ts, MINUTE_MS):
+            state.bars[ts] = [close, close, close, close, ZERO, ZERO, 0, ZERO, ZERO]
+
     def _record_trade(self, state, price: Decimal, qty: Decimal, ts: int, *, buyer_maker: bool):
         state.trade_seq += 1
         state.trades.append(
@@ -201,6 +213,7 @@ class Venue:
         bar = state.bars.get(bar_ts)
         quote = price * qty
         if bar is None:
+            self._close_quiet_minutes(state, bar_ts)
             taker_buy = (ZERO, ZERO) if buyer_maker else (qty, quote)
             state.bars[bar_ts] = [price, price, price, price, qty, quote, 1, *taker_buy]
             return

@@ -76,3 +76,21 @@ def test_replay_feed_walks_each_bar_open_extremes_close():
     feed = ReplayFeed([(0, 10.0, 12.0, 9.0, 11.0, 4.0)], speed=60)
     prices = [feed.step(i, 0.25).price for i in range(4)]
     assert prices == [9.0, 12.0, 11.0, 10.0]  # open->low->high->close, then the bar repeats
+
+
+def test_minutes_without_a_trade_get_flat_bars_so_the_history_has_no_holes():
+    from exchanges.sandbox.venue import MINUTE_MS, Venue
+    from tradecore.clock import SimulatedClock
+
+    start = 1_700_000_000_000 // MINUTE_MS * MINUTE_MS + 59_500  # seeded near a minute's end
+    clock = SimulatedClock(start)
+    venue = Venue("sandbox", clock=clock, history_bars=5)
+    state = venue.symbols["BTC/USDT"]
+    seeded_close = state.bars[max(state.bars)][3]
+    clock.set(start + 2 * MINUTE_MS)  # the first tick comes two minutes on
+    venue.step(clock.now_ms(), 0.05)
+    keys = sorted(state.bars)
+    assert keys == list(range(keys[0], keys[-1] + MINUTE_MS, MINUTE_MS))
+    assert len(keys) == 5 + 3  # the seeding minute and the next were quiet
+    for quiet in (state.bars[keys[-3]], state.bars[keys[-2]]):
+        assert quiet[:4] == [seeded_close] * 4 and quiet[4] == 0 and quiet[6] == 0
