@@ -46,11 +46,14 @@ def _bench_database(suffix: str = "trading_bench") -> str:
     return urlunparse(parts._replace(path=f"/{name}"))
 
 
-def _setup() -> None:
-    os.environ["DATABASE_URL"] = _bench_database()
+def _setup(venue: str = VENUE, suffix: str = "trading_bench") -> None:
+    """Django on a fresh database of the bench's own, with `venue` as an extra sandbox venue
+    (the trading benches share it; their worker processes inherit the environment)."""
+    os.environ["DATABASE_URL"] = _bench_database(suffix)
     os.environ.setdefault("PEREGRINE_ENV", "development")
+    os.environ.setdefault("DJANGO_DEBUG", "false")  # as in production: no query log
     os.environ["PEREGRINE_COLLECTORS"] = ""
-    os.environ["PEREGRINE_SANDBOX_VENUES"] = f"sandbox,sandbox-b,{VENUE}"
+    os.environ["PEREGRINE_SANDBOX_VENUES"] = f"sandbox,sandbox-b,{venue}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")

@@ -32,24 +32,6 @@ PARAMS = {
 }
 
 
-def _setup(venue: str) -> None:
-    import trading_bench
-
-    os.environ["DATABASE_URL"] = trading_bench._bench_database("trading_chaos")
-    os.environ.setdefault("PEREGRINE_ENV", "development")
-    os.environ["PEREGRINE_COLLECTORS"] = ""
-    os.environ["PEREGRINE_SANDBOX_VENUES"] = f"sandbox,sandbox-b,{venue}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=0)
@@ -64,7 +46,9 @@ def main() -> int:
         print("skipped: needs DATABASE_URL and REDIS_URL (make bench provides them)")
         return 0
     venue = f"chaos{secrets.token_hex(2)}"
-    _setup(venue)
+    import trading_bench
+
+    trading_bench._setup(venue, suffix="trading_chaos")
     from django.conf import settings
     from django_otp.plugins.otp_totp.models import TOTPDevice
 

@@ -86,7 +86,7 @@ def _children(env: dict[str, str]) -> list[Child]:
     host = env.get("PEREGRINE_HOST", "127.0.0.1")
     port = env.get("PEREGRINE_PORT", "8000")
     workers = env.get("PEREGRINE_WORKER_CONCURRENCY", "2")
-    bots = env.get("PEREGRINE_BOT_CONCURRENCY", "6")
+    bots = env.get("PEREGRINE_BOT_CONCURRENCY", "50")
     collectors = env.get("PEREGRINE_MARKETDATA_CONCURRENCY", "3")
     scheduler = "django_celery_beat.schedulers:DatabaseScheduler"
     commands = {
@@ -95,13 +95,23 @@ def _children(env: dict[str, str]) -> list[Child]:
         "worker": f"-m celery -A config worker -Q default -c {workers} -n worker@%h",
         # bot loops and collectors hold a process each for a whole slice: each kind gets a
         # worker of its own, so beat's short tasks (heartbeat, risk sweep) never wait behind them
-        "bots": f"-m celery -A config worker -Q bots -c {bots} -n bots@%h",
+        # a thread per bot: a slice waits on market events most of the time, and one process
+        # runs many bots (a warm shutdown hands them over at once)
+        "bots": f"-m celery -A config worker -Q bots -P threads -c {bots} -n bots@%h",
         "market": f"-m celery -A config worker -Q marketdata -c {collectors} -n marketdata@%h",
         "beat": f"-m celery -A config beat --scheduler {scheduler} --pidfile=",
-        "sandbox": "manage.py sandbox_exchange --demo-user demo",
+        "sandbox": f"manage.py sandbox_exchange --demo-user demo{_demo_offset(env)}",
     }
     commands.update(item.split("=", 1) for item in _extra_commands(env))
     return [Child(name, [sys.executable, *args.split()]) for name, args in commands.items()]
+
+
+def _demo_offset(env: dict[str, str]) -> str:
+    """The second sandbox venue trades 40 bp above the first: after 20 bp of fees on the two
+    legs, the demo's cross-exchange maker has an edge to quote on (10 bp, the sandbox's default,
+    leaves none)."""
+    venues = [v for v in env.get("PEREGRINE_SANDBOX_VENUES", "sandbox,sandbox-b").split(",") if v]
+    return f" --offset {venues[1].strip()}=40" if len(venues) > 1 else ""
 
 
 def _extra_commands(env: dict[str, str]) -> list[str]:

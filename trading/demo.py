@@ -63,7 +63,7 @@ def _bot_specs(first: str, second: str) -> list[dict]:
             "params": {
                 "maker_venue": second,
                 "taker_venue": first,
-                "order_amount": "0.005",
+                "order_amount": "0.002",  # 1 BTC to sell on the richer venue: 500 fills
                 "min_profitability": "0.0001",
             },
             "symbols": ["BTC/USDT"],

@@ -11,7 +11,7 @@ import gc
 import logging
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_ready, worker_shutting_down
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +25,19 @@ def _freeze_startup_objects(**kwargs) -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+@worker_shutting_down.connect
+def _drain_bots(**kwargs) -> None:
+    """A warm shutdown hands every bot of the worker over now instead of after its slice.
+
+    Celery waits for running tasks before it exits; without this a deploy would wait up to a
+    slice (PEREGRINE_BOT_SLICE_SECONDS) for each bot. Thread pools only: a prefork child does
+    not hear the signal and finishes its slice.
+    """
+    from trading.runtime.runner import drain
+
+    drain()
 
 
 @shared_task(name="trading.tasks.bot_run_slice_task", ignore_result=True, acks_late=False)

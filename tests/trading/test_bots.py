@@ -12,6 +12,7 @@ from trading.models import Bot, BotEvent, BotLease, KillSwitch, Order
 from trading.services.bots import (
     LiveConsent,
     bot_kill,
+    bot_lease_release,
     bot_pause,
     bot_resume,
     bot_start,
@@ -52,6 +53,14 @@ def test_create_refuses_bad_input_field_by_field_and_saves_nothing(alice, make_b
         "risk_limits.nope",
         "on_breach",
     }
+    assert not Bot.objects.exists()
+
+
+def test_a_market_name_without_a_quote_is_an_error_even_with_default_paper_balances(
+    alice, make_bot
+):
+    errors = _errors(lambda: make_bot(alice, symbols=["bitcoin"], paper_balances=None))
+    assert "BASE/QUOTE" in errors["symbols"][0]
     assert not Bot.objects.exists()
 
 
@@ -110,6 +119,38 @@ def test_stop_with_orders_left_waits_for_a_runner_to_cancel_them(alice, make_bot
     )  # fmt: skip
     bot = bot_stop(bot=bot)
     assert bot.status == Bot.Status.STOPPING
+
+
+def test_a_start_or_stop_while_the_runner_lets_go_still_gets_a_runner(
+    alice, make_bot, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Their slice found the lease still held by the runner winding down, and ended there."""
+    sent = []
+    monkeypatch.setattr(
+        "trading.tasks.bot_run_slice_task.apply_async", lambda args, queue: sent.append(args)
+    )
+    bot = make_bot(alice)
+    held = timezone.now() + timedelta(seconds=9)
+    BotLease.objects.create(bot=bot, token=4, holder="worker:1", expires_at=held)
+    for before, change, status in (
+        ("stopped", bot_start, "starting"),
+        ("starting", bot_stop, "stopping"),
+    ):
+        Bot.objects.filter(pk=bot.pk).update(status=before)
+        BotLease.objects.filter(bot=bot).update(expires_at=held)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert change(bot=Bot.objects.get(pk=bot.pk)).status == status
+        sent.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            assert bot_lease_release(bot_id=bot.pk, token=4)
+        assert sent == [(bot.pk,)]  # a slice of its own, now that the lease is free
+    Bot.objects.filter(pk=bot.pk).update(status=Bot.Status.STOPPED)
+    sent.clear()
+    BotLease.objects.filter(bot=bot).update(expires_at=held)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert bot_lease_release(bot_id=bot.pk, token=4)
+        assert not bot_lease_release(bot_id=bot.pk, token=3)  # not this runner's lease
+    assert sent == []  # a stopped bot is simply let go
 
 
 def test_running_bots_cannot_be_reconfigured(alice, make_bot):

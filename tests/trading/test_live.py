@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.test import Client
 
+from portfolio.services import bot_performance_record
 from tests.conftest import free_port, wait_until
 from trading.events import bot_event_publish, events_flush
 from trading.models import Bot, BotVenue, Fill, Order
@@ -145,6 +146,36 @@ def test_events_reach_only_the_page_of_their_bot_as_oob_fragments(web, alice, bo
             await _nothing(alice_ws)
 
     async_to_sync(scenario)()
+
+
+def test_a_performance_snapshot_redraws_the_equity_curve_of_its_owners_page_only(
+    web, alice, bob, password
+):
+    alice_bot, bob_bot = _bot(alice, "alice-equity"), _bot(bob, "bob-equity")
+    alice_cookie, bob_cookie = _cookie(alice, password), _cookie(bob, password)
+    now = datetime.now(UTC)
+    bot_performance_record(bots=[alice_bot], at=now - timedelta(minutes=1))
+
+    async def scenario():
+        async with (
+            _connect(web, f"/ws/bots/{alice_bot.pk}/", alice_cookie) as alice_ws,
+            _connect(web, f"/ws/bots/{bob_bot.pk}/", bob_cookie) as bob_ws,
+            _connect(web, "/ws/events/", bob_cookie) as bob_events,
+        ):
+            await asyncio.sleep(0.3)
+            await asyncio.to_thread(_snapshot, alice_bot, now)
+            html = await _next(alice_ws)
+            assert 'id="equity-curve" hx-swap-oob="true"' in html and "<polyline" in html
+            assert 'id="bot-status"' not in html  # only the section the event touched
+            await _nothing(bob_ws)
+            await _nothing(bob_events, seconds=0.5)
+
+    async_to_sync(scenario)()
+
+
+def _snapshot(bot, at):
+    assert bot_performance_record(bots=[bot], at=at) == 1  # commits, then sends
+    events_flush()
 
 
 def _book_fill(bot):

@@ -228,3 +228,26 @@ def test_pause_and_stop_reach_a_running_runner_at_once(alice, make_bot, feeder, 
     assert bot.status == Bot.Status.STOPPED
     assert not Order.objects.filter(bot=bot, status__in=Order.ACTIVE).exists()
     assert BotLease.objects.get(bot=bot).expires_at is None
+
+
+def test_a_signal_bot_on_a_market_without_history_fetches_it_and_warms_up(
+    alice, make_bot, feeder, settings
+):
+    from marketdata.models import Candle
+
+    settings.PEREGRINE_COLLECTOR_HISTORY_BARS = 300
+    bot = make_bot(
+        alice,
+        strategy="ema_cross",
+        params={"fast": 3, "slow": 8, "allocation": 0.5},
+        paper_balances={VENUE_A: {"USDT": "10000"}},
+    )
+    bot_start(bot=bot)
+    assert not Candle.objects.filter(exchange=VENUE_A, symbol="BTC/USDT").exists()
+    runner, outcome = _run(bot, feeder)
+    assert outcome == "continued"
+    bars = Candle.objects.filter(exchange=VENUE_A, symbol="BTC/USDT", timeframe="1m").count()
+    assert bars >= 290, bars  # the exchange's recent history (the forming bar never)
+    state = runner.strategy.inner.snapshot()
+    assert state["slow"]["count"] == bars  # every bar went through its indicators
+    assert state["prev"][0] and state["prev"][1]  # ready to see the next cross

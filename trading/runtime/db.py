@@ -9,7 +9,7 @@ PEREGRINE_BOT_DB_THREADS threads (0: on the caller's thread, as tests do).
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.db import close_old_connections
 
@@ -41,3 +41,45 @@ def db_call(fn, *args, **kwargs):
     if not size:
         return fn(*args, **kwargs)
     return _pool(size).submit(_run, fn, args, kwargs).result()
+
+
+def db_submit(fn, *args, **kwargs) -> Future:
+    """Start `fn(*args, **kwargs)` on a database thread; the caller collects the Future later.
+
+    A bot that waited for every write would stall on the database threads' queue (and on the
+    interpreter lock they share with a hundred busy bots) while market events pile up; it hands
+    such writes over and carries on. With no database threads, runs now (a completed Future).
+    """
+    size = conf.get("PEREGRINE_BOT_DB_THREADS")
+    if size:
+        return _pool(size).submit(_run, fn, args, kwargs)
+    future: Future = Future()
+    try:
+        future.set_result(fn(*args, **kwargs))
+    except Exception as exc:
+        future.set_exception(exc)
+    return future
+
+
+def close_all(timeout: float = 10.0) -> None:
+    """Close every database thread's connection and the threads (tests; a worker's exit)."""
+    global _executor
+    from django.db import connections
+
+    with _lock:
+        executor, _executor = _executor, None
+    if executor is None:
+        return
+    size = executor._max_workers
+    barrier = threading.Barrier(size, timeout=timeout)
+
+    def close() -> None:
+        connections.close_all()
+        try:
+            barrier.wait()  # every thread takes exactly one of these
+        except threading.BrokenBarrierError:
+            pass
+
+    for _ in range(size):
+        executor.submit(close)
+    executor.shutdown(wait=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 
+from marketdata.timeframes import MINUTE_MS
 from tradecore.domain import Candle, Side, Trade
 from tradecore.orderbook import OrderBook
 
@@ -122,7 +123,8 @@ def parse_market(message: dict, received_ms: int):
             float(message["close"]),
             float(message["volume"]),
         )
-        return CandleEvent(exchange, symbol, candle, candle.ts_ms, received_ms)
+        # the event's time is the bar's close, when its data came to exist (not its open)
+        return CandleEvent(exchange, symbol, candle, candle.ts_ms + MINUTE_MS, received_ms)
     return None
 
 

@@ -21,6 +21,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from concurrent.futures import Future
 from datetime import datetime
 from decimal import Decimal
 
@@ -49,7 +50,7 @@ from tradecore.strategies import get_strategy_class, validate_config
 from trading import conf
 from trading.models import Bot, Order
 from trading.runtime.books import Books, Known
-from trading.runtime.db import db_call
+from trading.runtime.db import db_call, db_submit
 from trading.runtime.hub import BookEvent, CandleEvent, ControlEvent, Inbox, TradesEvent, hub
 from trading.runtime.hub import latest_book as redis_latest_book
 from trading.runtime.signals import RecordingStrategy, state_decode, state_encode
@@ -79,6 +80,7 @@ BALANCE_EVERY_POLLS = 5
 FLUSH_SECONDS = 0.2
 # paper: the venue is rebuilt from the books, so what a crash loses is lost on both sides
 PAPER_FLUSH_SECONDS = 1.0
+RENEWAL_LOOK_SECONDS = 0.05
 TRADES_EVERY_POLLS = 10  # and whenever an order filled more than is booked
 WARM_UP_BARS = 300
 
@@ -141,8 +143,12 @@ class BotRunner:
         self.status = ""
         self.reconcile_report = SyncReport()
         self._status_dirty = False
+        self._renewal: Future | None = None  # a renewal in flight (see _renew_behind)
+        self._renewal_sent = 0.0
         self._registered = False
         self._renewed = time.monotonic()
+        self.loop_ended = 0.0  # when the last slice's loop ended (a parked runner)
+        self.gaps: dict[str, int] = {}
         self.closed = False
 
     # -- the slice -------------------------------------------------------------------------
@@ -210,7 +216,7 @@ class BotRunner:
         self.books.bot, self.books.token = self.bot, self.token
         self.engine.om.id_prefix = f"{self.bot.client_id_prefix}{self.token}"
         self.engine.risk.limits = risk_limits_build(self.bot)  # limits may change while running
-        self.stats, self.books.sent, self.inbox.dropped_books = Counter(), 0, 0
+        self.stats, self.books.sent, self.inbox.dropped_books = Counter(self.gaps), 0, 0
         if self.status == S.STARTING:
             self._transition(S.RUNNING, "Running again.", (S.STARTING,))
         if self.status != S.RUNNING:
@@ -442,7 +448,14 @@ class BotRunner:
             return
         strategy.ctx = self.engine.ctx
         exchange = next(iter(self.venues))
-        for candle in db_call(_recent_candles, exchange, self.bot.symbol, WARM_UP_BARS):
+        candles = db_call(_recent_candles, exchange, self.bot.symbol, WARM_UP_BARS)
+        if len(candles) < WARM_UP_BARS and settings.PEREGRINE_COLLECTOR_HISTORY_BARS:
+            # no collector has kept this market's history (yet): fetch it as a collector would
+            from marketdata.tasks import history_catch_up
+
+            db_call(history_catch_up, exchange, [self.bot.symbol], WARM_UP_BARS)
+            candles = db_call(_recent_candles, exchange, self.bot.symbol, WARM_UP_BARS)
+        for candle in candles:
             strategy.on_candle(self.bot.symbol, candle)
 
     # -- the loop --------------------------------------------------------------------------
@@ -465,36 +478,55 @@ class BotRunner:
         started = now
         while True:
             now = time.monotonic()
-            if now >= deadline:
+            if now >= deadline or _draining.is_set():
                 break
             wake = min(next_timer, next_renew, deadline)
+            if self._renewal is not None:  # its answer may change the status: look again soon
+                wake = min(wake, now + RENEWAL_LOOK_SECONDS)
             if not self.books.paper:
                 wake = min(wake, next_poll)
             if self.books.batch:
                 wake = min(wake, next_flush)
-            for event in self.inbox.take(max(0.0, wake - now)):
+            events = self.inbox.take(max(0.0, wake - now))
+            busy = time.monotonic()
+            for event in events:
                 self._on_event(event)
             now = time.monotonic()
             if now >= next_timer:
                 self._on_timer(self.clock.now_ms())
                 next_timer = max(next_timer + timer, now)
+            done = time.monotonic()
+            self.stats["max_busy_ms"] = max(self.stats["max_busy_ms"], round((done - busy) * 1000))
             if not self.books.paper and now >= next_poll:
                 self._poll()
                 next_poll = now + poll
-            if now >= next_renew or self._status_dirty:
-                self._renew(ttl)
+            if self._renewal is not None and self._renewal.done():
+                self._renewal_collect()
+            if (now >= next_renew or self._status_dirty) and self._renewal is None:
+                if self.books.paper:
+                    self._renew_behind(ttl)
+                else:  # a live runner stops sending while its lease is in doubt
+                    self._renew(ttl)
                 next_renew = now + ttl / 3
             if self.books.batch.fills or now >= next_checkpoint:
                 self._checkpoint()
                 next_checkpoint = now + checkpoint_every
             if now >= next_flush or self.status != S.RUNNING:
-                self.books.flush()
+                if self.books.paper and self.status == S.RUNNING:
+                    self.books.flush_behind()
+                else:
+                    self.books.flush()
                 next_flush = now + (PAPER_FLUSH_SECONDS if self.books.paper else FLUSH_SECONDS)
+            waited = round((time.monotonic() - done) * 1000)
+            self.stats["max_db_ms"] = max(self.stats["max_db_ms"], waited)
             if self.status == S.STARTING:  # paused and resumed between two renewals
                 self._transition(S.RUNNING, "Running again.", (S.STARTING,))
             if self.status != S.RUNNING:
+                self._renewal_collect()
                 return self._on_status_change()
         self.stats["seconds"] = time.monotonic() - started
+        self.loop_ended = time.monotonic()
+        self._renewal_collect()
         return self._hand_over(ttl)
 
     def _on_event(self, event) -> None:
@@ -507,6 +539,8 @@ class BotRunner:
         self.books.trigger_ms = event.ts_ms
         lag = self.clock.now_ms() - event.received_ms
         self.stats["max_lag_ms"] = max(self.stats["max_lag_ms"], lag)
+        feed = event.received_ms - event.ts_ms
+        self.stats["max_feed_ms"] = max(self.stats["max_feed_ms"], feed)
         self.stats["events"] += 1
         if isinstance(event, BookEvent):
             self._on_book(event)
@@ -610,10 +644,33 @@ class BotRunner:
             self._renew(ttl)
 
     def _renew(self, ttl: float) -> None:
+        self._renewal_collect()
         renewal = db_call(leases.lease_renew, bot_id=self.bot_id, token=self.token, ttl_seconds=ttl)
         self._renewed = time.monotonic()
         self._status_dirty = False
         self.status = renewal.status
+
+    def _renew_behind(self, ttl: float) -> None:
+        """Paper: renew without waiting; the loop collects the answer (and status) when it is in.
+
+        A paper runner's orders go to its own simulated venue, and every write of the books
+        checks the token in its transaction, so one whose lease moved on is refused there and
+        what it did since is lost on both sides alike. A live runner waits for its renewals: it
+        must not reach the exchange while its lease is in doubt.
+        """
+        self._status_dirty = False  # a control message from now on asks for another renewal
+        self._renewal_sent = time.monotonic()
+        self._renewal = db_submit(
+            leases.lease_renew, bot_id=self.bot_id, token=self.token, ttl_seconds=ttl
+        )
+
+    def _renewal_collect(self) -> None:
+        """The answer of the renewal in flight, if any (LeaseLost if the lease moved on)."""
+        renewal, self._renewal = self._renewal, None
+        if renewal is None:
+            return
+        self.status = renewal.result().status
+        self._renewed = self._renewal_sent
 
     def _on_status_change(self) -> str:
         if self.status == S.PAUSED:
@@ -647,7 +704,7 @@ class BotRunner:
             left = len(self.books.active())
             note = f" ({left} orders could not be confirmed cancelled yet)" if left else ""
             self._transition(S.STOPPED, f"Stopped; every order cancelled{note}.", (S.STOPPING,))
-        db_call(leases.lease_release, bot_id=self.bot_id, token=self.token)
+        self._release()
         return target
 
     def _leftovers(self) -> str:
@@ -658,7 +715,7 @@ class BotRunner:
                     if known.status in (Order.Status.OPEN, Order.Status.PARTIALLY_FILLED):
                         self._cancel_known(venue, known)
             self.books.flush()
-        db_call(leases.lease_release, bot_id=self.bot_id, token=self.token)
+        self._release()
         return "idle"
 
     def _cancel_known(self, venue, known: Known) -> None:
@@ -701,9 +758,10 @@ class BotRunner:
         for cid in [cid for cid, t in om.orders.items() if t.status.is_terminal]:
             del om.orders[cid]
         settled = self.books.forget_settled()
+        working = frozenset(om.orders)  # what the order manager still tracks stays askable
         for venue in self.venues.values():
             if isinstance(venue, PaperExchange):
-                venue.forget_finished()
+                venue.forget_finished(keep=working)
             else:
                 venue.forget(settled)
 
@@ -728,6 +786,11 @@ class BotRunner:
             raise
         return "continued"
 
+    def _release(self) -> None:
+        from trading.services.bots import bot_lease_release
+
+        db_call(bot_lease_release, bot_id=self.bot_id, token=self.token)
+
     def _fail(self, message: str) -> None:
         from trading.services.bots import bot_fail
 
@@ -740,7 +803,7 @@ class BotRunner:
             logger.warning("bot %s: could not cancel after a failure", self.bot_id, exc_info=True)
         try:
             db_call(bot_fail, bot_id=self.bot_id, token=self.token, message=message[:500])
-            db_call(leases.lease_release, bot_id=self.bot_id, token=self.token)
+            self._release()
         except Exception:
             logger.exception("bot %s: could not record its failure", self.bot_id)
 
@@ -755,6 +818,16 @@ class BotRunner:
         self.venues = {}
         if self.loop is not None and not self.loop.is_closed():
             self.loop.close()
+
+
+# Set when the worker shuts down warmly: every loop of the process ends its slice at once and
+# hands its bot over (the next slice runs on another worker, or on this one once restarted).
+_draining = threading.Event()
+
+
+def drain() -> None:
+    """End every slice of this process now, handing each bot over as at a slice's end."""
+    _draining.set()
 
 
 # Runners whose slice ended, waiting for their next slice on this process (bot id ->
@@ -785,8 +858,12 @@ def _unpark(bot_id: int, handover_token: int | None) -> BotRunner | None:
         runner._close()
     if entry is None:
         return None
-    token, runner, _ = entry
+    token, runner, parked_at = entry
     if handover_token is not None and token == handover_token and not runner.closed:
+        runner.gaps = {  # reported with the next slice: how long the bot was not trading
+            "queued_ms": round((now - parked_at) * 1000),
+            "gap_ms": round((now - runner.loop_ended) * 1000),
+        }
         return runner
     runner._close()
     return None

@@ -97,15 +97,43 @@ class PaperExchange(SimulatedExchange):
     def __init__(self, name: str, instruments, *, clock, recorder: Recorder) -> None:
         super().__init__(name, instruments, clock=clock)
         self.recorder = recorder
+        # orders placed before the venue had a book: NEW until the next market event decides
+        # whether they rest (OPEN), trade or are rejected; the books hear of it then
+        self._arriving: dict[str, str] = {}  # client order id -> account id
 
     def place_order(self, account_id: str, request: OrderRequest) -> Order:
         self.recorder.before_send(self.name, request)
         order = super().place_order(account_id, request)
         self.recorder.after_send(self.name, order)
+        if order.status is OrderStatus.NEW:
+            self._arriving[order.client_order_id] = account_id
         return order
+
+    def on_book(self, symbol, update):
+        return self._arrived(super().on_book(symbol, update))
+
+    def on_trade(self, symbol, trade):
+        return self._arrived(super().on_trade(symbol, trade))
+
+    def on_candle(self, symbol, candle):
+        return self._arrived(super().on_candle(symbol, candle))
+
+    def _arrived(self, fills):
+        if self._arriving:
+            for cid, account_id in list(self._arriving.items()):
+                try:
+                    order = self.get_order(account_id, client_order_id=cid)
+                except KeyError:  # finished and forgotten (OrderNotFound): the books have its end
+                    del self._arriving[cid]
+                    continue
+                if order.status is not OrderStatus.NEW:
+                    del self._arriving[cid]
+                    self.recorder.order_seen(self.name, order)
+        return fills
 
     def cancel_order(self, account_id, order_id=None, client_order_id=None) -> Order:
         order = super().cancel_order(account_id, order_id, client_order_id)
+        self._arriving.pop(order.client_order_id, None)
         self.recorder.order_seen(self.name, order)
         return order
 
@@ -113,14 +141,19 @@ class PaperExchange(SimulatedExchange):
         """Put an order the books hold back on the book after a restart (not recorded again)."""
         return super().place_order(account_id, request)
 
-    def forget_finished(self) -> int:
+    def forget_finished(self, keep: frozenset[str] = frozenset()) -> int:
         """Drop finished orders and past fills from memory; the books hold them.
 
         A bot runs for days on one venue object; without this it would keep every order it
-        ever placed. (Reaches into the simulated exchange's own tables: tradecore has no
-        public way to do this yet.)
+        ever placed. Orders in `keep` (those the bot still counts as working) stay, so the bot
+        can still ask about them. (Reaches into the simulated exchange's own tables: tradecore
+        has no public way to do this yet.)
         """
-        done = [oid for oid, live in self._orders.items() if live.status.is_terminal]
+        done = [
+            oid
+            for oid, live in self._orders.items()
+            if live.status.is_terminal and live.client_order_id not in keep
+        ]
         for oid in done:
             live = self._orders.pop(oid)
             self._by_client.pop((live.account_id, live.client_order_id), None)

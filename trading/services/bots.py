@@ -34,6 +34,7 @@ from trading.services.leases import (
     lease_check,
     lease_hand_over,
     lease_is_live,
+    lease_release,
     lease_revoke,
 )
 
@@ -191,7 +192,7 @@ def _strategy_venues_check(strategy: str, params: dict, exchanges: list[str], er
 
 def _paper_balances_validate(balances, exchanges: list[str], symbols, budget, errors) -> dict:
     if not balances:
-        quotes = {s.split("/")[1] for s in symbols}
+        quotes = {s.split("/")[1] for s in symbols if "/" in s}  # bad names: reported above
         quote = sorted(quotes)[0] if quotes else "USDT"
         return {exchange: {quote: str(budget)} for exchange in exchanges}
     clean = {}
@@ -563,6 +564,22 @@ def _send_slice(bot_id: int, token: int | None) -> None:
     from trading.tasks import bot_run_slice_task
 
     bot_run_slice_task.apply_async((bot_id, token), queue="bots")
+
+
+def bot_lease_release(*, bot_id: int, token: int) -> bool:
+    """The runner lets the bot go; a start or stop that came meanwhile gets a slice of its own.
+
+    bot_start and bot_stop enqueue a slice, but while this runner still held the lease that
+    slice found it taken and ended. Holding the bot's row lock while releasing orders this
+    against them: a status that still wants a runner (starting, running, stopping) is seen
+    here, or their slice is enqueued after the lease is free.
+    """
+    with transaction.atomic():
+        bot = _lock(bot_id)  # the bot's row before the lease's, as bot_kill does
+        released = lease_release(bot_id=bot_id, token=token)
+        if released and bot.status in SUPERVISED:
+            _dispatch(bot)
+        return released
 
 
 def bot_fail(*, bot_id: int, token: int | None, message: str) -> None:

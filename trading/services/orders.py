@@ -10,10 +10,12 @@ reconciliation), it is booked once.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 from django.db import connection, transaction
 from django.db.models import DecimalField, F, Sum, Value
@@ -147,7 +149,7 @@ class Batch:
 @dataclass
 class BooksResult:
     new_fills: list[FillDraft]
-    changed_orders: list[Order]
+    changed_orders: list  # Order rows (or plain rows with their fields) that changed
 
 
 def lookup_not_found(
@@ -238,6 +240,10 @@ _UPDATE_ORDER = (
 # what a change or an event needs of an order row (a full row is twice as slow to load)
 _ORDER_READ = [*_ORDER_FIELDS, "id", "client_order_id", "exchange", "symbol", "side", "type",
                "price", "qty"]  # fmt: skip
+_SELECT_ORDERS = (
+    f"SELECT {', '.join(_ORDER_READ)} FROM trading_order "  # noqa: S608
+    "WHERE bot_id = %s AND client_order_id = ANY(%s)"
+)
 
 
 def _new_order(bot: Bot, draft: OrderDraft, token: int | None, now: datetime) -> Order:
@@ -268,25 +274,46 @@ def _new_order(bot: Bot, draft: OrderDraft, token: int | None, now: datetime) ->
         lease_token=token or 0,
         trigger_ms=draft.trigger_ms,
         acknowledged_at=now if draft.adopted else None,
+        created_at=now,
         updated_at=now,
     )
 
 
-def _write_orders(bot: Bot, batch: Batch, token: int | None, now: datetime) -> list[Order]:
+@functools.cache
+def _order_insert() -> tuple[list[str], str]:
+    """Attribute names and INSERT of a new order row: every concrete column but the key.
+
+    Written straight: bulk_create's compiler cost more than the rest of a step's write.
+    """
+    fields = [f for f in Order._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {Order._meta.db_table} ({columns}) VALUES ({marks})"  # noqa: S608
+    return [f.attname for f in fields], sql
+
+
+def _write_orders(bot: Bot, batch: Batch, token: int | None, now: datetime) -> list:
     created = [_new_order(bot, d, token, now) for d in batch.orders_new]
+    pending = dict(batch.order_changes)
+    for order in created:  # an order sent in this step is written as it now stands
+        change = pending.pop(order.client_order_id, None)
+        if change is not None:
+            _apply_change(order, change, now)
     if created:
-        Order.objects.bulk_create(created)
+        attnames, sql = _order_insert()
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, [[getattr(o, name) for name in attnames] for o in created])
     changed = list(created)
-    if batch.order_changes:
-        rows = Order.objects.filter(
-            bot_id=bot.pk, client_order_id__in=list(batch.order_changes)
-        ).only(*_ORDER_READ)
+    if pending:
+        with connection.cursor() as cursor:  # plain rows: the ORM's compiler costs more here
+            cursor.execute(_SELECT_ORDERS, [bot.pk, list(pending)])
+            rows = [SimpleNamespace(**dict(zip(_ORDER_READ, row, strict=True))) for row in cursor]
         updated = []
         for order in rows:
-            if _apply_change(order, batch.order_changes[order.client_order_id], now):
+            if _apply_change(order, pending[order.client_order_id], now):
                 changed.append(order)
             order.updated_at = now
-            updated.append([getattr(order, name) for name in _ORDER_FIELDS] + [order.pk])
+            updated.append([getattr(order, name) for name in _ORDER_FIELDS] + [order.id])
         if updated:
             with connection.cursor() as cursor:  # one statement, many rows: no ORM per row
                 cursor.executemany(_UPDATE_ORDER, updated)
