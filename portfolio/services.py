@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from portfolio.models import BotLedger, BotPerformance, ExchangeBalance
 from portfolio.valuation import LedgerProgress, bot_ledger_progress, bots_valuation
+from trading.events import bot_event_publish
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +64,24 @@ def bot_performance_record(*, bots, at: datetime | None = None) -> int:
         )
         for bot_id, value in values.items()
     ]
-    # a concurrent run that wrote the same minute wins; this one's rows are dropped
-    BotPerformance.objects.bulk_create(rows, ignore_conflicts=True)
+    with transaction.atomic():
+        # a concurrent run that wrote the same minute wins; this one's rows are dropped (its
+        # events still go out: the minute is stored either way, and a redraw is harmless)
+        BotPerformance.objects.bulk_create(rows, ignore_conflicts=True)
+        by_id = {bot.pk: bot for bot in bots}
+        for row in rows:
+            _bot_equity_publish(bot=by_id[row.bot_id], row=row)
     return len(rows)
+
+
+def _bot_equity_publish(*, bot, row: BotPerformance) -> None:
+    """Tell the bot's page that its equity curve has a new point (after commit)."""
+    data = {
+        "at": row.at.isoformat(),
+        "total_value": str(row.total_value),
+        "valuation_asset": row.valuation_asset,
+    }
+    bot_event_publish(bot=bot, kind="equity", data=data)
 
 
 def bot_performance_record_all(*, at: datetime | None = None) -> int:

@@ -72,7 +72,7 @@ class _CoalescingConsumer(AsyncWebsocketConsumer):
 
 
 class BotLiveConsumer(_CoalescingConsumer):
-    """One bot's page: status, orders, fills, PnL, events and signals as they change."""
+    """One bot's page: status, orders, fills, PnL, events, signals and equity as they change."""
 
     async def connect(self):
         self.user = await authenticated_user(self.scope)

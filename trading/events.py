@@ -16,6 +16,8 @@ KIND and its data:
     error        {"message"}
     reconcile    {"adopted", "resolved", "fills_booked", "lost"}
     kill_switch  {"reason", "scope"}
+    equity       {"at", "total_value", "valuation_asset"}   (the minute's performance snapshot:
+                  its point only; the page redraws the curve from the database)
 Prices and quantities are strings (exact decimals). Sending never blocks the caller: messages go
 out, in order, from one background event loop per process, so a slow Redis cannot stall a bot.
 """

@@ -23,6 +23,7 @@ SECTIONS_BY_KIND = {
     "error": {"status", "events"},
     "reconcile": {"events", "orders", "fills", "pnl"},
     "kill_switch": {"status", "events"},
+    "equity": {"equity"},
 }
 TEMPLATES = {
     "status": "trading/_bot_status.html",

@@ -6,7 +6,9 @@ app_name = "trading"
 
 urlpatterns = [
     path("bots/", views.bot_list, name="bot-list"),
+    path("bots/new/", views.bot_create, name="bot-create"),
+    path("bots/new/strategy-fields/", views.bot_strategy_fields, name="bot-strategy-fields"),
     path("bots/<int:id>/", views.bot_detail, name="bot-detail"),
-    path("bots/<int:id>/equity/", views.bot_equity, name="bot-equity"),
+    path("bots/<int:id>/edit/", views.bot_update, name="bot-update"),
     path("bots/<int:id>/<str:action>/", views.bot_action, name="bot-action"),
 ]

@@ -1,6 +1,9 @@
-"""Bot pages: the list and one bot's page with live status, orders, fills, PnL and equity."""
+"""Bot pages: the list, one bot's page with live status, orders, fills, PnL and equity, and the
+forms that create and edit a bot through the same services as the API."""
 
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -8,12 +11,25 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.security import has_recent_auth
+from exchanges.registry import exchange_choices
+from exchanges.selectors import exchange_account_list
 from portfolio.valuation import bots_valuation
-from trading import selectors
+from strategies.selectors import strategy_catalog, strategy_get
+from trading import forms, selectors
 from trading.live import bot_sections_context
+from trading.models import Bot
 from trading.services import bots as bot_services
+
+DEFAULT_STRATEGY = "pure_market_making"
+# Where each error of the bot services is shown when it is not a parameter, venue or limit.
+FORM_FIELDS = (
+    "name", "strategy", "symbols", "budget", "mode", "confirm_live", "on_breach", "timer_ms",
+)  # fmt: skip
 
 
 @login_required
@@ -32,14 +48,6 @@ def bot_detail(request, id):  # noqa: A002
     bot = selectors.bot_get_for_user(user=request.user, id=id)
     context = bot_sections_context(user=request.user, bot=bot)
     return render(request, "trading/bot_detail.html", context)
-
-
-@login_required
-def bot_equity(request, id):  # noqa: A002
-    """The equity curve section (the page polls it every minute)."""
-    bot = selectors.bot_get_for_user(user=request.user, id=id)
-    context = bot_sections_context(user=request.user, bot=bot, sections=("equity",))
-    return render(request, "trading/_equity.html", context)
 
 
 def _act(request, bot, action: str) -> str:
@@ -88,3 +96,150 @@ def bot_action(request, id, action):  # noqa: A002
         )
         return HttpResponse(controls + status)
     return redirect("trading:bot-detail", id=bot.pk)
+
+
+# -- create and edit -----------------------------------------------------------------------
+def _strategy_context(*, entry, state, param_values: dict, accounts) -> dict:
+    """The strategy-dependent part of the bot form: its venues and its parameters."""
+    skip = entry.venue_fields if entry is not None else ()
+    schema = entry.schema if entry is not None else {}
+    return {
+        "entry": entry,
+        "venue_slots": forms.venue_slots(entry, values=state.values, state=state),
+        "venue_options": forms.venue_options(accounts, exchange_choices()),
+        "param_inputs": forms.param_inputs(schema, values=param_values, state=state, skip=skip),
+        "params_error": state.error("params", "params.params"),
+    }
+
+
+def _form_context(request, *, state, risk_values: dict, **context) -> dict:
+    """Everything else of the bot form; errors with no input of their own go on top."""
+    context.update(
+        values=state.values,
+        risk_inputs=forms.risk_inputs(values=risk_values, state=state),
+        field_errors={name: state.error(name) for name in FORM_FIELDS},
+        modes=Bot.Mode.choices,
+        breach_choices=Bot.OnBreach.choices,
+        recent_auth=has_recent_auth(request),
+        confirm_identity_url=(
+            f"{reverse('accounts:confirm-identity')}?{urlencode({'next': request.path})}"
+        ),
+    )
+    context["general_errors"] = state.general_errors
+    return context
+
+
+def _posted_risk(post) -> dict:
+    return {name: post.get(f"risk.{name}", "") for name in forms.RISK_LIMITS}
+
+
+def _render_form(request, context: dict, state) -> HttpResponse:
+    status = 400 if state.errors else 200
+    return render(request, "trading/bot_form.html", context, status=status)
+
+
+def _strategy_groups(catalog: dict) -> list[tuple[str, list]]:
+    groups: dict[str, list] = {}
+    for entry in catalog.values():
+        groups.setdefault(entry.family.replace("_", " ").capitalize(), []).append(entry)
+    return list(groups.items())
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def bot_create(request):
+    """A new draft bot: strategy and parameters, exchanges, markets, mode, budget and limits."""
+    catalog = {entry.id: entry for entry in strategy_catalog()}
+    accounts = {account.pk: account for account in exchange_account_list(user=request.user)}
+    data = request.POST if request.method == "POST" else request.GET
+    default = DEFAULT_STRATEGY if DEFAULT_STRATEGY in catalog else next(iter(catalog))
+    strategy = data.get("strategy") or default
+    entry = catalog.get(strategy)
+    state = forms.BotFormState(values=data.dict())
+    param_values, risk_values = {}, {}
+    if request.method == "POST":
+        arguments = forms.bot_create_arguments(
+            request.POST, entry=entry, strategy=strategy, accounts=accounts
+        )
+        confirmed = request.POST.get("confirm_live") == "on"
+        live = bot_services.live_consent_from_request(request, confirmed=confirmed)
+        try:
+            bot = bot_services.bot_create(user=request.user, live=live, **arguments)
+        except ValidationError as exc:
+            state.errors = forms.errors_from(exc)
+        else:
+            messages.success(request, f"Bot '{bot.name}' created as a draft: start it when ready.")
+            return redirect("trading:bot-detail", id=bot.pk)
+        param_values = forms.posted_param_values(entry.schema if entry else {}, request.POST)
+        risk_values = _posted_risk(request.POST)
+    context = _strategy_context(
+        entry=entry,
+        state=state,
+        param_values=param_values,
+        accounts=accounts.values(),
+    )
+    context.update(creating=True, strategy_groups=_strategy_groups(catalog), strategy=strategy)
+    return _render_form(
+        request, _form_context(request, state=state, risk_values=risk_values, **context), state
+    )
+
+
+@login_required
+@require_GET
+def bot_strategy_fields(request):
+    """The exchanges and parameters of one strategy (the new-bot form swaps them in)."""
+    entry = strategy_get(strategy_id=request.GET.get("strategy", ""))
+    state = forms.BotFormState(values=request.GET.dict())
+    accounts = exchange_account_list(user=request.user)
+    context = _strategy_context(entry=entry, state=state, param_values={}, accounts=accounts)
+    return render(request, "trading/_bot_strategy_fields.html", context)
+
+
+def _bot_values(bot: Bot) -> dict:
+    return {
+        "name": bot.name,
+        "budget": f"{bot.budget.normalize():f}",
+        "mode": bot.mode,
+        "on_breach": bot.on_breach,
+        "timer_ms": bot.timer_ms,
+    }
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def bot_update(request, id):  # noqa: A002
+    """Edit a bot: everything while it is not running; its name and limits at any time."""
+    bot = selectors.bot_get_for_user(user=request.user, id=id)
+    entry = next((e for e in strategy_catalog() if e.id == bot.strategy), None)
+    if request.method == "POST":
+        state = forms.BotFormState(values=request.POST.dict())
+        arguments = forms.bot_update_arguments(request.POST, bot=bot, entry=entry)
+        confirmed = request.POST.get("confirm_live") == "on"
+        live = bot_services.live_consent_from_request(request, confirmed=confirmed)
+        try:
+            bot = bot_services.bot_update(bot=bot, live=live, **arguments)
+        except ValidationError as exc:
+            state.errors = forms.errors_from(exc)
+        else:
+            messages.success(request, f"Bot '{bot.name}' saved.")
+            return redirect("trading:bot-detail", id=bot.pk)
+        params = forms.posted_param_values(entry.schema if entry else {}, request.POST)
+        risk_values = _posted_risk(request.POST)
+    else:
+        state = forms.BotFormState(values=_bot_values(bot))
+        params, risk_values = bot.params, bot.risk_limits
+    schema = entry.schema if entry is not None else {}
+    skip = entry.venue_fields if entry is not None else ()
+    context = {
+        "creating": False,
+        "bot": bot,
+        "entry": entry,
+        "editable": bot.status in bot_services.EDITABLE,
+        "param_inputs": forms.param_inputs(schema, values=params, state=state, skip=skip),
+        "params_error": state.error("params", "params.params"),
+    }
+    return _render_form(
+        request, _form_context(request, state=state, risk_values=risk_values, **context), state
+    )

@@ -7,6 +7,7 @@ from decimal import Decimal as D
 
 import pytest
 from django.conf import settings
+from django.db import transaction
 from django.http import Http404
 
 from portfolio.models import BotLedger, BotPerformance
@@ -18,6 +19,8 @@ from portfolio.services import (
     bot_performance_record_all,
 )
 from portfolio.valuation import bot_ledger_progress
+from tests.trading.test_events import Listener
+from trading.events import bot_group, events_flush, user_group
 
 T0 = datetime(2026, 1, 5, 12, 0, 30, tzinfo=UTC)
 
@@ -56,6 +59,52 @@ def test_only_bots_that_can_still_move_are_snapshotted(alice, make_bot, venue):
     make_bot(alice, venues=[venue], status="draft")
     assert bot_performance_record_all(at=T0) == 2
     assert set(BotPerformance.objects.values_list("bot_id", flat=True)) == {running.pk, paused.pk}
+
+
+def test_a_snapshot_tells_the_bots_page_and_owner_after_commit(
+    alice, bob, make_bot, venue, django_capture_on_commit_callbacks
+):
+    bot = make_bot(alice, venues=[venue])
+    listeners = [Listener([bot_group(bot.pk)]), Listener([user_group(alice.pk)])]
+    bob_listener = Listener([user_group(bob.pk)])
+    try:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            bot_performance_record(bots=[bot], at=T0)
+        events_flush()
+        assert listeners[0].receive(timeout=0.3) is None  # nothing before the commit
+        for callback in callbacks:
+            callback()
+        events_flush()
+        row = BotPerformance.objects.get(bot=bot)
+        for listener in listeners:
+            event = listener.receive()["event"]
+            assert (event["kind"], event["bot_id"]) == ("equity", bot.pk)
+            data = event["data"]  # the new point only, not the curve
+            assert set(data) == {"at", "total_value", "valuation_asset"}
+            assert (data["at"], data["valuation_asset"]) == (row.at.isoformat(), "USDT")
+            assert D(data["total_value"]) == row.total_value
+        assert bob_listener.receive(timeout=0.3) is None
+    finally:
+        for listener in [*listeners, bob_listener]:
+            listener.close()
+
+
+def test_a_snapshot_rolled_back_sends_nothing(
+    alice, make_bot, venue, django_capture_on_commit_callbacks
+):
+    bot = make_bot(alice, venues=[venue])
+    listener = Listener([bot_group(bot.pk)])
+    try:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            with pytest.raises(RuntimeError), transaction.atomic():
+                assert bot_performance_record(bots=[bot], at=T0) == 1
+                raise RuntimeError("the snapshot's transaction fails")
+        assert callbacks == []
+        events_flush()
+        assert listener.receive(timeout=0.5) is None
+        assert not BotPerformance.objects.filter(bot=bot).exists()
+    finally:
+        listener.close()
 
 
 def test_checkpoint_applies_only_new_fills_and_matches_a_full_replay(

@@ -42,10 +42,7 @@ def _snapshot(bot):
 
 
 def _pages(bot):
-    return [
-        reverse("trading:bot-detail", args=[bot.pk]),
-        reverse("trading:bot-equity", args=[bot.pk]),
-    ]
+    return [reverse("trading:bot-detail", args=[bot.pk])]
 
 
 def _actions(bot):
@@ -62,14 +59,15 @@ def test_alice_sees_her_bot_with_orders_fills_and_pnl(alice_client, alice_bot):
     html = page.content.decode()
     assert page.status_code == 200
     assert f'ws-connect="/ws/bots/{alice_bot.pk}/"' in html
-    for section in ("bot-status", "bot-controls", "bot-pnl", "open-orders", "fills", "bot-events"):
+    sections = ("bot-status", "bot-controls", "bot-pnl", "equity-curve", "open-orders", "fills",
+                "bot-events")  # fmt: skip
+    for section in sections:
         assert f'id="{section}"' in html, section
+    assert 'hx-trigger="every' not in html  # every section is pushed over the socket
     assert alice_bot.open_order.client_order_id in html  # open order listed
     assert f"pg{alice_bot.pk}-done-1" not in html  # a filled order is not open
     assert "T-777" in html and "65010.25" in html  # the fill
     assert "Start" in html  # a draft bot can be started
-    equity = alice_client.get(reverse("trading:bot-equity", args=[alice_bot.pk]))
-    assert equity.status_code == 200 and 'id="equity-curve"' in equity.content.decode()
 
 
 def test_bob_gets_404_on_every_bot_page_and_action_and_the_bot_is_unchanged(alice_bot, bob_client):
