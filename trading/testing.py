@@ -132,12 +132,18 @@ class Workers:
         self.processes: list[subprocess.Popen] = []
 
     def start(self) -> subprocess.Popen:
+        # CHAOS_LOG_DIR keeps each worker's log (at INFO) for a post-mortem
+        log_dir = os.environ.get("CHAOS_LOG_DIR")
+        output, level = subprocess.DEVNULL, "WARNING"
+        if log_dir:
+            path = os.path.join(log_dir, f"chaos-worker-{os.getpid()}-{len(self.processes)}.log")
+            output, level = open(path, "ab"), "INFO"  # noqa: SIM115 (the worker holds it)
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "bots", "-P",
              self.pool, "-c", str(self.concurrency), "-n", f"chaos{len(self.processes)}@%h",
              "--without-mingle", "--without-gossip", "--without-heartbeat",
-             "--loglevel", "WARNING"],
-            env=self.env, cwd=BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+             "--loglevel", level],
+            env=self.env, cwd=BASE_DIR, stdout=output, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
         self.processes.append(process)
@@ -290,7 +296,13 @@ class Chaos:
                 return
             bot_supervise()  # a slice message lost with the worker: resumed like any other
             time.sleep(0.05)
-        raise AssertionError("bots did not reach running under a live lease")
+        states = [
+            (bot.pk, bot.status, bot.status_reason, lease_is_live(bot_id=bot.pk))
+            for bot in Bot.objects.filter(pk__in=ids).order_by("pk")
+        ]
+        raise AssertionError(
+            f"bots did not reach running under a live lease (id, status, reason, lease): {states}"
+        )
 
     def _fingerprint(self):
         from trading.models import Order
