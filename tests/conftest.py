@@ -5,6 +5,9 @@ authenticated); `alice_otp_client` is alice with an authenticator app, past the 
 `alice_stale_client` is signed in but not recently authenticated. `totp_code(device, steps=0)`
 gives the code of a TOTP device at a step offset. `api_token_for(user, scope)` returns a raw
 API token; use it as `HTTP_AUTHORIZATION=f"Bearer {raw}"`.
+
+`sandbox_server`, `sandbox_url` and `sandbox_account` (exchanges.sandbox.testing) give each test
+module a fresh sandbox exchange, stopped when the module is done.
 """
 
 import time
@@ -14,6 +17,8 @@ import pytest
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
+
+pytest_plugins = ["exchanges.sandbox.testing"]
 
 PASSWORD = "correct horse battery staple 42"
 

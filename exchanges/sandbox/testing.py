@@ -1,6 +1,6 @@
 """Pytest fixtures: a sandbox exchange on a free loopback port, and funded sandbox accounts.
 
-Import them into a test module (`from exchanges.sandbox.testing import *`); the server runs on
+Register them as a plugin (`pytest_plugins = ["exchanges.sandbox.testing"]`); the server runs on
 its own event-loop thread and is driven by the unmodified ccxt client.
 """
 
@@ -48,8 +48,10 @@ def open_account(server: SandboxServer, base_url: str, funds: dict | None = None
     return account
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def sandbox_server():
+    """A fresh server per test module (tests leave orders and balances behind), stopped when the
+    module is done: a server left running keeps ticking and takes CPU from later tests."""
     server, _ = start_sandbox()
     yield server
     server.stop_thread()

@@ -2,16 +2,12 @@
 
 import pytest
 
-from exchanges.sandbox.testing import (  # noqa: F401
-    open_account,
-    sandbox_server,
-    sandbox_url,
-)
+from exchanges.sandbox.testing import open_account
 from exchanges.services.credentials import exchange_account_create
 
 
 @pytest.fixture
-def alice_account(alice, sandbox_server, sandbox_url, settings):  # noqa: F811
+def alice_account(alice, sandbox_server, sandbox_url, settings):
     settings.PEREGRINE_SANDBOX_URL = sandbox_url
     key = open_account(sandbox_server, sandbox_url, {"USDT": "1234"}, enable_withdrawals=True)
     return exchange_account_create(

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from exchanges.sandbox.testing)
 """The ccxt gateway against the sandbox exchange: orders by client id, errors mapped to actions."""
 
 import asyncio
@@ -17,13 +16,7 @@ from exchanges.gateway import clients
 from exchanges.gateway.ccxt_gateway import CcxtGateway
 from exchanges.gateway.errors import ACTIONS, Action, GatewayError, action_for, classify
 from exchanges.gateway.ratelimit import Budget, RateLimiter
-from exchanges.sandbox.testing import (  # noqa: F401
-    open_account,
-    sandbox_account,
-    sandbox_server,
-    sandbox_url,
-    start_sandbox,
-)
+from exchanges.sandbox.testing import open_account, start_sandbox
 from tradecore.domain import OrderStatus
 
 

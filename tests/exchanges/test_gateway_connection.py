@@ -3,11 +3,7 @@
 import pytest
 
 from exchanges.models import ExchangeAccount
-from exchanges.sandbox.testing import (  # noqa: F401
-    open_account,
-    sandbox_server,
-    sandbox_url,
-)
+from exchanges.sandbox.testing import open_account
 from exchanges.services.connection import (
     IP_WARNING,
     UNREPORTED_WARNING,
@@ -30,7 +26,7 @@ def _account(user, key):
 
 
 @pytest.mark.django_db
-def test_restricted_key_connects_with_balance_and_no_warning(alice, sandbox_server, sandbox_url):  # noqa: F811
+def test_restricted_key_connects_with_balance_and_no_warning(alice, sandbox_server, sandbox_url):
     key = open_account(sandbox_server, sandbox_url, {"USDT": "2500"}, ip_restrict=True)
     report = exchange_account_test_connection(account=_account(alice, key), sandbox_url=sandbox_url)
     assert report.ok and report.error == ""
@@ -39,7 +35,7 @@ def test_restricted_key_connects_with_balance_and_no_warning(alice, sandbox_serv
 
 
 @pytest.mark.django_db
-def test_withdrawal_enabled_unrestricted_key_warns_twice(alice, sandbox_server, sandbox_url):  # noqa: F811
+def test_withdrawal_enabled_unrestricted_key_warns_twice(alice, sandbox_server, sandbox_url):
     key = open_account(sandbox_server, sandbox_url, {"BTC": "1"}, enable_withdrawals=True)
     report = exchange_account_test_connection(account=_account(alice, key), sandbox_url=sandbox_url)
     assert report.ok
@@ -47,7 +43,7 @@ def test_withdrawal_enabled_unrestricted_key_warns_twice(alice, sandbox_server, 
 
 
 @pytest.mark.django_db
-def test_refused_key_fails_and_disables_the_account(alice, sandbox_server, sandbox_url):  # noqa: F811
+def test_refused_key_fails_and_disables_the_account(alice, sandbox_server, sandbox_url):
     key = open_account(sandbox_server, sandbox_url, {})
     account = _account(alice, key)
     sandbox_server.call(sandbox_server.keys._keys.pop, key.api_key)

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from exchanges.sandbox.testing)
 """The sandbox exchange driven by the unmodified ccxt binance client (sync and asyncio)."""
 
 import hashlib
@@ -11,13 +10,7 @@ import pytest
 import requests
 
 from exchanges.gateway.clients import async_client, sync_client
-from exchanges.sandbox.testing import (  # noqa: F401
-    open_account,
-    sandbox_account,
-    sandbox_server,
-    sandbox_url,
-    start_sandbox,
-)
+from exchanges.sandbox.testing import open_account, start_sandbox
 
 
 @pytest.fixture

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from exchanges.sandbox.testing)
 """History download with the unmodified ccxt client from the sandbox exchange."""
 
 import time
@@ -8,7 +7,6 @@ import pytest
 from django.core.management import call_command
 
 from exchanges.gateway.clients import sync_client
-from exchanges.sandbox.testing import sandbox_server, sandbox_url  # noqa: F401
 from marketdata.models import Candle
 from marketdata.services.candles import candle_gaps, dt_to_ms
 from marketdata.services.history import candle_backfill, ohlcv_fetch_history

@@ -1,11 +1,9 @@
-# ruff: noqa: F811  (pytest fixtures imported from exchanges.sandbox.testing)
 """A collector's slice starts by filling in the recent history, so signal bots warm up at once."""
 
 import time
 
 import pytest
 
-from exchanges.sandbox.testing import sandbox_server, sandbox_url  # noqa: F401
 from marketdata.models import Candle
 from marketdata.services.candles import dt_to_ms
 from marketdata.tasks import history_catch_up

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from exchanges.sandbox.testing)
 """Instruments from the sandbox's load_markets, with exact precision and limits."""
 
 from decimal import Decimal
@@ -7,7 +6,6 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.core.management import call_command
 
-from exchanges.sandbox.testing import sandbox_server, sandbox_url  # noqa: F401
 from marketdata.models import Instrument
 from marketdata.services.instruments import instrument_load, instrument_sync
 

@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from exchanges.sandbox.testing import open_account, sandbox_server, sandbox_url  # noqa: F401
+from exchanges.sandbox.testing import open_account
 from exchanges.services.credentials import exchange_account_create
 from portfolio.models import ExchangeBalance
 from portfolio.selectors import exchange_balance_list
@@ -14,7 +14,7 @@ from portfolio.services import exchange_balances_refresh, exchange_balances_refr
 
 
 @pytest.fixture
-def alice_sandbox_account(alice, sandbox_server, sandbox_url, settings):  # noqa: F811
+def alice_sandbox_account(alice, sandbox_server, sandbox_url, settings):
     settings.PEREGRINE_SANDBOX_URL = sandbox_url
     key = open_account(sandbox_server, sandbox_url, {"USDT": "2500", "BTC": "0.25"})
     return exchange_account_create(
