@@ -37,7 +37,7 @@ RUN = secrets.token_hex(3)
 VENUE_A, VENUE_B = f"tsb{RUN}", f"tsb{RUN}b"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sandbox():
     server, url = start_sandbox(venues=[VENUE_A, VENUE_B], weight_limit=10**9)
     yield server, url
