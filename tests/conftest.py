@@ -149,6 +149,20 @@ def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.1, what:
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+@pytest.fixture
+def eager_celery():
+    """Run queued tasks in the test process (retries run at once, countdown ignored).
+
+    Eager errors are not propagated (a retry is an exception too): tests check the outcome.
+    """
+    from config.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield app
+    app.conf.task_always_eager = before
+
+
 def current_minute_ms() -> int:
     """The current minute (ms), read away from its edges: a bar closing while a test runs (by
     our clock or the exchange's, a few ms apart) would change how many bars are closed."""

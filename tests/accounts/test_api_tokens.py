@@ -29,6 +29,7 @@ def _auth(raw):
     return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
 
 
+@pytest.mark.usefixtures("eager_celery")
 def test_token_is_shown_once_and_stored_only_as_a_hash(
     alice, alice_client, django_capture_on_commit_callbacks
 ):

@@ -111,6 +111,7 @@ def test_password_change_needs_recent_auth(alice_stale_client):
     assert response.url.startswith(reverse("accounts:confirm-identity"))
 
 
+@pytest.mark.usefixtures("eager_celery")
 def test_password_change_with_recent_auth_emails_a_notice(alice, alice_client, password):
     response = alice_client.post(
         reverse("account_change_password"),
@@ -188,6 +189,7 @@ def test_signup_can_be_closed_by_the_operator(client, db, settings, password):
     assert response.status_code == 200
 
 
+@pytest.mark.usefixtures("eager_celery")
 def test_email_change_applies_after_confirmation_and_notifies_the_old_address(alice, alice_client):
     import re
 

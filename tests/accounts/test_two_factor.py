@@ -41,6 +41,7 @@ def test_setup_with_wrong_code_gets_field_error_and_stays_off(alice, alice_clien
     assert not two_factor_enabled(alice)
 
 
+@pytest.mark.usefixtures("eager_celery")
 def test_setup_confirmed_by_first_code_shows_ten_hashed_backup_codes_once(
     alice, alice_client, totp_code, django_capture_on_commit_callbacks
 ):
@@ -162,6 +163,7 @@ def test_disable_with_wrong_code_changes_nothing(alice, alice_otp_client):
     assert two_factor_enabled(alice)
 
 
+@pytest.mark.usefixtures("eager_celery")
 def test_disable_with_valid_code_turns_off_and_emails(
     alice, alice_totp, alice_otp_client, totp_code, django_capture_on_commit_callbacks
 ):

@@ -178,6 +178,7 @@ def test_duplicate_label_is_a_field_error(alice):
     assert ExchangeAccount.objects.count() == 1
 
 
+@pytest.mark.usefixtures("eager_celery")
 def test_disable_records_audit_and_emails_the_owner(alice, django_capture_on_commit_callbacks):
     account = _account(alice)
     with django_capture_on_commit_callbacks(execute=True):
@@ -218,6 +219,7 @@ def _database_text_containing(needle: str) -> list[str]:
     return hits
 
 
+@pytest.mark.usefixtures("eager_celery")
 def test_canary_secret_is_stored_in_no_column_in_the_clear(
     alice, django_capture_on_commit_callbacks
 ):

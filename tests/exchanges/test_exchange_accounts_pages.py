@@ -107,6 +107,7 @@ def test_add_bad_input_gets_a_field_error_and_stores_nothing(alice_client, data,
     assert "secret-123" not in response.content.decode()
 
 
+@pytest.mark.usefixtures("eager_celery")
 def test_add_through_the_page_stores_and_notifies(
     alice, alice_client, django_capture_on_commit_callbacks
 ):
@@ -137,6 +138,7 @@ def test_switching_to_live_needs_recent_auth(alice_account, alice_stale_client):
     assert ExchangeAccount.objects.get(pk=alice_account.pk).label == "renamed"
 
 
+@pytest.mark.usefixtures("eager_celery")
 def test_switching_to_live_with_recent_auth_emails_a_notice(
     alice_account, alice_client, django_capture_on_commit_callbacks
 ):
@@ -180,6 +182,7 @@ def test_replace_keys_and_delete(alice_account, alice_client):
     assert not ExchangeAccount.objects.filter(pk=alice_account.pk).exists()
 
 
+@pytest.mark.usefixtures("eager_celery")
 def test_canary_secret_is_in_no_page_no_api_response_and_no_log_line(
     alice, alice_client, api_token_for, client, caplog, django_capture_on_commit_callbacks
 ):
@@ -248,6 +251,7 @@ def test_operator_admin_shows_accounts_without_secrets(
     assert ExchangeAccount.objects.get(pk=alice_account.pk).status == "disabled"
 
 
+@pytest.mark.usefixtures("eager_celery")
 def test_replacing_and_deleting_keys_email_the_owner(
     alice_account, alice_client, django_capture_on_commit_callbacks
 ):

@@ -78,20 +78,6 @@ def hook_server():
 
 
 @pytest.fixture
-def eager_celery():
-    """Run queued tasks in the test process (retries run at once, countdown ignored).
-
-    Eager errors are not propagated (a retry is an exception too): tests check the outcome.
-    """
-    from config.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield app
-    app.conf.task_always_eager = before
-
-
-@pytest.fixture
 def make_channel(db):
     from notifications.services import notification_channel_create
 
