@@ -63,17 +63,18 @@ def _bot_specs(first: str, second: str) -> list[dict]:
             "params": {
                 "maker_venue": second,
                 "taker_venue": first,
-                "order_amount": "0.002",  # 1 BTC to sell on the richer venue: 500 fills
+                "order_amount": "0.002",
                 "min_profitability": "0.0001",
             },
             "symbols": ["BTC/USDT"],
             "venues": [second, first],
-            "budget": "60000",
+            "budget": "500000",
             "risk_limits": {"max_exposure_fraction": "0.8"},
-            # it sells on the second venue and buys back on the first: funds for a long run
+            # it sells on the second venue and buys back on the first, one way only: 10 BTC to
+            # sell is 5,000 maker fills, over an hour of the demo (1 BTC ran out in 10 minutes)
             "paper_balances": {
-                second: {"USDT": "5000", "BTC": "1"},
-                first: {"USDT": "40000"},
+                second: {"USDT": "5000", "BTC": "10"},
+                first: {"USDT": "400000"},
             },
         },
         {
