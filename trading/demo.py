@@ -68,7 +68,7 @@ def _bot_specs(first: str, second: str) -> list[dict]:
             },
             "symbols": ["BTC/USDT"],
             "venues": [second, first],
-            "budget": "500000",
+            "budget": "600000",
             "risk_limits": {"max_exposure_fraction": "0.8"},
             # it sells on the second venue and buys back on the first, one way only: 10 BTC to
             # sell is 5,000 maker fills, over an hour of the demo (1 BTC ran out in 10 minutes)
