@@ -18,6 +18,7 @@ from celery import shared_task
 from django.conf import settings
 
 from marketdata.collectors import Collector
+from marketdata.timeframes import MINUTE_MS
 
 logger = logging.getLogger(__name__)
 LEASE_SECONDS = 60
@@ -47,8 +48,8 @@ def history_catch_up(exchange_id: str, symbols: list[str], bars: int) -> dict[st
     from exchanges.gateway.clients import sync_client
     from marketdata.services.history import candle_backfill
 
-    end = int(time.time() * 1000) // 60_000 * 60_000  # the forming bar is never stored
-    start = end - bars * 60_000
+    end = int(time.time() * 1000) // MINUTE_MS * MINUTE_MS  # the forming bar is never stored
+    start = end - bars * MINUTE_MS
     client = sync_client(exchange_id)
     left = {}
     for symbol in symbols:

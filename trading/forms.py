@@ -149,6 +149,12 @@ def posted_param_values(schema: dict, post) -> dict:
     return values
 
 
+def posted_values(entry, post) -> tuple[dict, dict]:
+    """The parameters and risk limits as posted, to show again beside their errors."""
+    params = posted_param_values(entry.schema if entry is not None else {}, post)
+    return params, {name: post.get(f"risk.{name}", "") for name in RISK_LIMITS}
+
+
 def _coerce(kind: str, raw: str):
     """The JSON value of a typed string; a string the schema will refuse stays as typed."""
     if kind == "integer" and re.fullmatch(r"-?\d+", raw):

@@ -99,17 +99,38 @@ def bot_action(request, id, action):  # noqa: A002
 
 
 # -- create and edit -----------------------------------------------------------------------
-def _strategy_context(*, entry, state, param_values: dict, accounts) -> dict:
-    """The strategy-dependent part of the bot form: its venues and its parameters."""
+def _params_context(*, entry, state, param_values: dict) -> dict:
+    """The strategy's parameter inputs (its venue fields have inputs of their own)."""
     skip = entry.venue_fields if entry is not None else ()
     schema = entry.schema if entry is not None else {}
     return {
         "entry": entry,
-        "venue_slots": forms.venue_slots(entry, values=state.values, state=state),
-        "venue_options": forms.venue_options(accounts, exchange_choices()),
         "param_inputs": forms.param_inputs(schema, values=param_values, state=state, skip=skip),
         "params_error": state.error("params", "params.params"),
     }
+
+
+def _strategy_context(*, entry, state, param_values: dict, accounts) -> dict:
+    """The strategy-dependent part of the bot form: its venues and its parameters."""
+    return {
+        **_params_context(entry=entry, state=state, param_values=param_values),
+        "venue_slots": forms.venue_slots(entry, values=state.values, state=state),
+        "venue_options": forms.venue_options(accounts, exchange_choices()),
+    }
+
+
+def _save(request, state, save, saved: str):
+    """Run `save(live)` (the create or update service) with this request's live-trading consent:
+    a redirect to the bot once saved; None, with the field errors on `state`, when refused."""
+    confirmed = request.POST.get("confirm_live") == "on"
+    live = bot_services.live_consent_from_request(request, confirmed=confirmed)
+    try:
+        bot = save(live)
+    except ValidationError as exc:
+        state.errors = forms.errors_from(exc)
+        return None
+    messages.success(request, saved.format(name=bot.name))
+    return redirect("trading:bot-detail", id=bot.pk)
 
 
 def _form_context(request, *, state, risk_values: dict, **context) -> dict:
@@ -127,10 +148,6 @@ def _form_context(request, *, state, risk_values: dict, **context) -> dict:
     )
     context["general_errors"] = state.general_errors
     return context
-
-
-def _posted_risk(post) -> dict:
-    return {name: post.get(f"risk.{name}", "") for name in forms.RISK_LIMITS}
 
 
 def _render_form(request, context: dict, state) -> HttpResponse:
@@ -162,17 +179,14 @@ def bot_create(request):
         arguments = forms.bot_create_arguments(
             request.POST, entry=entry, strategy=strategy, accounts=accounts
         )
-        confirmed = request.POST.get("confirm_live") == "on"
-        live = bot_services.live_consent_from_request(request, confirmed=confirmed)
-        try:
-            bot = bot_services.bot_create(user=request.user, live=live, **arguments)
-        except ValidationError as exc:
-            state.errors = forms.errors_from(exc)
-        else:
-            messages.success(request, f"Bot '{bot.name}' created as a draft: start it when ready.")
-            return redirect("trading:bot-detail", id=bot.pk)
-        param_values = forms.posted_param_values(entry.schema if entry else {}, request.POST)
-        risk_values = _posted_risk(request.POST)
+        done = _save(
+            request, state,
+            lambda live: bot_services.bot_create(user=request.user, live=live, **arguments),
+            "Bot '{name}' created as a draft: start it when ready.",
+        )  # fmt: skip
+        if done is not None:
+            return done
+        param_values, risk_values = forms.posted_values(entry, request.POST)
     context = _strategy_context(
         entry=entry,
         state=state,
@@ -216,29 +230,22 @@ def bot_update(request, id):  # noqa: A002
     if request.method == "POST":
         state = forms.BotFormState(values=request.POST.dict())
         arguments = forms.bot_update_arguments(request.POST, bot=bot, entry=entry)
-        confirmed = request.POST.get("confirm_live") == "on"
-        live = bot_services.live_consent_from_request(request, confirmed=confirmed)
-        try:
-            bot = bot_services.bot_update(bot=bot, live=live, **arguments)
-        except ValidationError as exc:
-            state.errors = forms.errors_from(exc)
-        else:
-            messages.success(request, f"Bot '{bot.name}' saved.")
-            return redirect("trading:bot-detail", id=bot.pk)
-        params = forms.posted_param_values(entry.schema if entry else {}, request.POST)
-        risk_values = _posted_risk(request.POST)
+        done = _save(
+            request, state,
+            lambda live: bot_services.bot_update(bot=bot, live=live, **arguments),
+            "Bot '{name}' saved.",
+        )  # fmt: skip
+        if done is not None:
+            return done
+        params, risk_values = forms.posted_values(entry, request.POST)
     else:
         state = forms.BotFormState(values=_bot_values(bot))
         params, risk_values = bot.params, bot.risk_limits
-    schema = entry.schema if entry is not None else {}
-    skip = entry.venue_fields if entry is not None else ()
     context = {
+        **_params_context(entry=entry, state=state, param_values=params),
         "creating": False,
         "bot": bot,
-        "entry": entry,
         "editable": bot.status in bot_services.EDITABLE,
-        "param_inputs": forms.param_inputs(schema, values=params, state=state, skip=skip),
-        "params_error": state.error("params", "params.params"),
     }
     return _render_form(
         request, _form_context(request, state=state, risk_values=risk_values, **context), state

@@ -37,10 +37,7 @@ def _run(fn, args, kwargs):
 
 def db_call(fn, *args, **kwargs):
     """Run `fn(*args, **kwargs)` with database access and return its result (or raise)."""
-    size = conf.get("PEREGRINE_BOT_DB_THREADS")
-    if not size:
-        return fn(*args, **kwargs)
-    return _pool(size).submit(_run, fn, args, kwargs).result()
+    return db_submit(fn, *args, **kwargs).result()
 
 
 def db_submit(fn, *args, **kwargs) -> Future:
