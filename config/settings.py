@@ -123,10 +123,23 @@ CACHES = {
         "KEY_PREFIX": f"peregrine-{PEREGRINE_ENV}",
     }
 }
+# redis-py gives every connection a 5 s socket timeout by default, and the channel layer's receive
+# is a blocking pop of 5 s (RedisChannelLayer.brpop_timeout): on a page with no events the read
+# timed out first and killed the consumer. The layer's reads wait longer than its pops.
+CHANNEL_LAYER_SOCKET_TIMEOUT = 30
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"asgi-{PEREGRINE_ENV}"},
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
+                    "socket_keepalive": True,
+                }
+            ],
+            "prefix": f"asgi-{PEREGRINE_ENV}",
+        },
     }
 }
 
