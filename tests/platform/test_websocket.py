@@ -128,3 +128,33 @@ def test_session_that_has_not_passed_the_otp_step_is_refused(web, alice, alice_t
     session[DEVICE_ID_SESSION_KEY] = alice_totp.persistent_id
     session.save()
     assert _connect_status(web, cookie) == 101
+
+
+def test_quiet_socket_stays_open_without_errors(web, child_processes, alice, password):
+    """A page with no events keeps its socket: idle past the channel layer's 5 s blocking pop
+    (which used to outlast redis-py's 5 s read timeout and kill the consumer), then still live."""
+    import os
+    import signal
+
+    cookie = _session_cookie(alice, password)
+
+    async def scenario():
+        headers = {"Cookie": cookie, "Origin": "http://127.0.0.1"}
+        async with websockets.connect(
+            f"ws://127.0.0.1:{web}/ws/events/", additional_headers=headers
+        ) as ws:
+            with pytest.raises(TimeoutError):  # nothing arrives, and the socket is not closed
+                await asyncio.wait_for(ws.recv(), 12)
+            await ws.send(json.dumps({"type": "ping"}))
+            assert await _receive(ws) == {"type": "pong"}
+            await get_channel_layer().group_send(
+                f"user.{alice.pk}", {"type": "event.forward", "event": {"after": "idle"}}
+            )
+            assert await _receive(ws) == {"after": "idle"}
+
+    async_to_sync(scenario)()
+    server = child_processes.children[-1]
+    os.killpg(server.pid, signal.SIGTERM)
+    output = server.communicate(timeout=15)[0].decode()
+    assert "Traceback" not in output
+    assert "TimeoutError" not in output
