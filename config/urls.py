@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -26,6 +28,8 @@ admin.site.index_title = "Operations"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # browsers and tools ask for /favicon.ico whatever the page links: send them the static icon
+    path("favicon.ico", lambda request: redirect(static("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
     path("api/v1/", include([path("", include(f"{app}.api.urls")) for app in APPS])),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
