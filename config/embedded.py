@@ -26,6 +26,8 @@ from urllib.parse import quote
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PEREGRINE_VAR_DIR", BASE_DIR / "var")).resolve()
 DATABASE_NAME = "peregrine"
+# How the app tells people to run a management command: manage.py finds the embedded servers.
+MANAGE_COMMAND = ".venv/bin/python manage.py"
 
 
 def _log(message: str) -> None:

@@ -179,6 +179,10 @@ def main() -> int:
         )
         _say(f"Peregrine is starting at {url} (health: {url}healthz); Ctrl-C stops everything")
         _say(f"processes started in {time.monotonic() - started:.1f}s")
+        _say(
+            f"management commands: {embedded.MANAGE_COMMAND} <command> in another terminal "
+            "(it uses these servers)"
+        )
         exit_code = 0
         while not stopping.wait(0.5):
             dead = [c for c in children if c.process and c.process.poll() is not None]

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from config.embedded import MANAGE_COMMAND
+
 
 class Command(BaseCommand):
     help = "Create the operator (superuser) account if no operator exists yet."
@@ -24,4 +26,7 @@ class Command(BaseCommand):
         password = secrets.token_urlsafe(18)
         users.objects.create_superuser(email=email, password=password)
         self.stdout.write(f"created operator account {email} with password {password}")
-        self.stdout.write("this password is shown once: store it now")
+        self.stdout.write(
+            "this password is shown once: store it now "
+            f"(reset it with `{MANAGE_COMMAND} changepassword {email}`)"
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
+from config.embedded import MANAGE_COMMAND
 from trading.demo import demo_seed
 
 
@@ -27,7 +28,7 @@ class Command(BaseCommand):
         if result.password:
             self.stdout.write(
                 f"demo: sign in as {result.email} with password {result.password} "
-                "(shown once; reset it with `manage.py changepassword`)"
+                f"(shown once; reset it with `{MANAGE_COMMAND} changepassword {result.email}`)"
             )
         elif not result.created and not result.started:
             self.stdout.write(f"demo: {result.email} and its bots are ready")
