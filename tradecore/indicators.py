@@ -30,20 +30,35 @@ def _check_period(period: int) -> None:
 def sma(values, period: int) -> np.ndarray:
     """Simple moving average; the first value is at index period-1.
 
-    Computed from a running cumulative sum of (x - x[0]) so `StreamingSMA` can reproduce it
-    bit for bit.
+    The window sum is re-anchored to its correctly rounded value (`math.fsum`) every
+    `_sma_block(period)` bars and carried between anchors by adding (x[t] - x[t-period]), in the
+    same order `StreamingSMA` adds them, so the two are bit-for-bit equal, the sum never drifts
+    (error bounded by one block of additions) and on integer prices it is exact: an SMA(10)
+    that equals an SMA(30) is an exact tie in both paths.
     """
     _check_period(period)
     x = _as_array(values)
     out = np.full(x.shape, np.nan)
-    if len(x) < period:
+    n = len(x)
+    if n < period:
         return out
-    base = x[0]
-    csum = np.cumsum(x - base)
-    sums = csum[period - 1 :].copy()
-    sums[1:] -= csum[: len(x) - period]
-    out[period - 1 :] = sums / period + base
+    block = _sma_block(period)
+    steps = np.empty(n - period + 1)
+    steps[1:] = x[period:] - x[: n - period]
+    anchors = range(0, len(steps), block)
+    window_end = period - 1
+    steps[::block] = [math.fsum(x[a + window_end - period + 1 : a + window_end + 1].tolist())
+                      for a in anchors]  # fmt: skip
+    padded = np.zeros(len(anchors) * block)
+    padded[: len(steps)] = steps
+    sums = np.cumsum(padded.reshape(-1, block), axis=1).ravel()[: len(steps)]
+    out[period - 1 :] = sums / period
     return out
+
+
+def _sma_block(period: int) -> int:
+    """Bars between exact re-anchorings of the SMA window sum (fsum cost stays O(1) per bar)."""
+    return max(256, period)
 
 
 def ema(values, period: int) -> np.ndarray:
@@ -149,66 +164,104 @@ def atr(high, low, close, period: int = 14) -> np.ndarray:
 
 
 def crossed_above(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
-    """True at i when fast[i-1] < slow[i-1] and fast[i] > slow[i] (strict on both bars)."""
-    out = np.zeros(len(fast), dtype=bool)
-    out[1:] = (fast[:-1] < slow[:-1]) & (fast[1:] > slow[1:])
-    return out
+    """True at i when fast[i] > slow[i] and the last bar before i where they differed had
+    fast < slow ("last non-zero sign", as vectorbt): a cross through an exact tie counts once,
+    at the bar where the sign changes. NaN bars (warm-up) have no sign."""
+    sign = _sign(fast, slow)
+    return (sign > 0) & (_last_nonzero_before(sign) < 0)
 
 
 def crossed_below(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
     return crossed_above(slow, fast)
 
 
+def _sign(fast, slow) -> np.ndarray:
+    fast, slow = _as_array(fast), _as_array(slow)
+    return (fast > slow).astype(np.int8) - (fast < slow).astype(np.int8)
+
+
+def _last_nonzero_before(sign: np.ndarray) -> np.ndarray:
+    """At each i, the last non-zero value of sign[:i] (0 when there is none)."""
+    where = np.where(sign != 0, np.arange(len(sign)), -1)
+    last = np.maximum.accumulate(where) if len(sign) else where
+    before = np.full(len(sign), -1)
+    before[1:] = last[:-1]
+    out = np.zeros(len(sign), dtype=np.int8)
+    has = before >= 0
+    out[has] = sign[before[has]]
+    return out
+
+
 # -- streaming ---------------------------------------------------------------------------------
 class StreamingSMA:
     """SMA over the last `period` values; `update` returns NaN until the window is full.
 
-    It keeps the same running cumulative sum (of x - first x) as the vectorized `sma`, so the
-    two are bit-for-bit equal and a crossover decided on a tie goes the same way in both.
+    Same arithmetic as the vectorized `sma`, in the same order: the window sum is set with
+    `math.fsum` every `_sma_block(period)` bars and carried by adding (x - oldest) between, so
+    the two are bit-for-bit equal and a crossover decided on a tie goes the same way in both.
     """
 
-    __slots__ = ("period", "_ring", "_i", "_csum", "_base", "_count", "value")
+    __slots__ = ("period", "_ring", "_i", "_sum", "_left", "_block", "value")
 
     def __init__(self, period: int) -> None:
         _check_period(period)
         self.period = period
-        self._ring = [0.0] * period  # cumulative sums of the last `period` updates
+        self._ring = [0.0] * period  # the last `period` inputs
         self._i = 0
-        self._csum = 0.0
-        self._base = NAN
-        self._count = 0
+        self._sum = 0.0
+        self._block = _sma_block(period)
+        self._left = 1 - period  # < 0: warming up; 0: re-anchor on this update; > 0: carry
         self.value = NAN
 
     def update(self, x: float) -> float:
         # Hot path of every candle backtest: kept to a handful of slot reads.
-        if self._count < self.period:
-            if self._count == 0:
-                self._base = x
-            self._count += 1
         i = self._i
         ring = self._ring
         old = ring[i]
-        csum = self._csum + (x - self._base)
-        self._csum = ring[i] = csum
+        ring[i] = x
         self._i = i + 1 if i + 1 < self.period else 0
-        if self._count == self.period:
-            self.value = (csum - old) / self.period + self._base
+        left = self._left
+        if left > 0:
+            self._left = left - 1
+            total = self._sum = self._sum + (x - old)
+        elif left == 0:
+            self._left = self._block - 1
+            total = self._sum = math.fsum(ring)
+        else:
+            self._left = left + 1
+            return self.value
+        self.value = total / self.period
         return self.value
 
     def snapshot(self) -> dict:
         return {
             "ring": list(self._ring),
             "i": self._i,
-            "csum": self._csum,
-            "base": self._base,
-            "count": self._count,
+            "sum": self._sum,
+            "left": self._left,
             "value": self.value,
         }
 
     def restore(self, state: dict) -> None:
+        if "csum" in state:  # a checkpoint written before the window kept raw values
+            state = _sma_state_from_cumulative(state, self.period)
         self._ring, self._i = list(state["ring"]), state["i"]
-        self._csum, self._base = state["csum"], state["base"]
-        self._count, self.value = state["count"], state["value"]
+        self._sum, self._left, self.value = state["sum"], state["left"], state["value"]
+
+
+def _sma_state_from_cumulative(state: dict, period: int) -> dict:
+    """Rebuild the raw window from an older checkpoint of cumulative sums (x - first x)."""
+    ring, i, base, count = state["ring"], state["i"], state["base"], state["count"]
+    raw = [0.0] * period
+    if count < period:
+        for j in range(count):
+            raw[j] = ring[j] - (ring[j - 1] if j else 0.0) + base
+        return {"ring": raw, "i": i, "sum": 0.0, "left": count + 1 - period, "value": NAN}
+    newer = [(i + k) % period for k in range(1, period)]
+    for j in newer:
+        raw[j] = ring[j] - ring[j - 1] + base
+    raw[i] = state["value"] * period - math.fsum(raw[j] for j in newer)
+    return {"ring": raw, "i": i, "sum": 0.0, "left": 0, "value": state["value"]}
 
 
 class StreamingEMA:

@@ -153,13 +153,14 @@ def test_sweep_runs_each_valid_combination_once(real_slice):
         assert q.trade_count == sum(1 for t in e.trades if t.side == "sell")
 
 
-def test_a_tie_is_not_a_cross():
-    # SMA2 == SMA3 on bar 9 (13 == 13) and below on bar 10: strict rule, no exit signal
+def test_a_cross_through_a_tie_counts_once_where_the_sign_changes():
+    # SMA2 == SMA3 on bar 9 (13 == 13) and below on bar 10: the exit is at bar 10
     closes = [10, 10, 10, 9, 8, 9, 11, 13, 14, 12, 10, 8, 8, 9]
     entries, exits = SmaCrossStrategy(SmaCrossConfig(fast=2, slow=3)).signals(
         None, None, None, np.asarray(closes, float), None
     )
-    assert np.flatnonzero(entries).tolist() == [6, 13] and not exits.any()
+    assert np.flatnonzero(entries).tolist() == [6, 13]
+    assert np.flatnonzero(exits).tolist() == [10]
 
 
 def test_metrics_on_a_known_curve():

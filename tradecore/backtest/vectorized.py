@@ -80,12 +80,10 @@ def run_vectorized(
         signals = strategy.signals(
             candles.open, candles.high, candles.low, candles.close, candles.volume
         )
-    entries, exits = signals
-    buys, sells = positions_from_signals(np.asarray(entries), np.asarray(exits))
-    bars = [bar for pair in zip(buys, sells, strict=False) for bar in pair]
-    if len(buys) > len(sells):
-        bars.append(buys[-1])
-    prices = candles.open[np.asarray(bars, dtype=np.int64)].tolist()
+    entries, exits = np.asarray(signals[0]), np.asarray(signals[1])
+    n = len(entries)
+    entry_bars = np.flatnonzero(entries[: n - 1]).tolist()
+    exit_bars = np.flatnonzero(exits[: n - 1]).tolist()
     allocation = Decimal(repr(strategy.config.allocation))
     fee_rate, min_notional = instrument.taker_fee, instrument.min_notional
     buy_factor = 1 + fee_rate
@@ -93,24 +91,42 @@ def run_vectorized(
     qty = Decimal(0)
     trades: list[VectorTrade] = []
     cash_after, qty_after = [], []
-    for i, (bar, open_price) in enumerate(zip(bars, prices, strict=True)):
-        price = Decimal(repr(open_price))
-        if i % 2 == 0:  # buys and sells alternate, starting with a buy
+    opens = candles.open
+    # The long-only state machine of `SignalStrategy`, one order at a time. An order the venue
+    # would reject (a buy that rounds to zero or under the minimum notional, a sell of dust)
+    # leaves the state as it was, and the next signal tries again, as the event path does.
+    e_i = x_i = 0
+    n_entries, n_exits = len(entry_bars), len(exit_bars)
+    after = -1  # bar of the last order; signals before it are moot
+    while True:
+        if instrument.round_qty(qty) <= 0:
+            while e_i < n_entries and entry_bars[e_i] < after:
+                e_i += 1
+            if e_i == n_entries:
+                break
+            after = bar = entry_bars[e_i] + 1
+            price = Decimal(repr(opens.item(bar)))
             budget = cash * allocation
             if budget <= 0 or budget < min_notional:
-                break  # the venue would reject it: the strategy stays flat from here on
+                continue
             fill_qty = instrument.round_qty(budget / (price * buy_factor))
             if fill_qty <= 0:
-                break
+                continue
             cost = price * fill_qty
             fee = cost * fee_rate
             cash -= cost + fee
             qty += fill_qty
             side = "buy"
         else:
+            while x_i < n_exits and exit_bars[x_i] < after:
+                x_i += 1
+            if x_i == n_exits:
+                break
+            after = bar = exit_bars[x_i] + 1
+            price = Decimal(repr(opens.item(bar)))
             fill_qty = instrument.round_qty(qty)
             if fill_qty * price < min_notional:
-                break
+                continue
             proceeds = price * fill_qty
             fee = proceeds * fee_rate
             cash += proceeds - fee
@@ -119,7 +135,7 @@ def run_vectorized(
         trades.append(VectorTrade(bar, side, price, fill_qty, fee))
         cash_after.append(float(cash))
         qty_after.append(float(qty))
-    change_bars = bars[: len(trades)]
+    change_bars = [trade.bar for trade in trades]
     equity = _equity_curve(candles.close, float(start_cash), change_bars, cash_after, qty_after)
     return VectorResult(trades, equity, float(equity[-1]), cash, qty)
 

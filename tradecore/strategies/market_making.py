@@ -62,11 +62,16 @@ class PureMarketMakingConfig(StrategyConfig):
 
 
 class MarketMakerBase(Strategy):
-    """Shared plumbing: track the mid from books, trades or candles, re-quote on a timer."""
+    """Shared plumbing: track the mid from books, trades or candles, re-quote on a timer.
+
+    A book's mid is the better estimate, so once a book has been seen trades no longer move the
+    mid; on a feed without books every trade does (the mid follows the market from any feed).
+    """
 
     def __init__(self, config=None, *, symbol: str = "BTC-USDT") -> None:
         super().__init__(config, symbol=symbol)
         self.mid: Decimal | None = None
+        self._book_seen = False
         self._next_refresh = 0
         self._paused_until = 0
 
@@ -76,6 +81,7 @@ class MarketMakerBase(Strategy):
         mid = book.mid()
         if mid is None:
             return NO_INTENTS
+        self._book_seen = True
         self._observe_mid(mid)
         return self._maybe_quote()
 
@@ -89,7 +95,7 @@ class MarketMakerBase(Strategy):
         if symbol != self.symbol:
             return NO_INTENTS
         self._observe_trade(trade)
-        if self.mid is None:
+        if self.mid is None or not self._book_seen:
             self._observe_mid(Decimal(repr(trade.price)))
         return self._maybe_quote()
 
@@ -122,12 +128,14 @@ class MarketMakerBase(Strategy):
             "mid": None if self.mid is None else str(self.mid),
             "next_refresh": self._next_refresh,
             "paused_until": self._paused_until,
+            "book_seen": self._book_seen,
         }
 
     def restore(self, state: dict) -> None:
         self.mid = None if state["mid"] is None else Decimal(state["mid"])
         self._next_refresh = state["next_refresh"]
         self._paused_until = state["paused_until"]
+        self._book_seen = state.get("book_seen", False)
 
 
 def _locked(ctx, asset: str) -> Decimal:

@@ -17,6 +17,13 @@ from tradecore.strategies.base import (
 )
 
 
+def _sign_of(a: float | None, b: float | None) -> int:
+    """The side of a checkpoint's last pair (older checkpoints kept only the pair)."""
+    if a is None or b is None:  # JSON checkpoints store NaN as null
+        return 0
+    return 1 if a > b else -1 if a < b else 0
+
+
 def _prev_and(values: np.ndarray, prev_ok: np.ndarray, now_ok: np.ndarray) -> np.ndarray:
     out = np.zeros(len(values), dtype=bool)
     out[1:] = prev_ok[:-1] & now_ok[1:]
@@ -36,7 +43,9 @@ class SmaCrossConfig(SignalConfig):
 
 
 class SmaCrossStrategy(SignalStrategy):
-    """SMA crossover: a cross is fast[t-1] < slow[t-1] and fast[t] > slow[t] (strict)."""
+    """SMA crossover: a cross up is fast > slow after the last bar where they differed had
+    fast < slow (and the mirror for down), so a cross through an exact tie counts once, at the
+    bar where the sign changes; a tie that touches and turns back is no cross."""
 
     strategy_id = "sma_cross"
     config_class = SmaCrossConfig
@@ -48,29 +57,43 @@ class SmaCrossStrategy(SignalStrategy):
         self._fast = self._average(self.config.fast)
         self._slow = self._average(self.config.slow)
         self._prev_fast = self._prev_slow = float("nan")
+        self._sign = 0  # +1 fast above slow, -1 below, on the last bar where they differed
 
     def on_candle(self, symbol: str, candle: Candle):
         # Same rule as step(), unrolled: this runs once per bar in every backtest.
         close = candle[4]
         fast = self._fast.update(close)
         slow = self._slow.update(close)
-        pf, ps = self._prev_fast, self._prev_slow
         self._prev_fast = fast
         self._prev_slow = slow
-        if pf < ps:
-            if fast > slow and symbol == self.symbol:
-                return self._act(True, False)
-        elif pf > ps and fast < slow and symbol == self.symbol:
-            return self._act(False, True)
+        if fast > slow:
+            if self._sign < 0:
+                self._sign = 1
+                if symbol == self.symbol:
+                    return self._act(True, False)
+            self._sign = 1
+        elif fast < slow:
+            if self._sign > 0:
+                self._sign = -1
+                if symbol == self.symbol:
+                    return self._act(False, True)
+            self._sign = -1
         return NO_INTENTS
 
     def step(self, candle: Candle) -> tuple[bool, bool]:
         close = candle.close
         fast = self._fast.update(close)
         slow = self._slow.update(close)
-        pf, ps = self._prev_fast, self._prev_slow
         self._prev_fast, self._prev_slow = fast, slow
-        return (pf < ps and fast > slow), (pf > ps and fast < slow)
+        return self._crossed(fast, slow)
+
+    def _crossed(self, fast: float, slow: float) -> tuple[bool, bool]:
+        """(crossed up, crossed down) by the last non-zero sign rule; NaN and ties keep it."""
+        sign = 1 if fast > slow else -1 if fast < slow else 0
+        if not sign:
+            return False, False
+        before, self._sign = self._sign, sign
+        return before < 0 < sign, sign < 0 < before
 
     def signals(self, open_, high, low, close, volume):
         fast = self._average_array(close, self.config.fast)
@@ -92,12 +115,14 @@ class SmaCrossStrategy(SignalStrategy):
             "fast": self._fast.snapshot(),
             "slow": self._slow.snapshot(),
             "prev": [self._prev_fast, self._prev_slow],
+            "sign": self._sign,
         }
 
     def restore(self, state: dict) -> None:
         self._fast.restore(state["fast"])
         self._slow.restore(state["slow"])
         self._prev_fast, self._prev_slow = state["prev"]
+        self._sign = state.get("sign", _sign_of(*state["prev"]))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,22 +209,28 @@ class MacdStrategy(SignalStrategy):
         c = self.config
         self._macd = ind.StreamingMACD(c.fast, c.slow, c.signal)
         self._prev = (float("nan"), float("nan"))
+        self._sign = 0  # +1 line above signal, -1 below, on the last bar where they differed
 
     def step(self, candle: Candle) -> tuple[bool, bool]:
         line, sig, _ = self._macd.update(candle.close)
-        (pl, ps), self._prev = self._prev, (line, sig)
-        return (pl < ps and line > sig), (pl > ps and line < sig)
+        self._prev = (line, sig)
+        sign = 1 if line > sig else -1 if line < sig else 0
+        if not sign:
+            return False, False
+        before, self._sign = self._sign, sign
+        return before < 0 < sign, sign < 0 < before
 
     def signals(self, open_, high, low, close, volume):
         line, sig, _ = ind.macd(close, self.config.fast, self.config.slow, self.config.signal)
         return ind.crossed_above(line, sig), ind.crossed_below(line, sig)
 
     def snapshot(self) -> dict:
-        return {"macd": self._macd.snapshot(), "prev": list(self._prev)}
+        return {"macd": self._macd.snapshot(), "prev": list(self._prev), "sign": self._sign}
 
     def restore(self, state: dict) -> None:
         self._macd.restore(state["macd"])
         self._prev = tuple(state["prev"])
+        self._sign = state.get("sign", _sign_of(*state["prev"]))
 
 
 @dataclasses.dataclass(frozen=True)
