@@ -94,3 +94,18 @@ def test_both_paths_give_the_same_trades_when_the_account_shrinks_to_dust():
     assert len(ev) > 3000
     assert ev == vt
     assert event.final_equity == vector.final_equity
+
+
+def test_on_a_trades_only_feed_the_market_maker_mid_follows_the_trades():
+    from tests.tradecore.test_strategies import SYMBOL, engine_for, venue_with
+    from tradecore.clock import SimulatedClock
+    from tradecore.domain import Side, Trade
+    from tradecore.strategies.market_making import PureMarketMakingStrategy
+
+    clock = SimulatedClock(0)
+    strategy = PureMarketMakingStrategy()
+    engine = engine_for(strategy, venue_with(clock), clock)
+    for i, price in enumerate([100.0, 104.0, 108.0]):
+        clock.set(1 + i * 1000)
+        engine.on_trade(SYMBOL, Trade(1 + i * 1000, price, 1.0, Side.BUY))
+    assert strategy.mid == D("108.0")
