@@ -55,7 +55,8 @@ def test_run_reaches_healthy_and_ctrl_c_stops_every_child(process_env):
             "sandbox_exchange",
         ):
             assert part in names, part
-        supervisor.send_signal(signal.SIGINT)
+        # Ctrl-C in a terminal signals the whole foreground process group
+        os.killpg(supervisor.pid, signal.SIGINT)
         output = supervisor.communicate(timeout=60)[0].decode()
         assert supervisor.returncode == 0, output
         assert "stopped" in output

@@ -38,7 +38,8 @@ def test_malformed_boolean_stops_start_up_naming_the_variable():
 
 
 def test_missing_database_url_stops_start_up_naming_it():
-    result = _django({"DATABASE_URL": None, "DATABASE_URL_FILE": None}, "check")
+    # outside production manage.py starts the embedded servers instead (test_first_run.py)
+    result = _django({**PRODUCTION_ENV, "DATABASE_URL": None, "DATABASE_URL_FILE": None}, "check")
     assert result.returncode != 0
     assert "DATABASE_URL: required environment variable is not set" in result.stderr
 
