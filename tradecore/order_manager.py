@@ -172,7 +172,9 @@ class OrderManager:
         venue = self.venues[tracked.venue]
         try:
             order = venue.cancel_order(self.account_id, client_order_id=client_order_id)
-        except VenueTimeout:
+        except (VenueTimeout, KeyError):
+            # not confirmed: timed out, or the venue cannot place the order (the next lookup or
+            # reconciliation decides what it is); the order stays as the manager knows it
             return None
         self.update(order)
         return order

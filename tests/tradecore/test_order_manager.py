@@ -54,6 +54,18 @@ def test_cancel_moves_to_cancelled_and_terminal_states_never_change(setup):
     assert any(isinstance(e, Denial) and e.rule == "state_machine" for e in om.events)
 
 
+def test_cancel_the_venue_cannot_place_is_unconfirmed_not_an_error(setup):
+    """A venue that does not know the order (forgotten, never reached it) answers KeyError:
+    the cancel is unconfirmed, the order stays as the manager knows it, nothing raises."""
+    clock, venue, om = setup
+    order = om.submit(buy("90"))
+    tracked = om.orders[order.client_order_id]
+    venue._by_client.clear()  # the venue forgot the order
+    assert om.cancel(order.client_order_id) is None
+    assert om.cancel_all() == []
+    assert tracked.status is S.OPEN
+
+
 def _fields(order):
     return {name: getattr(order, name) for name in order.__dataclass_fields__}
 

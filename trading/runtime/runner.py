@@ -763,7 +763,7 @@ class BotRunner:
             if isinstance(venue, PaperExchange):
                 venue.forget_finished(keep=working)
             else:
-                venue.forget(settled)
+                venue.forget([cid for cid in settled if cid not in working])
 
     def _hand_over(self, ttl: float) -> str:
         from trading.services.bots import bot_dispatch_next
