@@ -58,13 +58,13 @@ def test_fifty_sigkills_lose_no_fill_duplicate_no_order_and_keep_books_equal(
     workers = Workers(env, pool="prefork", concurrency=4)
     workers.start()
     try:
-        report = Chaos(server=sandbox[0], bots=chaos_bots, workers=workers, seed=6).run(
-            kills=KILLS, max_seconds=215
-        )
+        # no time budget: the invariants after every kill are the pass condition (each wait in
+        # a round has its own hang guard), so a loaded machine is slower, never red
+        report = Chaos(server=sandbox[0], bots=chaos_bots, workers=workers, seed=6).run(kills=KILLS)
     finally:
         workers.stop_all()
     print("\nchaos:", report.summary())
-    assert report.kills >= KILLS, report.summary()
+    assert report.kills == KILLS, report.summary()
     assert report.checks == report.kills
     assert report.fills > 0 and report.orders > 0
     assert VENUE_A in sandbox[0].venues
