@@ -1,0 +1,103 @@
+"""Markets pages: every market collected, and one market's chart, book, trades and ticker.
+
+Market data is public to every signed-in user; like every page, these need a sign-in and (by
+the middleware) the second factor. The page draws its chart from `market_candles_json` and
+then follows the market's websocket (marketdata.consumers).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from marketdata import selectors
+from marketdata.timeframes import TIMEFRAMES_MS, timeframe_ms
+
+DEFAULT_TIMEFRAME = "1h"
+
+
+def _market(exchange: str, slug: str) -> selectors.Market:
+    return selectors.market_get(exchange=exchange, symbol=selectors.symbol_from_slug(slug))
+
+
+def _text(value: Decimal) -> str:
+    """An exact decimal without exponent or trailing zeros: 10.500 -> '10.5'."""
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+@login_required
+@require_GET
+def market_list(request):
+    """Every market collected, with its last price and spread."""
+    return render(request, "marketdata/market_list.html", {"rows": selectors.market_list()})
+
+
+@login_required
+@require_GET
+def market_detail(request, exchange: str, symbol: str):
+    """One market: ticker, candlestick chart, order-book ladder and depth, recent trades."""
+    market = _market(exchange, symbol)
+    timeframe = request.GET.get("timeframe", DEFAULT_TIMEFRAME)
+    if timeframe not in TIMEFRAMES_MS:
+        timeframe = DEFAULT_TIMEFRAME
+    context = {
+        "market": market,
+        "summary": selectors.market_summary(market=market),
+        "book": selectors.market_book_ladder(market=market),
+        "timeframes": list(TIMEFRAMES_MS),
+        "timeframe": timeframe,
+        "candles_url": reverse("marketdata:market-candles", args=[market.exchange, market.slug]),
+        # websocket routes live outside the URLconf (config/routing.py)
+        "socket_path": f"/ws/markets/{market.exchange}/{market.slug}/",
+    }
+    return render(request, "marketdata/market_detail.html", context)
+
+
+@login_required
+@require_GET
+def market_candles(request, exchange: str, symbol: str):
+    """Candles of one market as JSON for the chart: ?timeframe= (default 1h), ?limit=."""
+    timeframe = request.GET.get("timeframe", DEFAULT_TIMEFRAME)
+    try:
+        timeframe_ms(timeframe)
+    except ValueError as exc:  # "unsupported timeframe '7m'; use one of 1m, 5m, ..."
+        return JsonResponse({"error": str(exc)}, status=400)
+    try:
+        limit = int(request.GET.get("limit", selectors.MARKET_CANDLE_LIMIT))
+    except ValueError:
+        return JsonResponse({"error": "limit must be a whole number"}, status=400)
+    if not 1 <= limit <= selectors.MAX_MARKET_CANDLES:
+        return JsonResponse(
+            {"error": f"limit must be between 1 and {selectors.MAX_MARKET_CANDLES}"}, status=400
+        )
+    try:
+        market = _market(exchange, symbol)
+    except Http404:
+        return JsonResponse({"error": "no such market"}, status=404)
+    bars = selectors.market_candles(market=market, timeframe=timeframe, limit=limit)
+    candles = [
+        {
+            "time": bar.ts_ms // 1000,  # lightweight-charts takes UTC seconds
+            "open": _text(bar.open),
+            "high": _text(bar.high),
+            "low": _text(bar.low),
+            "close": _text(bar.close),
+            "volume": _text(bar.volume),
+        }
+        for bar in bars
+    ]
+    return JsonResponse(
+        {
+            "exchange": market.exchange,
+            "symbol": market.symbol,
+            "timeframe": timeframe,
+            "timeframe_seconds": TIMEFRAMES_MS[timeframe] // 1000,
+            "candles": candles,
+        }
+    )
