@@ -3,6 +3,7 @@
 from django.urls import path
 
 from config.consumers import UserEventsConsumer
+from marketdata.consumers import MarketLiveConsumer
 from trading.consumers import BotListLiveConsumer, BotLiveConsumer
 
 websocket_urlpatterns = [
@@ -10,4 +11,5 @@ websocket_urlpatterns = [
     # live bot pages (issue 6): the bot list, and one bot's page (owner only)
     path("ws/bots/", BotListLiveConsumer.as_asgi()),
     path("ws/bots/<int:bot_id>/", BotLiveConsumer.as_asgi()),
+    path("ws/markets/<str:exchange>/<str:symbol>/", MarketLiveConsumer.as_asgi()),
 ]
