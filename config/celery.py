@@ -1,4 +1,5 @@
-"""The Celery app: Redis broker, JSON only, late acks, named queues (default, marketdata, bots)."""
+"""The Celery app: Redis broker, JSON only, late acks, named queues (default, marketdata, bots,
+backtests)."""
 
 import os
 
@@ -10,9 +11,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("peregrine")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = [Queue(name) for name in ("default", "marketdata", "bots")]
+app.conf.task_queues = [Queue(name) for name in ("default", "marketdata", "bots", "backtests")]
+# Routes besides settings.CELERY_TASK_ROUTES (marketdata.tasks.* and trading.tasks.bot_*):
+# backtests replay for minutes, on a queue of their own.
+ROUTES = {"strategies.tasks.backtest_*": {"queue": "backtests"}}
 app.autodiscover_tasks()
 app.autodiscover_tasks(["config"])
+
+
+@app.on_after_configure.connect
+def _add_routes(sender, **kwargs):
+    """Merge ROUTES into the settings' routes once the configuration is loaded."""
+    sender.conf.task_routes = {**(sender.conf.task_routes or {}), **ROUTES}
 
 
 @before_task_publish.connect

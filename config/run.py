@@ -88,6 +88,7 @@ def _children(env: dict[str, str]) -> list[Child]:
     workers = env.get("PEREGRINE_WORKER_CONCURRENCY", "2")
     bots = env.get("PEREGRINE_BOT_CONCURRENCY", "50")
     collectors = env.get("PEREGRINE_MARKETDATA_CONCURRENCY", "3")
+    backtests = env.get("PEREGRINE_BACKTEST_CONCURRENCY", "2")
     scheduler = "django_celery_beat.schedulers:DatabaseScheduler"
     commands = {
         "web": f"-m uvicorn config.asgi:application --host {host} --port {port} "
@@ -99,6 +100,8 @@ def _children(env: dict[str, str]) -> list[Child]:
         # runs many bots (a warm shutdown hands them over at once)
         "bots": f"-m celery -A config worker -Q bots -P threads -c {bots} -n bots@%h",
         "market": f"-m celery -A config worker -Q marketdata -c {collectors} -n marketdata@%h",
+        # backtests are CPU-bound replays of minutes: processes of their own (prefork)
+        "backtests": f"-m celery -A config worker -Q backtests -c {backtests} -n backtests@%h",
         "beat": f"-m celery -A config beat --scheduler {scheduler} --pidfile=",
         "sandbox": f"manage.py sandbox_exchange --demo-user demo{_demo_offset(env)}",
     }

@@ -27,3 +27,89 @@ class StrategyConfig(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.strategy})"
+
+
+class BacktestRun(models.Model):
+    """One backtest of a catalog strategy over stored candles, run by a Celery worker.
+
+    Only `strategies.services` writes these: `backtest_run_create` after validating every
+    input, the task through `backtest_run_start/progress/finish/fail`. The inputs never change
+    after creation; `code_version` and `data_fingerprint` record what produced `results`, so a
+    rerun of the same inputs on the same code and candles gives the same results, byte for byte.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    # status -> the statuses it may move to (done, failed and cancelled are final)
+    TRANSITIONS = {
+        Status.QUEUED: {Status.RUNNING, Status.FAILED, Status.CANCELLED},
+        Status.RUNNING: {Status.DONE, Status.FAILED, Status.CANCELLED},
+        Status.DONE: set(),
+        Status.FAILED: set(),
+        Status.CANCELLED: set(),
+    }
+    FINAL = (Status.DONE, Status.FAILED, Status.CANCELLED)
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="backtest_runs"
+    )
+    strategy = models.CharField(max_length=64, help_text="Catalog id, e.g. sma_cross.")
+    params = models.JSONField(default=dict, blank=True, help_text="Validated, defaults filled.")
+    exchange = models.CharField(max_length=64)
+    symbol = models.CharField(max_length=64, help_text="As the candles store it, e.g. BTC/USDT.")
+    timeframe = models.CharField(max_length=8)
+    start = models.DateTimeField(help_text="First bar's open time (inclusive).")
+    end = models.DateTimeField(help_text="End of the period (exclusive).")
+    cash = models.DecimalField(max_digits=38, decimal_places=18, help_text="Starting quote cash.")
+    fee_rate = models.DecimalField(
+        max_digits=12, decimal_places=10, help_text="Maker and taker fee, a fraction (0.001)."
+    )
+    slippage_bp = models.DecimalField(
+        max_digits=10, decimal_places=4, default=0, help_text="Taker slippage in basis points."
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    bars_done = models.PositiveIntegerField(default=0)
+    bars_total = models.PositiveIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True, help_text="Why the run failed, in words.")
+    warnings = models.JSONField(default=list, blank=True)
+    results = models.JSONField(null=True, blank=True)
+    code_version = models.CharField(max_length=100, blank=True)
+    data_fingerprint = models.CharField(max_length=64, blank=True, help_text="sha256 of the bars.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="backtest_run_user_recent")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")),
+                                   name="backtest_run_end_after_start"),
+            models.CheckConstraint(condition=models.Q(cash__gt=0),
+                                   name="backtest_run_cash_positive"),
+            models.CheckConstraint(condition=models.Q(fee_rate__gte=0, fee_rate__lt=1),
+                                   name="backtest_run_fee_fraction"),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"backtest {self.pk} {self.strategy} {self.exchange}:{self.symbol} {self.timeframe}"
+
+    @property
+    def progress_percent(self) -> int:
+        """Bars processed as a whole percentage (100 once done)."""
+        if self.status == self.Status.DONE:
+            return 100
+        return int(100 * self.bars_done / self.bars_total) if self.bars_total else 0
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL
+
+    def can_move_to(self, status: str) -> bool:
+        return status in self.TRANSITIONS[self.Status(self.status)]

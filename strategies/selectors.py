@@ -1,13 +1,20 @@
-"""Reads of the strategies app: the catalog (from tradecore's registry) and saved configs."""
+"""Reads of the strategies app: the catalog (from tradecore's registry), saved configs,
+backtest runs and the stored candles a backtest runs on."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import QuerySet
+import numpy as np
+from django.db import connection
+from django.db.models import Count, Max, Min, QuerySet
 from django.http import Http404
 
-from strategies.models import StrategyConfig
+from marketdata.models import Candle, Instrument
+from marketdata.services.candles import ms_to_dt
+from strategies.models import BacktestRun, StrategyConfig
+from tradecore.backtest.data import CandleArrays
 from tradecore.strategies import REGISTRY
 
 FAMILIES = {
@@ -83,3 +90,77 @@ def strategy_config_get_for_user(*, user, id) -> StrategyConfig:  # noqa: A002
         return strategy_config_list(user=user).get(pk=int(id))
     except (StrategyConfig.DoesNotExist, TypeError, ValueError):
         raise Http404("No such strategy config.") from None
+
+
+# -- backtests -------------------------------------------------------------------------------
+def backtest_run_list(*, user) -> QuerySet[BacktestRun]:
+    """The user's backtest runs, newest first (results deferred: they can be large)."""
+    return (
+        BacktestRun.objects.filter(user_id=user.pk).defer("results").order_by("-created_at", "-id")
+    )
+
+
+def backtest_run_get_for_user(*, user, id) -> BacktestRun:  # noqa: A002
+    """One of the user's runs with its results; Http404 for anyone else's or an unknown id."""
+    try:
+        return BacktestRun.objects.filter(user_id=user.pk).get(pk=int(id))
+    except (BacktestRun.DoesNotExist, TypeError, ValueError):
+        raise Http404("No such backtest.") from None
+
+
+def backtest_candles(
+    *, exchange: str, symbol: str, timeframe: str, start_ms: int, end_ms: int
+) -> CandleArrays | None:
+    """Stored bars of one market in [start, end) as float columns, oldest first; None if none.
+
+    One query straight to arrays: the NUMERIC prices become float64 in Postgres (signal math
+    runs in floats; the simulated exchange rounds what it fills to the market's steps).
+    """
+    # the table name is a constant; every value is a bound parameter
+    sql = (
+        "SELECT (EXTRACT(EPOCH FROM ts) * 1000)::bigint, open::float8, high::float8, "  # noqa: S608
+        f"low::float8, close::float8, volume::float8 FROM {Candle._meta.db_table} "
+        "WHERE exchange = %s AND symbol = %s AND timeframe = %s AND ts >= %s AND ts < %s "
+        "ORDER BY ts"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [exchange, symbol, timeframe, ms_to_dt(start_ms), ms_to_dt(end_ms)])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    data = np.array(rows, dtype=np.float64)
+    return CandleArrays(
+        np.array([r[0] for r in rows], dtype=np.int64),
+        *(np.ascontiguousarray(data[:, i]) for i in range(1, 6)),
+    )
+
+
+@dataclass(frozen=True)
+class StoredMarket:
+    """A market and timeframe with candles in the database, and the span they cover."""
+
+    exchange: str
+    symbol: str
+    timeframe: str
+    first: datetime
+    last: datetime
+    bars: int
+
+
+def backtest_market_list() -> list[StoredMarket]:
+    """Every (exchange, symbol, timeframe) with stored candles: what a backtest can run on."""
+    rows = (
+        Candle.objects.values("exchange", "symbol", "timeframe")
+        .annotate(first=Min("ts"), last=Max("ts"), bars=Count("ts"))
+        .order_by("exchange", "symbol", "timeframe")
+    )
+    return [StoredMarket(**row) for row in rows]
+
+
+def instrument_steps(*, exchange: str, symbol: str) -> dict | None:
+    """The stored instrument's price and amount steps and minimum cost, or None if unknown."""
+    return (
+        Instrument.objects.filter(exchange=exchange, symbol=symbol)
+        .values("price_step", "amount_step", "min_cost")
+        .first()
+    )

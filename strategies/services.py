@@ -1,15 +1,34 @@
-"""Strategy parameters: validated against the strategy's JSON schema, then by tradecore itself."""
+"""Strategy parameters: validated against the strategy's JSON schema, then by tradecore itself.
+Backtest runs: created after validating every input, executed by a worker through tradecore's
+event-driven runner, cancelled by their owner; a failure is stored in words."""
 
 from __future__ import annotations
 
+import logging
+import subprocess
 from collections.abc import Mapping
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
 from functools import cache
 
 import jsonschema
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.timezone import is_aware, make_aware, now
 
-from strategies.models import StrategyConfig
+from marketdata.services.candles import dt_to_ms
+from marketdata.timeframes import TIMEFRAMES_MS
+from strategies.backtest_results import data_fingerprint, results_build
+from strategies.models import BacktestRun, StrategyConfig
+from strategies.selectors import FAMILIES, backtest_candles, instrument_steps
+from tradecore import __version__ as tradecore_version
+from tradecore.backtest.data import DataError
+from tradecore.backtest.data import validate as validate_candles
+from tradecore.backtest.runner import run_candles
+from tradecore.domain import Instrument
+from tradecore.exchange import FixedBpsSlippage
 from tradecore.strategies import REGISTRY, ConfigError, validate_config
 
 
@@ -98,3 +117,288 @@ def strategy_config_save(
 def strategy_config_delete(*, config: StrategyConfig) -> None:
     """Delete a saved config; bots created from it keep their own copy of the parameters."""
     config.delete()
+
+
+# -- backtests -------------------------------------------------------------------------------
+BACKTEST_FAMILIES = ("signal", "grid")  # strategies that trade from candles alone
+DEFAULT_FEE_RATE = Decimal("0.001")
+MAX_SLIPPAGE_BP = Decimal(1000)
+MAX_PERIOD = timedelta(days=3 * 366)
+_STEP = Decimal("0.00000001")
+
+logger = logging.getLogger(__name__)
+
+
+class BacktestCancelled(Exception):
+    """The owner cancelled the run while it was replaying bars."""
+
+
+class BacktestFailed(Exception):
+    """The run cannot produce results; the message says why in words."""
+
+
+def _decimal_field(errors, field, value, *, low, high=None, low_inclusive=True, words=""):
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        errors[field] = f"Enter a number{words}."
+        return None
+    if not number.is_finite():
+        errors[field] = f"Enter a finite number{words}."
+        return None
+    too_low = number < low if low_inclusive else number <= low
+    if too_low or (high is not None and number >= high):
+        errors[field] = f"{number} is out of range{words}."
+        return None
+    return number
+
+
+def _aware(errors, field, value) -> datetime | None:
+    if isinstance(value, str):
+        value = parse_datetime(value.strip()) or (
+            datetime.combine(parse_date(value.strip()), time())
+            if parse_date(value.strip())
+            else None
+        )
+    if not isinstance(value, datetime):
+        errors[field] = "Enter a date and time, e.g. 2021-05-01T00:00:00Z."
+        return None
+    return value if is_aware(value) else make_aware(value, UTC)
+
+
+def backtest_default_fee(*, exchange: str, symbol: str) -> Decimal:
+    """The fee a backtest charges when the user gives none: the instrument's taker fee when
+    known, else 0.1%. (Stored instruments do not record fees yet, so today it is 0.1%.)"""
+    fee = getattr(_instrument_row(exchange, symbol), "taker_fee", None)
+    return Decimal(str(fee)) if fee is not None else DEFAULT_FEE_RATE
+
+
+def _instrument_row(exchange: str, symbol: str):
+    from marketdata.models import Instrument
+
+    return Instrument.objects.filter(exchange=exchange, symbol=symbol).first()
+
+
+def _backtest_market_validate(errors, exchange, symbol, timeframe) -> tuple[str, str, str]:
+    exchange, symbol, timeframe = (str(v or "").strip() for v in (exchange, symbol, timeframe))
+    if not exchange:
+        errors["exchange"] = "Choose an exchange."
+    base, sep, quote = symbol.partition("/")
+    if not (sep and base and quote):
+        errors["symbol"] = f"Give the market as BASE/QUOTE, e.g. BTC/USDT (got {symbol!r})."
+    if timeframe not in TIMEFRAMES_MS:
+        errors["timeframe"] = f"Choose one of {', '.join(TIMEFRAMES_MS)}."
+    return exchange, symbol, timeframe
+
+
+def _backtest_strategy_validate(errors, strategy, params) -> dict:
+    entry_family = FAMILIES.get(strategy)
+    if strategy in REGISTRY and entry_family not in BACKTEST_FAMILIES:
+        errors["strategy"] = (
+            f"{strategy} quotes on order books; backtests on candles run signal, grid and DCA "
+            "strategies."
+        )
+        return {}
+    try:
+        return strategy_params_validate(strategy=strategy, params=params if params else {})
+    except ValidationError as exc:
+        errors.update(
+            {k if k == "strategy" else f"params.{k}": v for k, v in exc.message_dict.items()}
+        )
+        return {}
+
+
+@transaction.atomic
+def backtest_run_create(
+    *,
+    user,
+    strategy: str,
+    params: Mapping | None,
+    exchange: str,
+    symbol: str,
+    timeframe: str,
+    start,
+    end,
+    cash,
+    fee_rate=None,
+    slippage_bp=0,
+) -> BacktestRun:
+    """Validate every input, save a queued run and queue its task once committed.
+
+    Raises ValidationError naming each bad field (parameters as `params.<name>`); nothing is
+    written then. Whether candles exist for the period is the run's business: it fails saying so.
+    """
+    errors: dict[str, object] = {}
+    clean_params = _backtest_strategy_validate(errors, strategy, params)
+    exchange, symbol, timeframe = _backtest_market_validate(errors, exchange, symbol, timeframe)
+    start, end = _aware(errors, "start", start), _aware(errors, "end", end)
+    if start and end and end <= start:
+        errors["end"] = "The period must end after it starts."
+    elif start and end and end - start > MAX_PERIOD:
+        errors["end"] = "A backtest covers at most three years."
+    cash = _decimal_field(
+        errors, "cash", cash, low=Decimal(0), low_inclusive=False, words=" above 0"
+    )
+    if fee_rate in (None, ""):
+        fee_rate = backtest_default_fee(exchange=exchange, symbol=symbol)
+    fee_rate = _decimal_field(
+        errors, "fee_rate", fee_rate, low=Decimal(0), high=Decimal(1),
+        words=": a fee is a fraction of the notional in [0, 1), e.g. 0.001",
+    )  # fmt: skip
+    slippage_bp = _decimal_field(
+        errors, "slippage_bp", slippage_bp or 0, low=Decimal(0), high=MAX_SLIPPAGE_BP,
+        words=" from 0 to 1000 basis points",
+    )  # fmt: skip
+    if errors:
+        raise ValidationError(errors)
+    run = BacktestRun.objects.create(
+        user=user, strategy=strategy, params=clean_params, exchange=exchange, symbol=symbol,
+        timeframe=timeframe, start=start, end=end, cash=cash, fee_rate=fee_rate,
+        slippage_bp=slippage_bp,
+    )  # fmt: skip
+    transaction.on_commit(lambda: _enqueue(run.pk))
+    return run
+
+
+def _enqueue(run_id: int) -> None:
+    from strategies.tasks import backtest_run_execute
+
+    backtest_run_execute.apply_async((run_id,), queue="backtests")
+
+
+@transaction.atomic
+def backtest_run_cancel(*, run: BacktestRun) -> BacktestRun:
+    """Cancel a queued run at once, or ask a running one to stop at its next progress report."""
+    run = BacktestRun.objects.select_for_update().get(pk=run.pk)
+    if run.is_final:
+        raise ValidationError({"status": f"The backtest is already {run.status}."})
+    if run.status == BacktestRun.Status.QUEUED:
+        run.status, run.finished_at = BacktestRun.Status.CANCELLED, now()
+        run.save(update_fields=["status", "finished_at"])
+    else:
+        run.cancel_requested = True
+        run.save(update_fields=["cancel_requested"])
+    return run
+
+
+def _move(run_id: int, status: str, **fields) -> bool:
+    """Move the run to `status` if its transitions allow; False (nothing written) if not."""
+    with transaction.atomic():
+        run = BacktestRun.objects.select_for_update().get(pk=run_id)
+        if run.cancel_requested and status == BacktestRun.Status.DONE:
+            status, fields = BacktestRun.Status.CANCELLED, {}
+        if not run.can_move_to(status):
+            return False
+        run.status = status
+        for name, value in fields.items():
+            setattr(run, name, value)
+        if status in BacktestRun.FINAL:
+            run.finished_at = now()
+        elif status == BacktestRun.Status.RUNNING:
+            run.started_at = now()
+        run.save()
+        return True
+
+
+def backtest_run_execute(*, run_id: int) -> str:
+    """Run a queued backtest to its end and store the outcome; return the final status.
+
+    Idempotent: a run that is no longer queued (a redelivered task, a cancelled run) is left
+    as it is. Any failure is stored in words; the worker never sees the exception.
+    """
+    if not _move(run_id, BacktestRun.Status.RUNNING):
+        return BacktestRun.objects.values_list("status", flat=True).get(pk=run_id)
+    run = BacktestRun.objects.get(pk=run_id)
+    try:
+        outcome = _backtest_replay(run)
+    except BacktestCancelled:
+        _move(run_id, BacktestRun.Status.CANCELLED)
+    except BacktestFailed as exc:
+        _move(run_id, BacktestRun.Status.FAILED, error=str(exc))
+    except Exception as exc:
+        logger.exception("backtest %s failed", run_id)
+        reason = f"The backtest stopped on an internal error ({type(exc).__name__}: {exc})."
+        _move(run_id, BacktestRun.Status.FAILED, error=reason)
+    else:
+        _move(run_id, BacktestRun.Status.DONE, **outcome)
+    return BacktestRun.objects.values_list("status", flat=True).get(pk=run_id)
+
+
+def _backtest_inputs(run: BacktestRun):
+    """The candles, strategy and instrument of a run, or BacktestFailed saying what is wrong."""
+    candles = backtest_candles(
+        exchange=run.exchange, symbol=run.symbol, timeframe=run.timeframe,
+        start_ms=dt_to_ms(run.start), end_ms=dt_to_ms(run.end),
+    )  # fmt: skip
+    if candles is None:
+        raise BacktestFailed(
+            f"no candles for {run.symbol} {run.timeframe} on {run.exchange} between "
+            f"{run.start:%Y-%m-%d %H:%M} and {run.end:%Y-%m-%d %H:%M} UTC"
+        )
+    try:
+        validate_candles(candles, f"candles for {run.symbol} {run.timeframe} on {run.exchange}")
+        config = validate_config(run.strategy, run.params)
+    except (DataError, ConfigError) as exc:
+        raise BacktestFailed(str(exc)) from None
+    strategy = REGISTRY[run.strategy](config, symbol=run.symbol)
+    base, _, quote = run.symbol.partition("/")
+    steps = instrument_steps(exchange=run.exchange, symbol=run.symbol) or {}
+    instrument = Instrument(
+        run.symbol, base, quote, steps.get("price_step") or _STEP,
+        steps.get("amount_step") or _STEP, steps.get("min_cost") or Decimal(0),
+        run.fee_rate, run.fee_rate,
+    )  # fmt: skip
+    return candles, strategy, instrument
+
+
+def _backtest_replay(run: BacktestRun) -> dict:
+    candles, strategy, instrument = _backtest_inputs(run)
+    total = len(candles)
+    BacktestRun.objects.filter(pk=run.pk).update(bars_total=total)
+    warnings = []
+    need = getattr(strategy, "warmup_bars", 1)
+    if total < need:
+        warnings.append(
+            f"the period has {total} bars, fewer than the {need} the strategy needs to warm up: "
+            "no signal can fire, so the result has no trades"
+        )
+    options = {}
+    if run.slippage_bp:
+        options["slippage_model"] = FixedBpsSlippage(run.slippage_bp)
+    result = run_candles(
+        strategy, candles, instrument, cash=run.cash,
+        interval_ms=TIMEFRAMES_MS[run.timeframe],
+        progress=lambda done, _total: backtest_run_progress(run_id=run.pk, done=done),
+        progress_every=max(PROGRESS_MIN_BARS, total // 100), **options,
+    )  # fmt: skip
+    return {
+        "results": results_build(result, candles, cash=float(run.cash)),
+        "warnings": warnings,
+        "bars_done": total,
+        "code_version": code_version(),
+        "data_fingerprint": data_fingerprint(candles),
+    }
+
+
+PROGRESS_MIN_BARS = 1000  # a report (one UPDATE) at most every 1% and every 1,000 bars
+
+
+def backtest_run_progress(*, run_id: int, done: int) -> None:
+    """Record bars processed; raise BacktestCancelled if the owner asked the run to stop."""
+    BacktestRun.objects.filter(pk=run_id).update(bars_done=done)
+    if BacktestRun.objects.filter(pk=run_id, cancel_requested=True).exists():
+        raise BacktestCancelled
+
+
+@cache
+def code_version() -> str:
+    """The engine's version and, in a git checkout, `git describe` of the code."""
+    version = f"tradecore {tradecore_version}"
+    try:
+        described = subprocess.run(  # noqa: S603
+            ["git", "describe", "--always", "--dirty"],  # noqa: S607
+            cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return version
+    return f"{version} ({described})" if described else version

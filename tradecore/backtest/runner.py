@@ -9,7 +9,7 @@ An order it sends then can only trade from the next bar: no look-ahead.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -71,9 +71,18 @@ def run_candles(
     risk_limits: RiskLimits | None = None,
     interval_ms: int | None = None,
     check_guards: bool | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    progress_every: int = _CHUNK,
     **venue_options,
 ) -> BacktestResult:
-    """Replay candles for one symbol through the engine; equity is marked at each close."""
+    """Replay candles for one symbol through the engine; equity is marked at each close.
+
+    `progress(done, total)`, when given, is called after every `progress_every` bars and at
+    the end; it changes nothing in the result, and an exception it raises (a cancellation)
+    stops the replay and propagates.
+    """
+    if progress_every < 1:
+        raise ValueError("progress_every must be at least 1")
     interval = interval_ms or candles.interval_ms()
     clock = SimulatedClock(int(candles.ts[0]))
     venue = make_venue(
@@ -90,7 +99,10 @@ def run_candles(
     venue.subscribe(book.on_fill)
     with _gc_paused():
         engine.start()
-        _replay(candles, symbol, interval, equity, venue, engine, clock, book, guards)
+        chunk = min(_CHUNK, progress_every) if progress is not None else _CHUNK
+        _replay(
+            candles, symbol, interval, equity, venue, engine, clock, book, guards, chunk, progress
+        )
         engine.stop()
         fills = [f for f in engine.fills if f.symbol == symbol]
         held = _held_mask(candles.ts, fills, instrument)
@@ -118,7 +130,9 @@ def _gc_paused():
             gc.enable()
 
 
-def _replay(candles, symbol, interval, equity, venue, engine, clock, book, guards) -> None:
+def _replay(
+    candles, symbol, interval, equity, venue, engine, clock, book, guards, chunk, progress
+) -> None:
     """The hot loop of `run_candles`: match, deliver fills, then show the closed bar."""
     match = venue.on_candle
     active = venue._active[symbol]  # resting orders of this symbol (same package: hot path)
@@ -129,8 +143,8 @@ def _replay(candles, symbol, interval, equity, venue, engine, clock, book, guard
     pending = engine._pending
     make = tuple.__new__
     n = len(candles)
-    for start in range(0, n, _CHUNK):
-        stop = min(start + _CHUNK, n)
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
         rows = zip(
             candles.ts[start:stop].tolist(),
             candles.open[start:stop].tolist(),
@@ -161,6 +175,8 @@ def _replay(candles, symbol, interval, equity, venue, engine, clock, book, guard
             qty = book.base
             mark(book.quote + qty * row[4] if qty else book.quote)
         equity[start:stop] = marks
+        if progress is not None:
+            progress(stop, n)
 
 
 def _held_mask(ts: np.ndarray, fills: list[Fill], instrument: Instrument) -> np.ndarray:

@@ -1,0 +1,270 @@
+"""Backtest runs: validated on creation, executed by the task through tradecore's runner on
+candles from Postgres, cancelled by their owner, the same results on every rerun, owner-scoped
+over the API and the pages, trades and equity as CSV.
+
+The candles are the first 3,000 minutes of the real Binance BTC/USDT 1m file (shared data under
+$PEREGRINE_SHARED_DATA or ../shared/data), skipped cleanly when the file is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.exceptions import ValidationError
+
+from marketdata.services.candles import candle_copy_upsert
+from strategies import services
+from strategies.models import BacktestRun
+from strategies.services import backtest_run_cancel, backtest_run_create, backtest_run_execute
+from tradecore import testing
+from tradecore.backtest import load_candles, run_candles
+from tradecore.domain import Instrument
+from tradecore.strategies import REGISTRY, validate_config
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FILE = "binance_BTC-USDT_1m.csv.gz"
+BARS = 3000
+
+
+def _data_path() -> Path:
+    shared = os.environ.get("PEREGRINE_SHARED_DATA")
+    folder = Path(shared) if shared else testing.data_dir(REPO_ROOT)
+    return folder / FILE
+
+
+@pytest.fixture(scope="module")
+def real_candles():
+    path = _data_path()
+    if not path.exists():
+        pytest.skip(f"market data {FILE} not found under {path.parent}")
+    return load_candles(path).slice(0, BARS)
+
+
+def _ms(candles, i) -> datetime:
+    return datetime.fromtimestamp(int(candles.ts[i]) / 1000, tz=UTC)
+
+
+@pytest.fixture
+def stored(db, real_candles):
+    """The fixture bars in Postgres as binance BTC/USDT 1m; returns the arrays."""
+    rows = [
+        (int(t), repr(o), repr(h), repr(lo), repr(c), repr(v))
+        for t, o, h, lo, c, v in zip(
+            real_candles.ts.tolist(), real_candles.open.tolist(), real_candles.high.tolist(),
+            real_candles.low.tolist(), real_candles.close.tolist(), real_candles.volume.tolist(),
+            strict=True,
+        )
+    ]  # fmt: skip
+    candle_copy_upsert(exchange="binance", symbol="BTC/USDT", timeframe="1m", bars=rows)
+    return real_candles
+
+
+def _inputs(candles, **changes) -> dict:
+    inputs = {
+        "strategy": "sma_cross",
+        "params": {"fast": 10, "slow": 30},
+        "exchange": "binance",
+        "symbol": "BTC/USDT",
+        "timeframe": "1m",
+        "start": _ms(candles, 0),
+        "end": datetime.fromtimestamp((int(candles.ts[-1]) + 60_000) / 1000, tz=UTC),
+        "cash": "10000",
+        "slippage_bp": 0,
+    }
+    inputs.update(changes)
+    return inputs
+
+
+@pytest.fixture
+def queued(alice, stored, django_capture_on_commit_callbacks, monkeypatch):
+    """A function creating a queued run (the task is not sent: the test runs it itself)."""
+    monkeypatch.setattr(services, "_enqueue", lambda run_id: None)
+
+    def create(user=alice, **changes) -> BacktestRun:
+        with django_capture_on_commit_callbacks(execute=True):
+            return backtest_run_create(user=user, **_inputs(stored, **changes))
+
+    return create
+
+
+def _dump(results) -> str:
+    return json.dumps(results, sort_keys=True, separators=(",", ":"))
+
+
+# -- the engine's progress hook ----------------------------------------------------------------
+def test_a_progress_callback_reports_every_n_bars_and_changes_nothing(real_candles):
+    inst = Instrument("BTC/USDT", "BTC", "USDT", Decimal("0.01"), Decimal("0.00000001"),
+                      Decimal(0), Decimal("0.001"), Decimal("0.001"))  # fmt: skip
+
+    def run(**kwargs):
+        strategy = REGISTRY["sma_cross"](validate_config("sma_cross", {}), symbol="BTC/USDT")
+        return run_candles(strategy, real_candles, inst, cash=10_000, **kwargs)
+
+    reports = []
+    plain, reported = run(), run(progress=lambda d, t: reports.append((d, t)), progress_every=700)
+    assert reports == [(700, 3000), (1400, 3000), (2100, 3000), (2800, 3000), (3000, 3000)]
+    assert np.array_equal(plain.equity, reported.equity)
+    assert plain.fills == reported.fills and plain.metrics == reported.metrics
+
+
+# -- lifecycle ---------------------------------------------------------------------------------
+def test_a_run_goes_queued_running_done_with_results_and_provenance(queued, stored):
+    run = queued()
+    assert run.status == "queued" and run.fee_rate == Decimal("0.001")  # the default fee
+    seen = []
+    real = services.backtest_run_progress
+
+    def spy(*, run_id, done):
+        seen.append((BacktestRun.objects.get(pk=run_id).status, done))
+        real(run_id=run_id, done=done)
+
+    services.backtest_run_progress = spy
+    try:
+        assert backtest_run_execute(run_id=run.pk) == "done"
+    finally:
+        services.backtest_run_progress = real
+    assert seen == [("running", 1000), ("running", 2000), ("running", 3000)]
+    run.refresh_from_db()
+    assert (run.bars_done, run.bars_total, run.progress_percent) == (3000, 3000, 100)
+    assert run.started_at <= run.finished_at and not run.error
+    results = run.results
+    metrics = results["metrics"]
+    assert metrics["trade_count"] == len(results["trades"]) > 0
+    assert metrics["fill_count"] == len(results["fills"]) == len(results["markers"])
+    assert len(results["equity"]["points"]) <= 2000 and len(results["chart"]["bars"]) <= 2000
+    assert results["equity"]["points"][-1][1] == pytest.approx(metrics["final_equity"])
+    # the same engine call on the same bars gives the same figures (the product adds nothing)
+    strategy = REGISTRY["sma_cross"](validate_config("sma_cross", run.params), symbol="BTC/USDT")
+    inst = Instrument("BTC/USDT", "BTC", "USDT", Decimal("0.00000001"), Decimal("0.00000001"),
+                      Decimal(0), Decimal("0.001"), Decimal("0.001"))  # fmt: skip
+    direct = run_candles(strategy, stored, inst, cash=10_000)
+    assert metrics["final_equity"] == direct.metrics["final_equity"]
+    assert run.code_version.startswith("tradecore ")
+    assert len(run.data_fingerprint) == 64
+
+
+def test_a_rerun_of_the_same_inputs_gives_byte_identical_results(queued):
+    first, second = queued(), queued()
+    backtest_run_execute(run_id=first.pk)
+    backtest_run_execute(run_id=second.pk)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.pk != second.pk and first.status == second.status == "done"
+    assert _dump(first.results) == _dump(second.results)
+    assert first.data_fingerprint == second.data_fingerprint
+
+
+def test_a_period_without_candles_fails_saying_so(queued):
+    run = queued(start="2030-01-01", end="2030-01-02")
+    assert backtest_run_execute(run_id=run.pk) == "failed"
+    run.refresh_from_db()
+    assert run.error == (
+        "no candles for BTC/USDT 1m on binance between 2030-01-01 00:00 and 2030-01-02 00:00 UTC"
+    )
+    assert run.results is None
+
+
+def test_an_engine_error_fails_the_run_in_words_not_the_worker(queued, monkeypatch):
+    run = queued()
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(services, "run_candles", broken)
+    assert backtest_run_execute(run_id=run.pk) == "failed"
+    run.refresh_from_db()
+    assert "internal error" in run.error and "division by zero" in run.error
+
+
+def test_a_queued_run_cancelled_never_runs(queued):
+    run = backtest_run_cancel(run=queued())
+    assert run.status == "cancelled" and run.finished_at
+    assert backtest_run_execute(run_id=run.pk) == "cancelled"
+    run.refresh_from_db()
+    assert run.results is None and run.bars_done == 0
+
+
+def test_a_running_run_cancelled_stops_at_its_next_progress_report(queued, monkeypatch):
+    run = queued()
+    real = services.backtest_run_progress
+
+    def cancel_on_first_report(*, run_id, done):
+        backtest_run_cancel(run=BacktestRun.objects.get(pk=run_id))
+        real(run_id=run_id, done=done)
+
+    monkeypatch.setattr(services, "backtest_run_progress", cancel_on_first_report)
+    assert backtest_run_execute(run_id=run.pk) == "cancelled"
+    run.refresh_from_db()
+    assert run.bars_done == 1000 and run.results is None and run.finished_at
+
+
+def test_a_finished_run_cannot_be_cancelled_or_rerun(queued):
+    run = queued()
+    backtest_run_execute(run_id=run.pk)
+    with pytest.raises(ValidationError) as info:
+        backtest_run_cancel(run=run)
+    assert "status" in info.value.message_dict
+    before = BacktestRun.objects.get(pk=run.pk).results
+    assert backtest_run_execute(run_id=run.pk) == "done"  # a redelivered task changes nothing
+    assert _dump(BacktestRun.objects.get(pk=run.pk).results) == _dump(before)
+
+
+def test_statuses_move_only_along_the_allowed_transitions():
+    run = BacktestRun(status="done")
+    assert not run.can_move_to("running") and not run.can_move_to("cancelled")
+    assert BacktestRun(status="queued").can_move_to("running")
+    assert not BacktestRun(status="queued").can_move_to("done")
+
+
+# -- validation --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"strategy": "nope"}, "strategy"),
+        ({"strategy": "pure_market_making", "params": {}}, "strategy"),
+        ({"params": {"fast": 40, "slow": 30}}, "params.fast"),
+        ({"params": {"bogus": 1}}, "params.bogus"),
+        ({"symbol": "BTCUSDT"}, "symbol"),
+        ({"exchange": ""}, "exchange"),
+        ({"timeframe": "7m"}, "timeframe"),
+        ({"start": "yesterday"}, "start"),
+        ({"end": "2021-04-01"}, "end"),
+        ({"cash": "0"}, "cash"),
+        ({"cash": "lots"}, "cash"),
+        ({"fee_rate": "1"}, "fee_rate"),
+        ({"fee_rate": "-0.001"}, "fee_rate"),
+        ({"slippage_bp": "-1"}, "slippage_bp"),
+    ],
+)
+def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(
+    alice, stored, changes, field
+):
+    with pytest.raises(ValidationError) as info:
+        backtest_run_create(user=alice, **_inputs(stored, **changes))
+    assert field in info.value.message_dict
+    assert not BacktestRun.objects.exists()
+
+
+def test_creating_a_run_queues_its_task_on_the_backtests_queue(
+    alice, stored, django_capture_on_commit_callbacks, monkeypatch
+):
+    sent = []
+
+    def apply_async(args, queue):
+        sent.append((args, queue))
+
+    from strategies.tasks import backtest_run_execute as task
+
+    monkeypatch.setattr(task, "apply_async", apply_async)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = backtest_run_create(user=alice, **_inputs(stored))
+    assert sent == [((run.pk,), "backtests")]
+    from config.celery import app
+
+    assert app.amqp.router.route({}, task.name)["queue"].name == "backtests"
