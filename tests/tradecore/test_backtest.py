@@ -146,6 +146,9 @@ def test_sweep_runs_each_valid_combination_once(real_slice):
     quick = sweep(SmaCrossStrategy, real_slice, fine, grid)
     assert [(p["fast"], p["slow"]) for p, _ in exact] == [(5, 20), (5, 30), (10, 20), (10, 30)]
     assert [p for p, _ in quick] == [p for p, _ in exact]
+    # the two combinations with fast >= slow are reported with the reason, not dropped silently
+    assert [(p["fast"], p["slow"]) for p, _ in exact.skipped] == [(40, 20), (40, 30)]
+    assert all("slow" in reason for _, reason in quick.skipped) and quick.total == 6
     single = run_vectorized(SmaCrossStrategy(SmaCrossConfig(fast=10, slow=30)), real_slice, fine)
     assert exact[3][1].final_equity == single.final_equity
     for (_, e), (_, q) in zip(exact, quick, strict=True):
@@ -230,6 +233,9 @@ def test_cli_prints_metrics_and_writes_csv(tmp_path, capsys):
         (["--strategy", "ema_cross", "--param", "fast=0"], "fast: must be >= 1"),
         (["--strategy", "ema_cross", "--param", "fast=abc"], "fast: expected integer"),
         (["--strategy", "ema_cross", "--param", "fast=30", "--param", "slow=10"], "fast: must be"),
+        (["--strategy", "ema_cross", "--fee", "1"], "maker_fee: a fee is a fraction"),
+        (["--strategy", "ema_cross", "--fee", "5"], "maker_fee: a fee is a fraction"),
+        (["--strategy", "ema_cross", "--cash", "0"], "cash: a backtest needs starting capital"),
     ],
 )
 def test_cli_bad_input_names_the_problem(args, message, tmp_path, capsys):
@@ -263,3 +269,28 @@ def test_cli_vectorized_path_prints_the_same_final_equity(tmp_path, capsys):
     assert cli([*base, "--vectorized"]) == 0
     vector = [line for line in capsys.readouterr().out.splitlines() if "final_equity" in line]
     assert float(event[0].split(":")[1]) == pytest.approx(float(vector[0].split(":")[1]))
+
+
+def test_cli_warns_on_data_shorter_than_the_warm_up_and_zero_volume_bars(tmp_path, capsys):
+    data = tmp_path / "short.csv"
+    rows = ["timestamp_ms,open,high,low,close,volume"]
+    rows += [f"{i * 60_000},100,101,99,100,{0 if i % 5 == 0 else 3}" for i in range(20)]
+    data.write_text("\n".join(rows) + "\n")
+    assert cli(["--strategy", "sma_cross", "--data", str(data)]) == 0
+    err = capsys.readouterr().err
+    assert "the data has 20 bars, fewer than the 31 the strategy needs to warm up" in err
+    assert "4 of 20 bars have zero volume" in err
+
+
+def test_check_inputs_refuses_a_fee_of_one_and_no_capital():
+    from tradecore.backtest.checks import check_inputs
+    from tradecore.strategies.base import ConfigError
+
+    bars = candles_from_closes(100 + np.sin(np.arange(100) / 5.0))
+    strategy = SmaCrossStrategy(SmaCrossConfig(fast=3, slow=8))
+    assert check_inputs(strategy, bars, inst(), cash=1000) == []
+    with pytest.raises(ConfigError, match="maker_fee: a fee is a fraction"):
+        check_inputs(strategy, bars, inst(fee="1"), cash=1000)
+    with pytest.raises(ConfigError, match="cash"):
+        check_inputs(strategy, bars, inst(), cash=0)
+    assert check_inputs(strategy, bars, inst(), cash=0, base=1) == []  # capital held as base

@@ -13,6 +13,7 @@ import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from tradecore.backtest.checks import check_inputs
 from tradecore.backtest.data import DataError, load_candles
 from tradecore.backtest.runner import run_candles
 from tradecore.backtest.vectorized import run_vectorized
@@ -73,10 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         cash = _decimal("cash", args.cash)
         candles = load_candles(args.data)
+        strategy = strategy_cls(config, symbol=args.symbol)
+        warnings = check_inputs(strategy, candles, instrument, cash=cash)
     except (ConfigError, DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    strategy = strategy_cls(config, symbol=args.symbol)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.vectorized:
         if not isinstance(strategy, SignalStrategy):
             print(f"error: strategy: {args.strategy} has no vectorized path", file=sys.stderr)

@@ -189,6 +189,20 @@ def quick_result(
     return SweepResult(equity, equity / cash - 1, closed, wins / closed if closed else 0.0)
 
 
+class SweepResults(list):
+    """The results of a sweep, one (params, result) per combination that ran, in grid order;
+    `.skipped` lists the combinations the strategy refuses, each with the reason, so a sweep
+    never drops a combination silently."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.skipped: list[tuple[dict, str]] = []
+
+    @property
+    def total(self) -> int:
+        return len(self) + len(self.skipped)
+
+
 def sweep(
     strategy_cls: type[SignalStrategy],
     candles: CandleArrays,
@@ -198,22 +212,24 @@ def sweep(
     cash: Decimal | int | str = 10_000,
     base_params: Mapping | None = None,
     exact: bool = False,
-) -> list[tuple[dict, VectorResult | SweepResult]]:
+) -> SweepResults:
     """Run every valid combination in `grid`; indicator arrays are shared between them.
+    Invalid combinations (e.g. fast >= slow) are reported in `.skipped` with the reason.
 
     exact=True gives each combination the full Decimal-accounted `VectorResult`; the default
     float accounting (`SweepResult`) is for ranking parameters quickly.
     """
     names = list(grid)
     cache: dict = {}
-    results = []
+    results = SweepResults()
     fee = float(instrument.taker_fee)
     for values in itertools.product(*(grid[name] for name in names)):
         params = {**(base_params or {}), **dict(zip(names, values, strict=True))}
         try:
             config = strategy_cls.config_class(**params)
-        except ValueError:
-            continue  # e.g. fast >= slow: not a valid combination
+        except ValueError as exc:  # e.g. fast >= slow: not a valid combination
+            results.skipped.append((params, str(exc)))
+            continue
         strategy = strategy_cls(config, symbol=instrument.symbol)
         strategy.indicator_cache = cache
         if exact:

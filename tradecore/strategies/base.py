@@ -264,6 +264,12 @@ class SignalStrategy(Strategy):
             )
         return NO_INTENTS
 
+    @property
+    def warmup_bars(self) -> int:
+        """Bars the indicators need before the first signal can fire (data shorter than this
+        can give no trade at all)."""
+        return 1
+
     def step(self, candle: Candle) -> tuple[bool, bool]:
         raise NotImplementedError
 

@@ -52,6 +52,10 @@ class SmaCrossStrategy(SignalStrategy):
     _average = ind.StreamingSMA
     _vector = staticmethod(ind.sma)
 
+    @property
+    def warmup_bars(self) -> int:
+        return self.config.slow + 1  # a cross compares two bars of both averages
+
     def __init__(self, config=None, *, symbol: str = "BTC-USDT") -> None:
         super().__init__(config, symbol=symbol)
         self._fast = self._average(self.config.fast)
@@ -161,6 +165,10 @@ class RsiMeanReversionStrategy(SignalStrategy):
     strategy_id = "rsi_mean_reversion"
     config_class = RsiMeanReversionConfig
 
+    @property
+    def warmup_bars(self) -> int:
+        return self.config.period + 1  # RSI needs `period` changes
+
     def __init__(self, config=None, *, symbol: str = "BTC-USDT") -> None:
         super().__init__(config, symbol=symbol)
         self._rsi = ind.StreamingRSI(self.config.period)
@@ -203,6 +211,10 @@ class MacdStrategy(SignalStrategy):
 
     strategy_id = "macd"
     config_class = MacdConfig
+
+    @property
+    def warmup_bars(self) -> int:
+        return self.config.slow + self.config.signal
 
     def __init__(self, config=None, *, symbol: str = "BTC-USDT") -> None:
         super().__init__(config, symbol=symbol)
@@ -247,6 +259,10 @@ class BollingerStrategy(SignalStrategy):
 
     strategy_id = "bollinger"
     config_class = BollingerConfig
+
+    @property
+    def warmup_bars(self) -> int:
+        return self.config.period
 
     def __init__(self, config=None, *, symbol: str = "BTC-USDT") -> None:
         super().__init__(config, symbol=symbol)
