@@ -2,7 +2,11 @@
 
 Spec: enter with all cash at the next bar's open when SMA(10) crosses above SMA(30), exit at
 the next bar's open when it crosses below; 0.1% fee per side; 10,000 start; fractional size.
-A cross is fast[t-1] < slow[t-1] and fast[t] > slow[t]. Each function returns
+A cross here is the peers' strict rule, fast[t-1] < slow[t-1] and fast[t] > slow[t]. On data
+without exact ties (the reference file) it marks the same bars as Peregrine's rule, where a cross
+through a tie counts once at the bar where the sign changes; on data with ties (integer prices,
+e.g. FTX BTC-PERP 1m) the strict rule misses those crosses, and the engines differ there by
+design (tests/tradecore/test_fidelity.py). Each function returns
 (entry bars, exit bars, final equity) where bars index the rows of the data frame.
 
 Used by tests/tradecore/test_agreement.py and bench/tradecore_bench.py. Needs the bench extra
