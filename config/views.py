@@ -23,4 +23,9 @@ def healthz(request):
 
 
 def home(request):
+    """The dashboard for a signed-in user; for anyone else, what Peregrine is and how to start."""
+    if request.user.is_authenticated:
+        from portfolio.views import dashboard
+
+        return dashboard(request)
     return render(request, "home.html")

@@ -6,5 +6,6 @@ app_name = "portfolio"
 
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("equity.json", views.equity_chart, name="equity-chart"),
     path("accounts/<uuid:id>/refresh/", views.balances_refresh, name="exchange-balances-refresh"),
 ]

@@ -1,14 +1,21 @@
-"""The portfolio page: every bot valued, totals, fees by asset, exchange balances."""
+"""The portfolio page (every bot valued, totals, fees, balances) and the signed-in dashboard."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from exchanges.selectors import exchange_account_get_for_user, exchange_account_list
-from portfolio.selectors import portfolio_summary
+from portfolio.selectors import (
+    FEED_LENGTH,
+    dashboard_feed,
+    dashboard_get,
+    portfolio_equity_series,
+    portfolio_summary,
+)
 from portfolio.services import exchange_balances_refresh
 
 
@@ -32,3 +39,29 @@ def balances_refresh(request, id):  # noqa: A002
     else:
         messages.success(request, f"Balances of '{account.label}' refreshed.")
     return redirect("portfolio:overview")
+
+
+def dashboard(request):
+    """The signed-in home page: totals, today's PnL, equity chart, exposure, bots, alerts, feed."""
+    board = dashboard_get(user=request.user)
+    context = {
+        "board": board,
+        "feed": dashboard_feed(user=request.user),
+        "bot_names": {line.bot.pk: line.bot.name for line in board.bots},
+        "feed_length": FEED_LENGTH,
+    }
+    return render(request, "portfolio/dashboard.html", context)
+
+
+@login_required
+@require_GET
+def equity_chart(request):
+    """The user's total value as [{time, value}] for ?range=1d|1w|all (and ?asset=, USDT)."""
+    range_key = request.GET.get("range", "1d")
+    asset = request.GET.get("asset", "USDT").upper()[:16]
+    try:
+        series = portfolio_equity_series(user=request.user, range_key=range_key, asset=asset)
+    except ValueError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    points = [{"time": int(at.timestamp()), "value": float(value)} for at, value in series]
+    return JsonResponse(points, safe=False)
