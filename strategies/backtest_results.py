@@ -8,8 +8,11 @@ round trip), Decimals as their strings, and non-finite numbers as the strings "i
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import math
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -113,3 +116,29 @@ def results_build(
         "trades": trades,
         "fills": fills,
     }
+
+
+def _iso(ts_ms: int) -> str:
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def trades_csv(results: dict) -> str:
+    """The round-trip trades as CSV: entry and exit times, prices, quantity, fees and PnL."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["entry_time", "exit_time", "entry_price", "exit_price", "qty", "fees", "pnl",
+                     "return"])  # fmt: skip
+    for t in results.get("trades", []):
+        writer.writerow([_iso(t["entry_ts"]), _iso(t["exit_ts"]), t["entry_price"],
+                         t["exit_price"], t["qty"], t["fees"], t["pnl"], t["return"]])  # fmt: skip
+    return out.getvalue()
+
+
+def equity_csv(results: dict) -> str:
+    """The sampled equity curve as CSV, with buy-and-hold of the starting cash beside it."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["time", "equity", "buy_and_hold"])
+    for ts, equity, hold in results.get("equity", {}).get("points", []):
+        writer.writerow([_iso(ts), repr(equity), repr(hold)])
+    return out.getvalue()

@@ -15,4 +15,23 @@ urlpatterns = [
         views.strategy_config_detail_api,
         name="strategies-api-config-detail",
     ),
+    path("backtests/", views.backtest_run_list_api, name="strategies-api-backtest-list"),
+    path(
+        "backtests/<str:id>/", views.backtest_run_detail_api, name="strategies-api-backtest-detail"
+    ),
+    path(
+        "backtests/<str:id>/cancel/",
+        views.backtest_run_cancel_api,
+        name="strategies-api-backtest-cancel",
+    ),
+    path(
+        "backtests/<str:id>/trades.csv",
+        views.backtest_run_trades_csv_api,
+        name="strategies-api-backtest-trades-csv",
+    ),
+    path(
+        "backtests/<str:id>/equity.csv",
+        views.backtest_run_equity_csv_api,
+        name="strategies-api-backtest-equity-csv",
+    ),
 ]

@@ -1,27 +1,43 @@
-"""The strategy catalog (any signed-in caller) and the caller's saved strategy configs."""
+"""The strategy catalog (any signed-in caller), the caller's saved strategy configs and the
+caller's backtest runs (create, list, get, cancel, trades and equity as CSV)."""
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, permission_classes
+from rest_framework.exceptions import APIException
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.api.permissions import HasTradeScope
 from strategies.api.serializers import (
+    BacktestRunDetailOutputSerializer,
+    BacktestRunInputSerializer,
+    BacktestRunOutputSerializer,
     CatalogEntryOutputSerializer,
     StrategyConfigInputSerializer,
     StrategyConfigOutputSerializer,
 )
+from strategies.backtest_results import equity_csv, trades_csv
+from strategies.models import BacktestRun
 from strategies.selectors import (
+    backtest_run_get_for_user,
+    backtest_run_list,
     strategy_catalog,
     strategy_config_get_for_user,
     strategy_config_list,
     strategy_get,
 )
-from strategies.services import strategy_config_delete, strategy_config_save
+from strategies.services import (
+    backtest_run_cancel,
+    backtest_run_create,
+    strategy_config_delete,
+    strategy_config_save,
+)
 
 
 @extend_schema(responses=CatalogEntryOutputSerializer(many=True))
@@ -101,3 +117,81 @@ def strategy_config_detail_api(request, id):  # noqa: A002
         strategy_config_delete(config=config)
         return Response(status=status.HTTP_204_NO_CONTENT)
     return Response(StrategyConfigOutputSerializer(_save(request, config)).data)
+
+
+# -- backtests -------------------------------------------------------------------------------
+class _BacktestWritesNeedTradeScope(_WritesNeedTradeScope):
+    message = "This API token has read scope; running or cancelling backtests needs trade scope."
+
+
+class _NotFinished(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "not_finished"
+    default_detail = "The backtest has no results yet."
+
+
+@extend_schema(methods=["GET"], responses=BacktestRunOutputSerializer(many=True))
+@extend_schema(
+    methods=["POST"], request=BacktestRunInputSerializer, responses=BacktestRunOutputSerializer
+)
+@api_view(["GET", "POST"])
+@permission_classes([_BacktestWritesNeedTradeScope])
+def backtest_run_list_api(request):
+    """The caller's backtests, newest first; POST validates one and queues it for a worker."""
+    if request.method == "GET":
+        runs = backtest_run_list(user=request.user)
+        return Response(BacktestRunOutputSerializer(runs, many=True).data)
+    serializer = BacktestRunInputSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    try:
+        run = backtest_run_create(user=request.user, **serializer.validated_data)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.message_dict) from None
+    return Response(BacktestRunOutputSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(responses=BacktestRunDetailOutputSerializer)
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def backtest_run_detail_api(request, id):  # noqa: A002
+    """One of the caller's backtests with its results (404 for anyone else's)."""
+    run = backtest_run_get_for_user(user=request.user, id=id)
+    return Response(BacktestRunDetailOutputSerializer(run).data)
+
+
+@extend_schema(request=None, responses=BacktestRunOutputSerializer)
+@api_view(["POST"])
+@permission_classes([_BacktestWritesNeedTradeScope])
+def backtest_run_cancel_api(request, id):  # noqa: A002
+    """Cancel a queued backtest, or stop a running one at its next progress report."""
+    run = backtest_run_get_for_user(user=request.user, id=id)
+    try:
+        run = backtest_run_cancel(run=run)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.message_dict) from None
+    return Response(BacktestRunOutputSerializer(run).data)
+
+
+def _csv(request, id, build, name):  # noqa: A002
+    run = backtest_run_get_for_user(user=request.user, id=id)
+    if run.status != BacktestRun.Status.DONE or not run.results:
+        raise _NotFinished(f"The backtest is {run.status}; results exist once it is done.")
+    response = HttpResponse(build(run.results), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="backtest-{run.pk}-{name}.csv"'
+    return response
+
+
+@extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def backtest_run_trades_csv_api(request, id):  # noqa: A002
+    """The run's round-trip trades as CSV (409 until the run is done)."""
+    return _csv(request, id, trades_csv, "trades")
+
+
+@extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def backtest_run_equity_csv_api(request, id):  # noqa: A002
+    """The run's sampled equity curve and buy-and-hold as CSV (409 until the run is done)."""
+    return _csv(request, id, equity_csv, "equity")

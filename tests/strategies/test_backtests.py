@@ -8,6 +8,8 @@ $PEREGRINE_SHARED_DATA or ../shared/data), skipped cleanly when the file is abse
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 from datetime import UTC, datetime
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
+from django.test import Client
 
 from marketdata.services.candles import candle_copy_upsert
 from strategies import services
@@ -268,3 +271,82 @@ def test_creating_a_run_queues_its_task_on_the_backtests_queue(
     from config.celery import app
 
     assert app.amqp.router.route({}, task.name)["queue"].name == "backtests"
+
+
+# -- API -----------------------------------------------------------------------------------
+def _api_body(candles, **changes) -> dict:
+    body = _inputs(candles, **changes)
+    body["start"], body["end"] = body["start"].isoformat(), body["end"].isoformat()
+    return body
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Task messages the services would send (the test runs the task itself)."""
+    messages = []
+    monkeypatch.setattr(services, "_enqueue", messages.append)
+    return messages
+
+
+def test_api_creates_queues_lists_and_gets_a_run(alice_client, stored, sent):
+    response = alice_client.post(
+        "/api/v1/backtests/", _api_body(stored), content_type="application/json"
+    )
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert created["status"] == "queued" and created["params"]["fast"] == 10
+    assert created["fee_rate"] == "0.0010000000"
+    run_id = created["id"]
+    backtest_run_execute(run_id=run_id)
+    listed = alice_client.get("/api/v1/backtests/").json()
+    assert [r["id"] for r in listed] == [run_id] and "results" not in listed[0]
+    detail = alice_client.get(f"/api/v1/backtests/{run_id}/").json()
+    assert detail["status"] == "done" and detail["progress_percent"] == 100
+    assert detail["results"]["metrics"]["trade_count"] == len(detail["results"]["trades"])
+
+
+def test_api_refuses_bad_input_naming_the_field(alice_client, stored, sent):
+    body = _api_body(stored, params={"fast": 50, "slow": 30}, fee_rate="2")
+    response = alice_client.post("/api/v1/backtests/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert {"params.fast", "fee_rate"} <= set(response.json()["error"]["fields"])
+    assert not BacktestRun.objects.exists() and sent == []
+
+
+def test_api_personas_bob_gets_404_and_alices_run_is_unchanged(
+    alice, queued, alice_client, bob_client, api_token_for
+):
+    run = queued(user=alice)
+    base = f"/api/v1/backtests/{run.pk}/"
+    for url in (base, f"{base}trades.csv", f"{base}equity.csv"):
+        assert bob_client.get(url).status_code == 404
+    assert bob_client.post(f"{base}cancel/").status_code == 404
+    assert bob_client.get("/api/v1/backtests/").json() == []
+    assert Client().get(base).status_code in (401, 403)
+    reader = Client(HTTP_AUTHORIZATION=f"Bearer {api_token_for(alice, 'read')}")
+    assert reader.get(base).status_code == 200
+    assert reader.post(f"{base}cancel/").status_code == 403
+    run.refresh_from_db()
+    assert run.status == "queued" and not run.cancel_requested
+    assert alice_client.post(f"{base}cancel/").json()["status"] == "cancelled"
+    again = alice_client.post(f"{base}cancel/")
+    assert again.status_code == 400 and "status" in again.json()["error"]["fields"]
+
+
+def test_api_downloads_trades_and_equity_as_csv_once_done(alice_client, queued):
+    run = queued()
+    base = f"/api/v1/backtests/{run.pk}/"
+    assert alice_client.get(f"{base}trades.csv").status_code == 409
+    backtest_run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    trades = alice_client.get(f"{base}trades.csv")
+    assert trades["Content-Type"].startswith("text/csv")
+    assert f"backtest-{run.pk}-trades.csv" in trades["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(trades.content.decode())))
+    assert len(rows) == len(run.results["trades"]) > 0
+    first = run.results["trades"][0]
+    assert rows[0]["pnl"] == first["pnl"] and rows[0]["entry_price"] == first["entry_price"]
+    body = alice_client.get(f"{base}equity.csv").content.decode()
+    equity = list(csv.DictReader(io.StringIO(body)))
+    assert len(equity) == len(run.results["equity"]["points"])
+    assert float(equity[-1]["equity"]) == run.results["metrics"]["final_equity"]
