@@ -170,7 +170,14 @@
     var bars = payload.candles.map(fromJson);
     this.candles.setData(bars);
     this.volume.setData(bars.map(volumeOf));
+    // the minute still open (built from trades) carries over to the new timeframe
+    var previous = this.forming;
     this.forming = new FormingBar(payload.timeframe_seconds, bars.length ? bars[bars.length - 1] : null);
+    this.forming.closedMinute = previous.closedMinute;
+    if (previous.minute && (!bars.length || previous.minute.time >= bars[bars.length - 1].time)) {
+      this.forming.minute = previous.minute;
+      this.draw(this.forming.current());
+    }
     this.chart.timeScale().fitContent();
     return bars.length;
   };
@@ -227,7 +234,7 @@
   function cell(text, className) {
     var td = document.createElement("td");
     td.textContent = text;
-    td.className = className || "num";
+    td.className = className === undefined ? "num" : className;
     return td;
   }
 
@@ -329,6 +336,8 @@
       var spread = bids.length && asks.length ? asks[0].price - bids[0].price : null;
       mid.textContent = spread === null ? "" : "spread " + fixed(spread, this.pricePlaces);
     }
+    // the book is fresher than the last ticker: its best levels are the bid and ask
+    if (bids.length && asks.length) this.onTicker({ bid: bids[0].price, ask: asks[0].price });
   };
 
   MarketPage.prototype.setTicker = function (name, text, className) {

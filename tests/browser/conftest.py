@@ -160,3 +160,40 @@ def bot_worker(child_processes, sandbox_url):  # noqa: F811
     """A real Celery worker on the bots queue, against this test's database and sandbox."""
     workers.purge_bots_queue()
     return workers.start_worker(child_processes, workers.worker_env(sandbox_url), "browser")
+
+
+@pytest.fixture
+def charted_market(transactional_db, market):  # noqa: F811
+    """A market on a venue of this test's own with three days of 1m bars (a seeded random walk
+    ending at the current minute, longer timeframes derived) and a live book and ticker."""
+    import secrets
+    import time as _time
+
+    import numpy as np
+
+    from marketdata.models import Instrument
+    from marketdata.services.candles import candle_copy_upsert, candle_derive_all
+
+    venue = f"chart{secrets.token_hex(3)}"
+    Instrument.objects.create(
+        exchange=venue, symbol="BTC/USDT", base="BTC", quote="USDT",
+        price_step="0.01", amount_step="0.0001",
+    )  # fmt: skip
+    now = int(_time.time() * 1000)
+    end = now - now % 60_000
+    n = 3 * 1440
+    rng = np.random.default_rng(7)
+    closes = 30_000 * np.exp(np.cumsum(rng.normal(0, 0.0008, n)))
+    opens = np.r_[30_000, closes[:-1]]
+    spread = np.abs(rng.normal(0, 0.0005, n)) * closes
+    bars = [
+        (end - (n - i) * 60_000, f"{o:.2f}", f"{max(o, c) + s:.2f}", f"{min(o, c) - s:.2f}",
+         f"{c:.2f}", f"{abs(v):.4f}", 10)
+        for i, (o, c, s, v) in enumerate(zip(opens, closes, spread, rng.normal(2, 1, n)))
+    ]  # fmt: skip
+    candle_copy_upsert(exchange=venue, symbol="BTC/USDT", timeframe="1m", bars=bars)
+    candle_derive_all(exchange=venue, symbol="BTC/USDT")
+    last = float(bars[-1][4])
+    market.book(venue, "BTC/USDT", round(last - 0.5, 2), round(last + 0.5, 2), size="0.25")
+    yield venue, last
+    market.clear(venue, "BTC/USDT")
