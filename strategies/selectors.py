@@ -8,7 +8,7 @@ from datetime import datetime
 
 import numpy as np
 from django.db import connection
-from django.db.models import Count, Max, Min, QuerySet
+from django.db.models import Count, F, Max, Min, QuerySet
 from django.http import Http404
 
 from marketdata.models import Candle, Instrument
@@ -94,9 +94,13 @@ def strategy_config_get_for_user(*, user, id) -> StrategyConfig:  # noqa: A002
 
 # -- backtests -------------------------------------------------------------------------------
 def backtest_run_list(*, user) -> QuerySet[BacktestRun]:
-    """The user's backtest runs, newest first (results deferred: they can be large)."""
+    """The user's backtest runs, newest first, with `metrics` (results deferred: they can be
+    large; the metrics are read out of them in the query)."""
     return (
-        BacktestRun.objects.filter(user_id=user.pk).defer("results").order_by("-created_at", "-id")
+        BacktestRun.objects.filter(user_id=user.pk)
+        .defer("results")
+        .annotate(metrics=F("results__metrics"))
+        .order_by("-created_at", "-id")
     )
 
 

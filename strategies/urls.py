@@ -1,3 +1,11 @@
+from django.urls import path
+
+from strategies import views
+
 app_name = "strategies"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("backtests/", views.backtest_list, name="backtest-list"),
+    path("backtests/<int:id>/", views.backtest_detail, name="backtest-detail"),
+    path("backtests/<int:id>/cancel/", views.backtest_cancel, name="backtest-cancel"),
+]

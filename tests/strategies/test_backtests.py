@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
+from django.urls import reverse
 
 from marketdata.services.candles import candle_copy_upsert
 from strategies import services
@@ -350,3 +351,91 @@ def test_api_downloads_trades_and_equity_as_csv_once_done(alice_client, queued):
     equity = list(csv.DictReader(io.StringIO(body)))
     assert len(equity) == len(run.results["equity"]["points"])
     assert float(equity[-1]["equity"]) == run.results["metrics"]["final_equity"]
+
+
+# -- pages ---------------------------------------------------------------------------------
+def _form(candles, **changes) -> dict:
+    form = {
+        "strategy": "sma_cross", "params": '{"fast": 10, "slow": 30}',
+        "market": "binance|BTC/USDT", "timeframe": "1m",
+        "start": _ms(candles, 0).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "end": _ms(candles, len(candles) - 1).strftime("%Y-%m-%dT%H:%M:59Z"),
+        "cash": "10000", "fee_rate": "", "slippage_bp": "0",
+    }  # fmt: skip
+    form.update(changes)
+    return form
+
+
+def test_pages_need_sign_in(client):
+    url = reverse("strategies:backtest-list")
+    assert client.get(url).status_code == 302
+    assert client.get(reverse("strategies:backtest-detail", args=[1])).status_code == 302
+
+
+def test_the_list_page_offers_stored_markets_and_starts_a_backtest(
+    alice_client, stored, sent, django_capture_on_commit_callbacks
+):
+    url = reverse("strategies:backtest-list")
+    page = alice_client.get(url).content.decode()
+    assert 'value="binance|BTC/USDT"' in page and "Run backtest" in page
+    assert "Backtests" in page and reverse("strategies:backtest-list") in page  # the nav entry
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post(url, _form(stored))
+    run = BacktestRun.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "strategies:backtest-detail", args=[run.pk]
+    )
+    assert sent == [run.pk] and run.params["fast"] == 10
+    backtest_run_execute(run_id=run.pk)
+    listed = alice_client.get(url).content.decode()
+    assert f"#{run.pk}" in listed and "Done" in listed and "%" in listed
+
+
+def test_the_form_shows_the_services_field_errors_and_starts_nothing(alice_client, stored, sent):
+    url = reverse("strategies:backtest-list")
+    response = alice_client.post(url, _form(stored, params='{"fast": 40}', cash="-5"))
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'id="id_params-error"' in page and "fast:" in page
+    assert 'id="id_cash-error"' in page
+    assert alice_client.post(url, _form(stored, params="{oops")).status_code == 400
+    assert not BacktestRun.objects.exists() and sent == []
+
+
+def test_the_detail_page_polls_while_running_and_shows_results_when_done(alice_client, queued):
+    run = queued()
+    url = reverse("strategies:backtest-detail", args=[run.pk])
+    page = alice_client.get(url).content.decode()
+    assert 'hx-trigger="every 1s"' in page and "backtest-progress" in page
+    backtest_run_execute(run_id=run.pk)
+    partial = alice_client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "every 1s" not in partial and "<html" not in partial  # polling stops
+    page = alice_client.get(url).content.decode()
+    for text in ("Total return", "CAGR", "Sharpe ratio", "Sortino ratio", "Max drawdown",
+                 "Max drawdown duration", "Win rate", "Profit factor", "Exposure", "Fees paid",
+                 "Trades CSV", "Equity CSV", 'data-backtest-chart="candles"',
+                 "lightweight-charts-5.2.1", "js/backtest.js",
+                 f'id="backtest-data-{run.pk}"'):  # fmt: skip
+        assert text in page, text
+    run.refresh_from_db()
+    assert page.count("<tr><td><small>") == len(run.results["trades"])
+
+
+def test_the_detail_page_says_why_a_run_failed(alice_client, queued):
+    run = queued(start="2030-01-01", end="2030-01-02")
+    backtest_run_execute(run_id=run.pk)
+    page = alice_client.get(reverse("strategies:backtest-detail", args=[run.pk])).content.decode()
+    assert "The backtest failed: no candles for BTC/USDT 1m on binance" in page
+
+
+def test_pages_bob_gets_404_and_cannot_cancel_alices_run(alice, queued, alice_client, bob_client):
+    run = queued(user=alice)
+    assert bob_client.get(reverse("strategies:backtest-detail", args=[run.pk])).status_code == 404
+    cancel = reverse("strategies:backtest-cancel", args=[run.pk])
+    assert bob_client.post(cancel).status_code == 404
+    assert f"#{run.pk}" not in bob_client.get(reverse("strategies:backtest-list")).content.decode()
+    run.refresh_from_db()
+    assert run.status == "queued"
+    assert alice_client.post(cancel).status_code == 302
+    run.refresh_from_db()
+    assert run.status == "cancelled"

@@ -1,0 +1,89 @@
+/*
+ * Backtest results page (templates/strategies/_backtest_run.html): draws the run's charts with
+ * the vendored lightweight-charts v5.
+ *
+ *   [data-backtest-chart=candles]  candlesticks with every fill as a marker (buy below the bar,
+ *                                  sell above it), via LightweightCharts.createSeriesMarkers
+ *   [data-backtest-chart=equity]   the strategy's equity against buy-and-hold of the cash
+ *
+ * Both read the JSON the page embeds with json_script (id in data-source): {bars: [[ts_ms, o, h,
+ * l, c], ...], markers: [{time: ts_ms, side, price}, ...], equity: [[ts_ms, equity, hold], ...]}.
+ * The results arrive in a partial that HTMX swaps in when the polled run ends, so charts are
+ * drawn on page load and after every swap; an element is drawn once (data-drawn).
+ */
+(function () {
+  "use strict";
+
+  var UP = "#26a69a";
+  var DOWN = "#ef5350";
+
+  function options() {
+    return {
+      autoSize: true,
+      layout: { background: { color: "transparent" }, textColor: "#555" },
+      grid: { vertLines: { color: "#eee" }, horzLines: { color: "#eee" } },
+      timeScale: { timeVisible: true, secondsVisible: false },
+    };
+  }
+
+  /** Milliseconds since the epoch to the chart's UTC seconds. */
+  function seconds(ms) {
+    return Math.floor(ms / 1000);
+  }
+
+  function candles(el, data) {
+    var LC = window.LightweightCharts;
+    var chart = LC.createChart(el, options());
+    var series = chart.addSeries(LC.CandlestickSeries, {
+      upColor: UP, downColor: DOWN, borderVisible: false, wickUpColor: UP, wickDownColor: DOWN,
+    });
+    series.setData(data.bars.map(function (b) {
+      return { time: seconds(b[0]), open: b[1], high: b[2], low: b[3], close: b[4] };
+    }));
+    // markers must be in time order; several fills on one (merged) bar each get a marker
+    var markers = data.markers.map(function (m) {
+      var buy = m.side === "buy";
+      return {
+        time: seconds(m.time),
+        position: buy ? "belowBar" : "aboveBar",
+        color: buy ? UP : DOWN,
+        shape: buy ? "arrowUp" : "arrowDown",
+        text: (buy ? "B " : "S ") + Number(m.price).toFixed(2),
+      };
+    }).sort(function (a, b) { return a.time - b.time; });
+    LC.createSeriesMarkers(series, markers);
+    chart.timeScale().fitContent();
+    return chart;
+  }
+
+  function equity(el, data) {
+    var LC = window.LightweightCharts;
+    var chart = LC.createChart(el, options());
+    var strategy = chart.addSeries(LC.LineSeries, { color: "#1f6feb", lineWidth: 2 });
+    var hold = chart.addSeries(LC.LineSeries, { color: "#999", lineWidth: 1, lineStyle: 2 });
+    strategy.setData(data.equity.map(function (p) { return { time: seconds(p[0]), value: p[1] }; }));
+    hold.setData(data.equity.map(function (p) { return { time: seconds(p[0]), value: p[2] }; }));
+    chart.timeScale().fitContent();
+    return chart;
+  }
+
+  var DRAW = { candles: candles, equity: equity };
+
+  function drawAll(root) {
+    if (!window.LightweightCharts) return;
+    (root || document).querySelectorAll("[data-backtest-chart]:not([data-drawn])").forEach(function (el) {
+      var source = document.getElementById(el.dataset.source);
+      if (!source) return;
+      el.dataset.drawn = "1";
+      try {
+        DRAW[el.dataset.backtestChart](el, JSON.parse(source.textContent));
+      } catch (error) {
+        console.error("backtest chart not drawn:", error);
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
+  document.addEventListener("htmx:afterSettle", function () { drawAll(document); });
+  window.PeregrineBacktest = { drawAll: drawAll };
+})();

@@ -1,0 +1,202 @@
+"""Backtest pages: the user's runs with a "New backtest" form, and one run's page with its
+progress (polled by HTMX every second until the run ends), chart, equity, metrics and trades.
+
+Views fetch through selectors and change through services; the form goes through the same
+`backtest_run_create` as the API, so the page shows the service's field errors.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from marketdata.timeframes import TIMEFRAMES_MS
+from strategies import selectors
+from strategies.models import BacktestRun
+from strategies.services import BACKTEST_FAMILIES, DEFAULT_FEE_RATE, backtest_run_cancel
+from strategies.services import backtest_run_create as create_run
+
+TRADES_SHOWN = 500  # rows of the trade list on the page; the CSV has every trade
+
+
+def _backtest_strategies() -> list:
+    return [e for e in selectors.strategy_catalog() if e.family in BACKTEST_FAMILIES]
+
+
+def _form_defaults(markets) -> dict:
+    """Start on the first stored market, over its whole span."""
+    values = {"strategy": "sma_cross", "params": "{}", "cash": "10000", "fee_rate": "",
+              "slippage_bp": "0", "timeframe": "1m"}  # fmt: skip
+    if markets:
+        first = markets[0]
+        values.update(
+            market=f"{first.exchange}|{first.symbol}", timeframe=first.timeframe,
+            start=f"{first.first:%Y-%m-%d}", end=f"{first.last + timedelta(days=1):%Y-%m-%d}",
+        )  # fmt: skip
+    return values
+
+
+def _create_from_post(request) -> BacktestRun:
+    data = request.POST
+    exchange, _, symbol = data.get("market", "").partition("|")
+    try:
+        params = json.loads(data.get("params") or "{}")
+    except json.JSONDecodeError as exc:
+        raise ValidationError({"params": f"Parameters must be JSON: {exc.msg}."}) from None
+    return create_run(
+        user=request.user, strategy=data.get("strategy", ""), params=params, exchange=exchange,
+        symbol=symbol, timeframe=data.get("timeframe", ""), start=data.get("start", ""),
+        end=data.get("end", ""), cash=data.get("cash", ""), fee_rate=data.get("fee_rate") or None,
+        slippage_bp=data.get("slippage_bp") or 0,
+    )  # fmt: skip
+
+
+def _form_errors(exc: ValidationError) -> dict[str, str]:
+    """The service's errors by form field: parameter errors all go to the params box."""
+    errors: dict[str, list[str]] = {}
+    for name, problems in exc.message_dict.items():
+        field = "params" if name.startswith("params") else name
+        field = "market" if field in ("exchange", "symbol") else field
+        prefix = f"{name.removeprefix('params.')}: " if name.startswith("params.") else ""
+        errors.setdefault(field, []).extend(f"{prefix}{p}" for p in problems)
+    return {name: " ".join(problems) for name, problems in errors.items()}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def backtest_list(request):
+    """The user's backtests with status and key metrics; POST starts a new one."""
+    markets = selectors.backtest_market_list()
+    values, errors, status = _form_defaults(markets), {}, 200
+    if request.method == "POST":
+        try:
+            run = _create_from_post(request)
+        except ValidationError as exc:
+            values, errors, status = request.POST.dict(), _form_errors(exc), 400
+        else:
+            messages.success(request, "Backtest queued: a worker runs it now.")
+            return redirect("strategies:backtest-detail", id=run.pk)
+    runs = selectors.backtest_run_list(user=request.user)
+    context = {
+        "rows": [(run, _summary(run.metrics)) for run in runs],
+        "markets": markets,
+        "strategies": _backtest_strategies(),
+        "timeframes": list(TIMEFRAMES_MS),
+        "values": values,
+        "field_errors": errors,
+        "default_fee": DEFAULT_FEE_RATE,
+    }
+    return render(request, "strategies/backtest_list.html", context, status=status)
+
+
+def _percent(value) -> str:
+    return f"{value * 100:.2f}%" if isinstance(value, int | float) else str(value)
+
+
+def _number(value, places=2) -> str:
+    return f"{value:,.{places}f}" if isinstance(value, int | float) else str(value)
+
+
+def _duration(ms) -> str:
+    if not isinstance(ms, int | float) or ms <= 0:
+        return "–"
+    minutes = int(ms // 60_000)
+    days, rest = divmod(minutes, 1440)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min"]
+    return " ".join(p for p in parts if p) if (days or hours or minutes) else "< 1 min"
+
+
+def _summary(metrics: dict | None) -> dict | None:
+    """The list's key figures of a finished run."""
+    if not metrics:
+        return None
+    return {
+        "total_return": _percent(metrics.get("total_return")),
+        "positive": isinstance(metrics.get("total_return"), float) and metrics["total_return"] > 0,
+        "sharpe": _number(metrics.get("sharpe")),
+        "max_drawdown": _percent(metrics.get("max_drawdown")),
+        "trades": metrics.get("trade_count", 0),
+    }
+
+
+def metrics_rows(metrics: dict) -> list[tuple[str, str]]:
+    """The metrics table: label and formatted value, in reading order."""
+    m = metrics
+    return [
+        ("Total return", _percent(m.get("total_return"))),
+        ("CAGR", _percent(m.get("cagr"))),
+        ("Sharpe ratio", _number(m.get("sharpe"))),
+        ("Sortino ratio", _number(m.get("sortino"))),
+        ("Max drawdown", _percent(m.get("max_drawdown"))),
+        ("Max drawdown duration", _duration(m.get("max_drawdown_duration_ms"))),
+        ("Win rate", _percent(m.get("win_rate"))),
+        (
+            "Profit factor",
+            "∞" if m.get("profit_factor") == "inf" else _number(m.get("profit_factor")),
+        ),
+        ("Exposure", _percent(m.get("exposure"))),
+        ("Fees paid", _number(m.get("fees_paid"))),
+        ("Turnover", f"{_number(m.get('turnover'))}×"),
+        ("Trades", str(m.get("trade_count", 0))),
+        ("Final equity", _number(m.get("final_equity"))),
+    ]
+
+
+def _time(ts_ms: int) -> datetime:
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
+
+
+def _detail_context(run: BacktestRun) -> dict:
+    context = {"run": run, "polling": not run.is_final, "chart_id": f"backtest-data-{run.pk}"}
+    results = run.results if run.status == BacktestRun.Status.DONE else None
+    if results:
+        trades = [
+            {**t, "entry_time": _time(t["entry_ts"]), "exit_time": _time(t["exit_ts"]),
+             "return_percent": _percent(t["return"]), "positive": not t["pnl"].startswith("-")}
+            for t in results["trades"][:TRADES_SHOWN]
+        ]  # fmt: skip
+        context.update(
+            metrics=metrics_rows(results["metrics"]),
+            trades=trades,
+            trades_hidden=max(0, len(results["trades"]) - TRADES_SHOWN),
+            chart_data={
+                "bars": results["chart"]["bars"],
+                "markers": results["markers"],
+                "equity": results["equity"]["points"],
+            },
+        )
+    return context
+
+
+@login_required
+def backtest_detail(request, id):  # noqa: A002
+    """One run: progress while it runs (the HTMX poll gets the partial), then its results."""
+    run = selectors.backtest_run_get_for_user(user=request.user, id=id)
+    context = _detail_context(run)
+    if request.htmx:
+        return render(request, "strategies/_backtest_run.html", context)
+    return render(request, "strategies/backtest_detail.html", context)
+
+
+@login_required
+@require_POST
+def backtest_cancel(request, id):  # noqa: A002
+    """Cancel the run (queued: at once; running: at its next progress report)."""
+    run = selectors.backtest_run_get_for_user(user=request.user, id=id)
+    try:
+        backtest_run_cancel(run=run)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Cancelling the backtest.")
+    if request.htmx:
+        run.refresh_from_db()
+        return render(request, "strategies/_backtest_run.html", _detail_context(run))
+    return redirect("strategies:backtest-detail", id=run.pk)
