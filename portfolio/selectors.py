@@ -411,8 +411,7 @@ def _event_text(event) -> str:
     if event.kind == "status" and data.get("status"):
         change = f"{data.get('previous') or '?'} \u2192 {data['status']}"
         return f"Status {change}: {event.message}" if event.message else f"Status {change}"
-    label = event.kind.replace("_", " ").capitalize()
-    return f"{label}: {event.message}" if event.message else label
+    return event.message or event.kind.replace("_", " ").capitalize()
 
 
 def dashboard_feed(*, user, limit: int = FEED_LENGTH) -> list[FeedLine]:
