@@ -16,6 +16,7 @@
 
   var UP = "#26a69a";
   var DOWN = "#ef5350";
+  var LABELLED_MARKERS = 30; // up to this many fills the markers carry their price; more is noise
 
   function options() {
     return {
@@ -41,6 +42,7 @@
       return { time: seconds(b[0]), open: b[1], high: b[2], low: b[3], close: b[4] };
     }));
     // markers must be in time order; several fills on one (merged) bar each get a marker
+    var labelled = data.markers.length <= LABELLED_MARKERS;
     var markers = data.markers.map(function (m) {
       var buy = m.side === "buy";
       return {
@@ -48,7 +50,7 @@
         position: buy ? "belowBar" : "aboveBar",
         color: buy ? UP : DOWN,
         shape: buy ? "arrowUp" : "arrowDown",
-        text: (buy ? "B " : "S ") + Number(m.price).toFixed(2),
+        text: labelled ? (buy ? "B " : "S ") + Number(m.price).toFixed(2) : "",
       };
     }).sort(function (a, b) { return a.time - b.time; });
     LC.createSeriesMarkers(series, markers);

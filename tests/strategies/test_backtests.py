@@ -439,3 +439,30 @@ def test_pages_bob_gets_404_and_cannot_cancel_alices_run(alice, queued, alice_cl
     assert alice_client.post(cancel).status_code == 302
     run.refresh_from_db()
     assert run.status == "cancelled"
+
+
+# -- a real worker -------------------------------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_on_the_backtests_queue_runs_a_created_run_to_done(
+    alice, stored, child_processes
+):
+    import redis
+    from django.conf import settings
+
+    from tests.conftest import wait_until
+    from tests.trading import workers
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.delete("backtests")  # messages of earlier tests name runs this database lacks
+    client.close()
+    workers.start_worker(child_processes, {"LOG_LEVEL": "WARNING"}, "backtests-test",
+                         queues="backtests", threads=2)  # fmt: skip
+    run = backtest_run_create(user=alice, **_inputs(stored))  # committed: the task is sent
+
+    def finished():
+        run.refresh_from_db()
+        return run.is_final
+
+    wait_until(finished, timeout=60, interval=0.1, what="the worker to finish the backtest")
+    assert run.status == "done", run.error
+    assert run.bars_done == run.bars_total == BARS and run.results["metrics"]["trade_count"] > 0
