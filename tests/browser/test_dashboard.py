@@ -103,3 +103,11 @@ def test_a_paper_bots_fill_reaches_the_dashboard_feed_without_a_reload(
     )
     assert page.evaluate("window.loadedOnce") is True
     assert page.errors == []
+
+
+def test_anonymous_home_says_how_to_start(page, shot):
+    page.goto("/")
+    assert page.get_by_role("heading", name="How to start").is_visible()
+    assert page.locator("main a[href='/accounts/signup/']").is_visible()
+    shot(page, "anonymous-home")
+    assert page.errors == []
