@@ -9,6 +9,7 @@ from rest_framework.decorators import api_view
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from config.inputs import epoch_ms_field
 from marketdata.selectors import candle_list, market_book_get, market_ticker_get
 from marketdata.services.candles import dt_to_ms
 from marketdata.timeframes import TIMEFRAMES_MS
@@ -21,8 +22,8 @@ class MarketInputSerializer(serializers.Serializer):
 
 class CandleInputSerializer(MarketInputSerializer):
     timeframe = serializers.ChoiceField(choices=sorted(TIMEFRAMES_MS), default="1m")
-    start = serializers.IntegerField(required=False, min_value=0, help_text="epoch ms, inclusive")
-    end = serializers.IntegerField(required=False, min_value=0, help_text="epoch ms, exclusive")
+    start = epoch_ms_field(required=False, help_text="epoch ms, inclusive")
+    end = epoch_ms_field(required=False, help_text="epoch ms, exclusive")
     limit = serializers.IntegerField(required=False, min_value=1, max_value=5000, default=500)
 
     def validate(self, attrs):

@@ -15,6 +15,7 @@ lets at most one runner act, so start/stop races leave exactly one runner or non
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -196,12 +197,18 @@ def _paper_balances_validate(balances, exchanges: list[str], symbols, budget, er
         quote = sorted(quotes)[0] if quotes else "USDT"
         return {exchange: {quote: str(budget)} for exchange in exchanges}
     clean = {}
-    for exchange, assets in dict(balances).items():
+    if not isinstance(balances, Mapping):
+        errors["paper_balances"] = "Expected {exchange: {asset: amount}}."
+        return clean
+    for exchange, assets in balances.items():
         if exchange not in exchanges:
             errors["paper_balances"] = f"{exchange!r} is not one of the bot's exchanges."
             continue
+        if not isinstance(assets, Mapping):
+            errors["paper_balances"] = f"{exchange!r}: expected {{asset: amount}}, got {assets!r}."
+            continue
         clean[exchange] = {}
-        for asset, amount in dict(assets).items():
+        for asset, amount in assets.items():
             number = _decimal(amount, "paper_balances", errors)
             if number is not None and number > 0:
                 clean[exchange][str(asset).upper()] = str(number)
