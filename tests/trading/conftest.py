@@ -179,11 +179,13 @@ LIVE_OK = {"second_factor_verified": True, "recently_authenticated": True, "conf
 class Feeder:
     """Publishes a moving book for a market on a thread until stopped."""
 
-    def __init__(self, market, exchange, symbol, *, start=30000.0, step=40.0, every=0.1):
+    def __init__(self, market, exchange, symbol, *, start=30000.0, step=40.0, every=0.1, wave=True):
+        """`wave`: the price swings up and down by `step` every three books; otherwise it moves
+        by `step` at every book (a steady trend)."""
         import threading
 
         self.market, self.exchange, self.symbol = market, exchange, symbol
-        self.price, self.step, self.every = start, step, every
+        self.price, self.step, self.every, self.wave = start, step, every, wave
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -192,7 +194,7 @@ class Feeder:
         while not self.stop_event.is_set():
             self.market.book(self.exchange, self.symbol, self.price - 1, self.price + 1)
             n += 1
-            self.price += self.step if (n // 3) % 2 else -self.step
+            self.price += self.step if (not self.wave or (n // 3) % 2) else -self.step
             time.sleep(self.every)
 
     def __enter__(self):

@@ -125,9 +125,12 @@ def test_the_runners_own_guard_halts_on_a_daily_loss(alice, make_bot, feeder):
     bot = make_bot(alice, risk_limits={"daily_loss_limit": "0.01"},
                    params={"order_amount": "0.001", "order_refresh_time_ms": 60_000})  # fmt: skip
     bot_start(bot=bot)
-    with feeder(step=-25.0):  # the market only falls: the 0.1 BTC held loses value
-        outcome = BotRunner(bot.pk).run()
-    bot.refresh_from_db()
+    with feeder(step=-25.0, wave=False):  # the market only falls: the 0.1 BTC held loses value
+        for _ in range(60):  # slices until the guard halts it (a hang guard, not a time budget)
+            outcome = BotRunner(bot.pk).run()
+            bot.refresh_from_db()
+            if bot.status != Bot.Status.RUNNING:
+                break
     assert bot.status == Bot.Status.PAUSED, (outcome, bot.status_reason)
     assert "daily_loss" in bot.status_reason
     assert not Order.objects.filter(bot=bot, status__in=Order.ACTIVE).exists()
