@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Min, OuterRef, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.utils import timezone
 
@@ -150,18 +152,32 @@ EQUITY_RANGES = {"1d": timedelta(days=1), "1w": timedelta(days=7), "all": None}
 ALERT_WINDOW = timedelta(hours=24)
 
 
+def _row_per_bot(*, bot_ids, rows: QuerySet, order: str) -> dict[int, BotPerformance]:
+    """Per bot, the first of `rows` in `order`: one query, one index probe per bot.
+
+    (DISTINCT ON would read every snapshot of the bots; a correlated subquery per bot walks
+    the (bot, -at) index to the one row wanted.)
+    """
+    from trading.models import Bot
+
+    first = rows.filter(bot_id=OuterRef("pk")).order_by(order).values("pk")[:1]
+    wanted = Bot.objects.filter(pk__in=list(bot_ids)).annotate(row=Subquery(first)).values("row")
+    return {row.bot_id: row for row in BotPerformance.objects.filter(pk__in=wanted)}
+
+
 def _latest_rows(*, bot_ids, before: datetime | None = None) -> dict[int, BotPerformance]:
     """Per bot, its newest performance row (before `before` when given): one query."""
-    rows = BotPerformance.objects.filter(bot_id__in=bot_ids)
+    rows = BotPerformance.objects.all()
     if before is not None:
         rows = rows.filter(at__lt=before)
-    return {row.bot_id: row for row in rows.order_by("bot_id", "-at").distinct("bot_id")}
+    return _row_per_bot(bot_ids=bot_ids, rows=rows, order="-at")
 
 
 def _first_rows(*, bot_ids, since: datetime) -> dict[int, BotPerformance]:
     """Per bot, its oldest performance row at or after `since`: one query."""
-    rows = BotPerformance.objects.filter(bot_id__in=bot_ids, at__gte=since)
-    return {row.bot_id: row for row in rows.order_by("bot_id", "at").distinct("bot_id")}
+    return _row_per_bot(
+        bot_ids=bot_ids, rows=BotPerformance.objects.filter(at__gte=since), order="at"
+    )
 
 
 @dataclass(frozen=True)
@@ -353,37 +369,46 @@ def portfolio_equity_series(
 ) -> list[tuple[datetime, Decimal]]:
     """The user's total value over time in `asset`, summed over bots; ValueError on a bad range.
 
-    At each snapshot minute every bot counts with its latest value so far, so a bot that
-    stopped (and has no more snapshots) still counts with what it was worth when it stopped.
+    The range is cut into at most `points` buckets and each bot counts with its last snapshot in
+    a bucket, or its latest before (so a bot that stopped still counts with what it was worth):
+    Postgres picks one row per bot and bucket, Python only adds up those.
     """
     if range_key not in EQUITY_RANGES:
         raise ValueError(f"Unknown range {range_key!r}: use one of {', '.join(EQUITY_RANGES)}.")
+    now = now or timezone.now()
     span = EQUITY_RANGES[range_key]
-    since = None if span is None else (now or timezone.now()) - span
     ids = list(_bots(user=user).values_list("pk", flat=True))
     rows = BotPerformance.objects.filter(bot_id__in=ids, valuation_asset=asset)
     current: dict[int, Decimal] = {}
-    if since is not None:
+    if span is not None:
+        since = now - span
         current = {
             row.bot_id: row.total_value
             for row in _latest_rows(bot_ids=ids, before=since).values()
             if row.valuation_asset == asset
         }
         rows = rows.filter(at__gte=since)
+    else:
+        since = rows.aggregate(first=Min("at"))["first"] or now
+    seconds = max(60, math.ceil((now - since).total_seconds() / max(points, 1)))
+    bucket = RawSQL('floor(extract(epoch from "portfolio_botperformance"."at") / %s)', (seconds,))
+    picked = (
+        rows.annotate(bucket=bucket)
+        .order_by("bot_id", "bucket", "-at")
+        .distinct("bot_id", "bucket")
+        .values_list("bucket", "at", "bot_id", "total_value")
+    )
     series: list[tuple[datetime, Decimal]] = []
-    for at, bot_id, value in rows.order_by("at", "bot_id").values_list(
-        "at", "bot_id", "total_value"
-    ):
+    last_bucket = None
+    for number, at, bot_id, value in sorted(picked, key=lambda row: (row[0], row[1])):
         current[bot_id] = value
         total = sum(current.values(), Decimal(0))
-        if series and series[-1][0] == at:
-            series[-1] = (at, total)
+        if number == last_bucket:
+            series[-1] = (at, total)  # the bucket's time is that of its newest snapshot
         else:
             series.append((at, total))
-    if len(series) <= points:
-        return series
-    step = len(series) / points
-    return [*(series[int(i * step)] for i in range(points - 1)), series[-1]]
+        last_bucket = number
+    return series
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ def balances_refresh(request, id):  # noqa: A002
     return redirect("portfolio:overview")
 
 
+@login_required
 def dashboard(request):
     """The signed-in home page: totals, today's PnL, equity chart, exposure, bots, alerts, feed."""
     board = dashboard_get(user=request.user)
