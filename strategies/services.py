@@ -12,6 +12,8 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 
 import jsonschema
+import numpy as np
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -315,6 +317,9 @@ def backtest_run_execute(*, run_id: int) -> str:
         _move(run_id, BacktestRun.Status.CANCELLED)
     except BacktestFailed as exc:
         _move(run_id, BacktestRun.Status.FAILED, error=str(exc))
+    except SoftTimeLimitExceeded:
+        reason = "The backtest ran longer than a worker allows; choose a shorter period."
+        _move(run_id, BacktestRun.Status.FAILED, error=reason)
     except Exception as exc:
         logger.exception("backtest %s failed", run_id)
         reason = f"The backtest stopped on an internal error ({type(exc).__name__}: {exc})."
@@ -355,13 +360,7 @@ def _backtest_replay(run: BacktestRun) -> dict:
     candles, strategy, instrument = _backtest_inputs(run)
     total = len(candles)
     BacktestRun.objects.filter(pk=run.pk).update(bars_total=total)
-    warnings = []
-    need = getattr(strategy, "warmup_bars", 1)
-    if total < need:
-        warnings.append(
-            f"the period has {total} bars, fewer than the {need} the strategy needs to warm up: "
-            "no signal can fire, so the result has no trades"
-        )
+    warnings = _backtest_warnings(run, candles, strategy)
     options = {}
     if run.slippage_bp:
         options["slippage_model"] = FixedBpsSlippage(run.slippage_bp)
@@ -378,6 +377,36 @@ def _backtest_replay(run: BacktestRun) -> dict:
         "code_version": code_version(),
         "data_fingerprint": data_fingerprint(candles),
     }
+
+
+def _backtest_warnings(run: BacktestRun, candles, strategy) -> list[str]:
+    """What makes the result easy to misread, in words: a too short period, holes in the
+    stored history, bars without volume."""
+    warnings, total = [], len(candles)
+    need = getattr(strategy, "warmup_bars", 1)
+    if total < need:
+        warnings.append(
+            f"the period has {total} bars, fewer than the {need} the strategy needs to warm up: "
+            "no signal can fire, so the result has no trades"
+        )
+    step = TIMEFRAMES_MS[run.timeframe]
+    expected = -(-(dt_to_ms(run.end) - dt_to_ms(run.start)) // step)
+    holes = np.diff(candles.ts) // step - 1
+    gaps, inside = int(np.count_nonzero(holes > 0)), int(holes[holes > 0].sum())
+    if expected > total:
+        outside = max(expected - total - inside, 0)
+        warnings.append(
+            f"{expected - total} of the period's {expected} bars are not stored: {inside} in "
+            f"{gaps} gap(s) inside the data, {outside} before its first or after its last bar; "
+            "the strategy sees the market jump across gaps"
+        )
+    zero = int(np.count_nonzero(candles.volume <= 0))
+    if zero:
+        warnings.append(
+            f"{zero} of {total} bars have zero volume: a market order there fills at the bar's "
+            "open although nothing traded"
+        )
+    return warnings
 
 
 PROGRESS_MIN_BARS = 1000  # a report (one UPDATE) at most every 1% and every 1,000 bars

@@ -466,3 +466,54 @@ def test_a_real_worker_on_the_backtests_queue_runs_a_created_run_to_done(
     wait_until(finished, timeout=60, interval=0.1, what="the worker to finish the backtest")
     assert run.status == "done", run.error
     assert run.bars_done == run.bars_total == BARS and run.results["metrics"]["trade_count"] > 0
+
+
+def test_missing_bars_and_zero_volume_are_reported_as_warnings(alice, stored, queued):
+    from marketdata.models import Candle
+
+    # a hole of 10 bars inside the data and one bar without volume
+    Candle.objects.filter(ts__gte=_ms(stored, 100), ts__lt=_ms(stored, 110)).delete()
+    Candle.objects.filter(ts=_ms(stored, 200)).update(volume=0)
+    run = queued(start=_ms(stored, 0) - (_ms(stored, 5) - _ms(stored, 0)))  # 5 bars before
+    backtest_run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == "done" and run.bars_total == BARS - 10
+    assert run.warnings == [
+        f"15 of the period's {BARS + 5} bars are not stored: 10 in 1 gap(s) inside the data, "
+        "5 before its first or after its last bar; the strategy sees the market jump across gaps",
+        f"1 of {BARS - 10} bars have zero volume: a market order there fills at the bar's open "
+        "although nothing traded",
+    ]
+    page = Client()
+    page.force_login(alice)
+    html = page.get(reverse("strategies:backtest-detail", args=[run.pk])).content.decode()
+    assert "15 of the period" in html
+
+
+def test_a_run_past_the_workers_time_limit_fails_saying_so(queued, monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    run = queued()
+
+    def too_long(*args, **kwargs):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(services, "run_candles", too_long)
+    assert backtest_run_execute(run_id=run.pk) == "failed"
+    run.refresh_from_db()
+    assert run.error.startswith("The backtest ran longer than a worker allows")
+
+
+def test_operators_see_runs_in_the_admin_read_only(queued, django_user_model, client, totp_code):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    run = queued()
+    backtest_run_execute(run_id=run.pk)
+    operator = django_user_model.objects.create_superuser(email="op@example.com", password="x" * 12)
+    device = TOTPDevice.objects.create(user=operator, name="app", confirmed=True)
+    client.force_login(operator)
+    client.post(reverse("accounts:otp-verify"), {"code": totp_code(device)})
+    listing = client.get(reverse("admin:strategies_backtestrun_changelist"))
+    assert listing.status_code == 200 and "sma_cross" in listing.content.decode()
+    one = client.get(reverse("admin:strategies_backtestrun_change", args=[run.pk]))
+    assert one.status_code == 200 and run.data_fingerprint in one.content.decode()
