@@ -221,6 +221,9 @@ class Dashboard:
     exposure: dict[str, list[ExposureLine]] = field(default_factory=dict)
     alerts: list[Alert] = field(default_factory=list)
     as_of: datetime | None = None
+    # the user's exchange accounts, per asset, as last fetched: shown apart from the bots'
+    # totals (a live bot's funds sit in these accounts; adding both would count them twice)
+    account_balances: dict[str, Decimal] = field(default_factory=dict)
 
     @property
     def main_asset(self) -> str:
@@ -350,6 +353,19 @@ def _dashboard_alerts(*, user, bots, now: datetime) -> list[Alert]:
     return alerts
 
 
+def _account_balances(*, user) -> dict[str, Decimal]:
+    """Per asset, the total over the user's exchange accounts as last fetched: one query."""
+    from django.db.models import Sum
+
+    rows = (
+        ExchangeBalance.objects.filter(account__user_id=user.pk)
+        .values("asset")
+        .annotate(total=Sum("total"))
+        .order_by("asset")
+    )
+    return {row["asset"]: row["total"] for row in rows if row["total"]}
+
+
 def dashboard_get(*, user, now: datetime | None = None) -> Dashboard:
     """The signed-in home page: totals, today's PnL, exposure, bots and alerts of the user."""
     now = now or timezone.now()
@@ -360,6 +376,7 @@ def dashboard_get(*, user, now: datetime | None = None) -> Dashboard:
         totals=_dashboard_totals(lines),
         exposure=_dashboard_exposure(bots) if bots else {},
         alerts=_dashboard_alerts(user=user, bots=bots, now=now),
+        account_balances=_account_balances(user=user),
         as_of=max((line.latest.at for line in lines if line.latest), default=None),
     )
 

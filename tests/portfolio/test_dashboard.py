@@ -233,7 +233,7 @@ def test_dashboard_queries_do_not_grow_with_the_number_of_bots(
     for _ in range(7):
         add_bot()
     assert _dashboard_queries(alice_client) == one
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(17):  # 4 for session and user, 13 for the page
         alice_client.get("/")
 
 
@@ -247,3 +247,27 @@ def test_utc_midnight_boundary_is_used_for_today():
 
     at = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
     assert _day_start(at) == datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def test_exchange_account_balances_are_shown_apart_from_the_bots_totals(alice, bob, alice_client):
+    from exchanges.services.credentials import exchange_account_create
+    from portfolio.models import ExchangeBalance
+
+    def account(user, label, balances):
+        created = exchange_account_create(
+            user=user, exchange="sandbox", label=label, mode="paper",
+            api_key="key-0000000001", secret="secret-000000001",
+        )  # fmt: skip
+        for asset, total in balances.items():
+            ExchangeBalance.objects.create(
+                account=created, asset=asset, free=D(total), used=D(0), total=D(total),
+                fetched_at=timezone.now(),
+            )  # fmt: skip
+
+    account(alice, "main", {"USDT": "2500", "BTC": "0.25"})
+    account(alice, "second", {"USDT": "500"})
+    account(bob, "bobs", {"ETH": "99"})
+    board = dashboard_get(user=alice)
+    assert board.account_balances == {"BTC": D("0.25"), "USDT": D("3000")}
+    html = alice_client.get("/").content.decode()
+    assert "0.25 BTC · 3000 USDT" in html and "ETH" not in html
