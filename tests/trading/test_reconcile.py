@@ -246,3 +246,14 @@ def test_an_exchange_in_maintenance_stops_the_slice_not_the_bot(live_bot, sandbo
     assert BotRunner(bot.pk).run() == "continued"
     bot.refresh_from_db()
     assert bot.status == Bot.Status.RUNNING
+
+
+def test_a_reconciliation_is_described_in_words():
+    from trading.services.reconcile import SyncReport
+
+    assert SyncReport().describe() == "nothing to correct"
+    report = SyncReport(adopted=["a", "b"], lost=["c"], new_fills=[object()] * 3)
+    assert report.describe() == (
+        "2 orders adopted from the exchange, 1 order lost (never reached the exchange), "
+        "3 fills booked"
+    )

@@ -237,7 +237,7 @@ class BotRunner:
         self._build_engine()
         self._keep_lease()
         if self.status == S.STARTING:
-            summary = self.reconcile_report.summary()
+            summary = self.reconcile_report.describe()
             bot = self._transition(
                 S.RUNNING, f"Running; reconciled with the exchange: {summary}.", (S.STARTING,)
             )
@@ -338,7 +338,11 @@ class BotRunner:
                 venue.refresh_balances()
                 self._keep_lease()
         summary = self.reconcile_report.summary()
-        self.books.event("reconcile", f"Reconciled: {summary}", {**summary, "token": self.token})
+        self.books.event(
+            "reconcile",
+            f"Reconciled: {self.reconcile_report.describe()}",
+            {**summary, "token": self.token},
+        )
         self.books.flush()
 
     def _paper_rebuild(self) -> None:

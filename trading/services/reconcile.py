@@ -57,6 +57,22 @@ class SyncReport:
             "fills_booked": len(self.new_fills),
         }
 
+    def describe(self) -> str:
+        """The summary in words, e.g. "2 orders adopted from the exchange, 3 fills booked"."""
+        words = {
+            "adopted": "{} adopted from the exchange",
+            "resolved": "{} resolved",
+            "lost": "{} lost (never reached the exchange)",
+            "unknown": "{} still unknown",
+            "fills_booked": "{} booked",
+        }
+        parts = []
+        for key, count in self.summary().items():
+            if count:
+                noun = ("fill" if key == "fills_booked" else "order") + ("" if count == 1 else "s")
+                parts.append(words[key].format(f"{count} {noun}"))
+        return ", ".join(parts) if parts else "nothing to correct"
+
 
 def _adopt(books, venue, eo) -> str:
     from trading.runtime.books import Known
