@@ -284,7 +284,8 @@ def backtest_run_cancel(*, run: BacktestRun) -> BacktestRun:
 
 
 def _move(run_id: int, status: str, **fields) -> bool:
-    """Move the run to `status` if its transitions allow; False (nothing written) if not."""
+    """Move a running run to its final `status` if its transitions allow; False (nothing
+    written) if not. A run its owner asked to cancel ends cancelled, not done."""
     with transaction.atomic():
         run = BacktestRun.objects.select_for_update().get(pk=run_id)
         if run.cancel_requested and status == BacktestRun.Status.DONE:
@@ -296,19 +297,43 @@ def _move(run_id: int, status: str, **fields) -> bool:
             setattr(run, name, value)
         if status in BacktestRun.FINAL:
             run.finished_at = now()
-        elif status == BacktestRun.Status.RUNNING:
-            run.started_at = now()
         run.save()
         return True
+
+
+@transaction.atomic
+def _claim(run_id: int) -> bool:
+    """Take the run for this attempt: a queued run starts; a running one starts over.
+
+    A run's task is sent once, so its message arriving for a run already running means the
+    attempt that took it is gone (its worker died: late acks requeue the message, or the
+    broker redelivered it after its visibility timeout, past the task's hard time limit).
+    Results do not depend on the attempt, so starting over is safe.
+    """
+    run = BacktestRun.objects.select_for_update().get(pk=run_id)
+    if run.status == BacktestRun.Status.RUNNING and not run.cancel_requested:
+        logger.warning("backtest %s: its previous attempt was lost; starting over", run_id)
+        run.bars_done, run.started_at = 0, now()
+        run.save(update_fields=["bars_done", "started_at"])
+        return True
+    if run.status == BacktestRun.Status.RUNNING:  # lost while being cancelled: cancelled
+        run.status, run.finished_at = BacktestRun.Status.CANCELLED, now()
+        run.save(update_fields=["status", "finished_at"])
+        return False
+    if not run.can_move_to(BacktestRun.Status.RUNNING):
+        return False
+    run.status, run.started_at = BacktestRun.Status.RUNNING, now()
+    run.save(update_fields=["status", "started_at"])
+    return True
 
 
 def backtest_run_execute(*, run_id: int) -> str:
     """Run a queued backtest to its end and store the outcome; return the final status.
 
-    Idempotent: a run that is no longer queued (a redelivered task, a cancelled run) is left
-    as it is. Any failure is stored in words; the worker never sees the exception.
+    Idempotent: a finished or cancelled run is left as it is. Any failure is stored in words;
+    the worker never sees the exception.
     """
-    if not _move(run_id, BacktestRun.Status.RUNNING):
+    if not _claim(run_id):
         return BacktestRun.objects.values_list("status", flat=True).get(pk=run_id)
     run = BacktestRun.objects.get(pk=run_id)
     try:

@@ -517,3 +517,19 @@ def test_operators_see_runs_in_the_admin_read_only(queued, django_user_model, cl
     assert listing.status_code == 200 and "sma_cross" in listing.content.decode()
     one = client.get(reverse("admin:strategies_backtestrun_change", args=[run.pk]))
     assert one.status_code == 200 and run.data_fingerprint in one.content.decode()
+
+
+def test_a_run_whose_worker_died_starts_over_when_its_task_comes_back(queued):
+    run = queued()
+    # the first attempt took the run and died after 1,000 bars (its worker was killed)
+    BacktestRun.objects.filter(pk=run.pk).update(status="running", bars_done=1000)
+    assert backtest_run_execute(run_id=run.pk) == "done"  # the requeued message
+    fresh = queued()
+    backtest_run_execute(run_id=fresh.pk)
+    run.refresh_from_db()
+    fresh.refresh_from_db()
+    assert run.bars_done == BARS and _dump(run.results) == _dump(fresh.results)
+    # lost while being cancelled: the returning task cancels it
+    lost = queued()
+    BacktestRun.objects.filter(pk=lost.pk).update(status="running", cancel_requested=True)
+    assert backtest_run_execute(run_id=lost.pk) == "cancelled"
