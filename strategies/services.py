@@ -301,6 +301,13 @@ def _move(run_id: int, status: str, **fields) -> bool:
         return True
 
 
+# a three-year 1m backtest replays about 1.6M bars: far more than Celery's default 300 s (the
+# broker's visibility timeout, 3600 s, stays above the hard limit)
+SOFT_LIMIT_SECONDS = 3000
+HARD_LIMIT_SECONDS = 3300
+TOO_LONG = "The backtest ran longer than a worker allows; choose a shorter period."
+
+
 @transaction.atomic
 def _claim(run_id: int) -> bool:
     """Take the run for this attempt: a queued run starts; a running one starts over.
@@ -308,9 +315,15 @@ def _claim(run_id: int) -> bool:
     A run's task is sent once, so its message arriving for a run already running means the
     attempt that took it is gone (its worker died: late acks requeue the message, or the
     broker redelivered it after its visibility timeout, past the task's hard time limit).
-    Results do not depend on the attempt, so starting over is safe.
+    Results do not depend on the attempt, so starting over is safe, unless the attempt ran
+    past the time limit: then it was killed for it, and would be again.
     """
     run = BacktestRun.objects.select_for_update().get(pk=run_id)
+    overdue = run.started_at and now() - run.started_at >= timedelta(seconds=SOFT_LIMIT_SECONDS)
+    if run.status == BacktestRun.Status.RUNNING and overdue:  # killed at the hard time limit
+        run.status, run.finished_at, run.error = BacktestRun.Status.FAILED, now(), TOO_LONG
+        run.save(update_fields=["status", "finished_at", "error"])
+        return False
     if run.status == BacktestRun.Status.RUNNING and not run.cancel_requested:
         logger.warning("backtest %s: its previous attempt was lost; starting over", run_id)
         run.bars_done, run.started_at = 0, now()
@@ -343,8 +356,7 @@ def backtest_run_execute(*, run_id: int) -> str:
     except BacktestFailed as exc:
         _move(run_id, BacktestRun.Status.FAILED, error=str(exc))
     except SoftTimeLimitExceeded:
-        reason = "The backtest ran longer than a worker allows; choose a shorter period."
-        _move(run_id, BacktestRun.Status.FAILED, error=reason)
+        _move(run_id, BacktestRun.Status.FAILED, error=TOO_LONG)
     except Exception as exc:
         logger.exception("backtest %s failed", run_id)
         reason = f"The backtest stopped on an internal error ({type(exc).__name__}: {exc})."

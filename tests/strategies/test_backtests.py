@@ -533,3 +533,16 @@ def test_a_run_whose_worker_died_starts_over_when_its_task_comes_back(queued):
     lost = queued()
     BacktestRun.objects.filter(pk=lost.pk).update(status="running", cancel_requested=True)
     assert backtest_run_execute(run_id=lost.pk) == "cancelled"
+
+
+def test_a_run_killed_at_the_time_limit_is_not_started_again(queued):
+    from datetime import timedelta
+
+    from django.utils.timezone import now
+
+    run = queued()
+    long_ago = now() - timedelta(seconds=services.SOFT_LIMIT_SECONDS + 1)
+    BacktestRun.objects.filter(pk=run.pk).update(status="running", started_at=long_ago)
+    assert backtest_run_execute(run_id=run.pk) == "failed"
+    run.refresh_from_db()
+    assert run.error == services.TOO_LONG and run.results is None
