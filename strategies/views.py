@@ -82,9 +82,10 @@ def backtest_list(request):
         else:
             messages.success(request, "Backtest queued: a worker runs it now.")
             return redirect("strategies:backtest-detail", id=run.pk)
-    runs = selectors.backtest_run_list(user=request.user)
+    runs = list(selectors.backtest_run_list(user=request.user))
     context = {
         "rows": [(run, _summary(run.metrics)) for run in runs],
+        "any_active": any(not run.is_final for run in runs),
         "markets": markets,
         "strategies": _backtest_strategies(),
         "timeframes": list(TIMEFRAMES_MS),

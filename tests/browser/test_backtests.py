@@ -67,4 +67,8 @@ def test_a_backtest_run_from_the_form_finishes_and_shows_its_chart(
     rows = page.locator("#backtest-trades tbody tr").count()
     assert rows == len(run.results["trades"]) > 0
     assert page.locator("#backtest-run[hx-trigger]").count() == 0  # polling stopped
+    page.get_by_role("link", name="All backtests").click()
+    row = page.locator("#backtest-runs tbody tr").first
+    assert f"#{run.pk}" in row.inner_text() and "Done" in row.inner_text()
+    shot(page, "list")
     assert page.errors == []
