@@ -39,17 +39,19 @@ def communicator(user, path: str) -> WebsocketCommunicator:
 
 
 async def publish_until_received(ws, exchange, message: dict, timeout=10.0) -> dict:
-    """Publish until the consumer's subscription is up and the message comes through."""
+    """Publish once the consumer has subscribed (PUBSUB NUMSUB), then read what it forwards.
+
+    (A communicator's receive that times out cancels the application: never poll with it.)"""
+    name = channel(exchange, "BTC/USDT")
     client = aioredis.Redis.from_url(settings.REDIS_URL)
     try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
-            await client.publish(channel(exchange, "BTC/USDT"), json.dumps(message))
-            try:
-                return json.loads(await ws.receive_from(timeout=0.3))
-            except TimeoutError:
-                continue
-        raise AssertionError("the message never reached the socket")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while dict(await client.pubsub_numsub(name)).get(name.encode(), 0) < 1:
+            assert loop.time() < deadline, "the consumer never subscribed"
+            await asyncio.sleep(0.05)
+        await client.publish(name, json.dumps(message))
+        return json.loads(await ws.receive_from(timeout=timeout))
     finally:
         await client.aclose()
 
@@ -108,3 +110,12 @@ def test_quiet_market_keeps_its_socket_open_without_errors(alice, venue, caplog)
 
     async_to_sync(scenario)()
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_session_short_of_the_otp_step_is_refused(alice, alice_totp, venue):
+    async def scenario():
+        ws = communicator(alice, f"/ws/markets/{venue}/BTC-USDT/")  # no verified device
+        connected, _ = await ws.connect()
+        assert not connected
+
+    async_to_sync(scenario)()

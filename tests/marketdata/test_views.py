@@ -201,3 +201,10 @@ def test_anonymous_is_sent_to_login(anonymous_client, btc, name):
 def test_symbol_slugs_round_trip():
     for symbol in ("BTC/USDT", "BTC/USDT:USDT", "BTC/USD:BTC-240628"):
         assert selectors.symbol_from_slug(selectors.symbol_to_slug(symbol)) == symbol
+
+
+def test_password_only_session_of_a_2fa_user_does_not_see_markets(alice, alice_totp, client, btc):
+    client.force_login(alice)  # signed in, but not past the OTP step
+    response = client.get(reverse("marketdata:market-list"))
+    assert response.status_code in (302, 403)
+    assert b"BTC/USDT" not in response.content
