@@ -54,7 +54,6 @@ class MarketLiveConsumer(AsyncWebsocketConsumer):
             await self.close()  # before accept: the handshake is refused with HTTP 403
             return
         self.channel = channel(market.exchange, market.symbol)
-        self._subscribed = asyncio.Event()
         self._task = asyncio.create_task(self._forward())
         await self.accept()
 
@@ -72,7 +71,6 @@ class MarketLiveConsumer(AsyncWebsocketConsumer):
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(self.channel)
-            self._subscribed.set()
             while True:
                 message = await pubsub.get_message(timeout=1.0)
                 if message is not None:
