@@ -3,6 +3,8 @@ kept as a screenshot; pages still to come are skipped with the reason, never sil
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.urls import NoReverseMatch, reverse
 
@@ -68,5 +70,13 @@ def test_market_page_draws_its_chart(signed_in, shot, charted_market, market):
         ".candleChart.candles.data(); return d[d.length - 1]; })()"
     )
     assert forming["close"] == round(last + 10, 2) and forming["high"] >= forming["close"]
+    # the minute closes: the collector's 1m bar replaces the trades in the forming 15m bar
+    minute = int(time.time() * 1000) // 60_000 * 60_000
+    market.candle(venue, "BTC/USDT", minute, round(last + 20, 2), open_=round(last + 10, 2))
+    closed = round(last + 20, 2)
+    page.wait_for_function(
+        "(() => { const d = document.querySelector('#market').peregrineMarket"
+        f".candleChart.candles.data(); return d[d.length - 1].close === {closed}; }})()"
+    )
     shot(page, "market-detail")
     assert page.errors == []
