@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -47,7 +47,27 @@ def bot_detail(request, id):  # noqa: A002
     """One bot: status and controls, PnL, holdings, open orders, fills, events, equity."""
     bot = selectors.bot_get_for_user(user=request.user, id=id)
     context = bot_sections_context(user=request.user, bot=bot)
+    context["trades"] = selectors.bot_trade_list(user=request.user, bot=bot)
     return render(request, "trading/bot_detail.html", context)
+
+
+@login_required
+@require_GET
+def bot_chart(request, id):  # noqa: A002
+    """The bot's market chart (candles, fills, indicators, signals) and equity as JSON."""
+    bot = selectors.bot_get_for_user(user=request.user, id=id)
+    payload = selectors.bot_chart_get(user=request.user, bot=bot)
+    payload.update(selectors.bot_equity_get(user=request.user, bot=bot))
+    return JsonResponse(payload)
+
+
+@login_required
+@require_GET
+def bot_trades(request, id):  # noqa: A002
+    """The bot's trade history table (the page reloads it when a fill arrives)."""
+    bot = selectors.bot_get_for_user(user=request.user, id=id)
+    trades = selectors.bot_trade_list(user=request.user, bot=bot)
+    return render(request, "trading/_bot_trades.html", {"bot": bot, "trades": trades})
 
 
 def _act(request, bot, action: str) -> str:
