@@ -11,8 +11,8 @@
  * Live, with one mechanism: the bot's socket (htmx ws extension, trading.consumers) swaps in
  * re-rendered sections. After each message this reads the #fills rows and #bot-signals items
  * (their data-* attributes) and adds a marker for each one it has not seen; a new fill also
- * updates the forming bar (as a trade of the market, through charts.js's FormingBar) and fires
- * `peregrine:fill` on the body (the trade history reloads on it). A new #equity-curve (a
+ * updates the forming bar (as a trade of the market, through charts.js's FormingBar) and reloads
+ * the trade history (#bot-trades, from its data-trades-url). A new #equity-curve (a
  * snapshot each minute) refetches the equity. After a reconnect (`peregrine:resync`, from
  * live-resync.js) everything is fetched again.
  *
@@ -54,8 +54,13 @@
     var entry = signal.kind === "entry";
     return {
       time: signal.bar_time, position: entry ? "belowBar" : "aboveBar", color: "#1f6feb",
-      shape: "circle", size: 0.6, text: signal.kind,
+      shape: "circle", size: 0.6, // no text: it would sit on the fill's label; the legend says it
     };
+  }
+
+  /** A drawdown in percent; never "-0.00%". */
+  function percent(value) {
+    return (Math.abs(value) < 0.005 ? 0 : value).toFixed(2) + "%";
   }
 
   function BotPage(root) {
@@ -95,6 +100,9 @@
     if (this.candleChart) this.candleChart.chart.remove();
     this.candleChart = new window.PeregrineCharts.CandleChart(el, { pricePlaces: payload.price_places });
     this.candleChart.setData(payload);
+    // room right of the last bar, so the newest fills' markers and labels stay readable
+    this.candleChart.chart.timeScale().applyOptions({ rightOffset: 6 });
+    this.candleChart.chart.timeScale().fitContent();
     this.drawIndicators(payload.indicators);
     this.markerApi = window.LightweightCharts.createSeriesMarkers(this.candleChart.candles, []);
     this.fills = {};
@@ -150,6 +158,7 @@
   BotPage.prototype.drawEquity = function (payload) {
     var el = this.root.querySelector("[data-bot-chart=equity]");
     if (!el) return;
+    el.classList.toggle("is-empty", payload.equity.length < 2); // the note under it says why
     var LC = window.LightweightCharts;
     if (!this.equityChart) {
       var chart = LC.createChart(el, baseOptions());
@@ -161,7 +170,7 @@
         drawdown: chart.addSeries(LC.AreaSeries, {
           lineColor: DOWN, topColor: DOWN + "05", bottomColor: DOWN + "55", lineWidth: 1,
           invertFilledArea: true, title: "drawdown %",
-          priceFormat: { type: "custom", formatter: function (v) { return v.toFixed(2) + "%"; } },
+          priceFormat: { type: "custom", formatter: percent },
         }, 1),
       };
       chart.panes()[1].setHeight(90);
@@ -217,7 +226,28 @@
       return { ts: f.time * 1000, price: Number(f.price), amount: Number(f.qty) };
     }));
     this.drawMarkers();
-    if (fills.length) document.body.dispatchEvent(new CustomEvent("peregrine:fill"));
+    if (fills.length) this.reloadTrades();
+  };
+
+  /** Fetch the trade history again (its realized PnL is FIFO over all fills: the server's). A
+   * fill arriving while a fetch is under way fetches once more after it. */
+  BotPage.prototype.reloadTrades = function () {
+    var self = this;
+    var section = document.getElementById("bot-trades");
+    if (!section || !section.dataset.tradesUrl) return;
+    if (this.tradesLoading) { this.tradesPending = true; return; }
+    this.tradesLoading = true;
+    fetch(section.dataset.tradesUrl, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : Promise.reject(response.status); })
+      .then(function (html) {
+        var current = document.getElementById("bot-trades");
+        if (current) htmx.swap(current, html, { swapStyle: "outerHTML" });
+      })
+      .catch(function (error) { console.warn("trade history not reloaded:", error); })
+      .finally(function () {
+        self.tradesLoading = false;
+        if (self.tradesPending) { self.tradesPending = false; self.reloadTrades(); }
+      });
   };
 
   /** After each socket message: new fills or signals, a new equity point. */
