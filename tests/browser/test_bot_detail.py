@@ -163,3 +163,27 @@ def test_a_running_paper_bots_fill_adds_its_marker_without_a_reload(
     page.locator("[data-bot-chart=market]").scroll_into_view_if_needed()
     shot(page, "bot-detail-after-fill")
     assert page.errors == []
+
+
+@pytest.mark.parametrize(
+    ("strategy", "params", "lines"),
+    [
+        ("rsi_mean_reversion", {"period": 14}, "rsi"),
+        ("macd", {"fast": 12, "slow": 26, "signal": 9}, "macd, signal, histogram"),
+    ],
+)
+def test_rsi_and_macd_bots_draw_their_indicator_in_a_pane_under_the_price(
+    signed_in, alice, make_bot, shot, strategy, params, lines
+):
+    page = signed_in
+    _candles()
+    bot = make_bot(alice, name=f"alice-{strategy}", strategy=strategy, params=params)
+    page.goto(f"/trading/bots/{bot.pk}/")
+    _chart_ready(page)
+    panes = page.evaluate("window.PeregrineBotDetail.pages[0].candleChart.chart.panes().length")
+    assert panes == 2
+    assert page.evaluate(PAINTED, "[data-bot-chart=market]") > 1000
+    assert lines in page.locator("[data-bot-chart-legend]").inner_text()
+    page.locator("[data-bot-chart=market]").scroll_into_view_if_needed()
+    shot(page, f"bot-detail-{strategy}")
+    assert page.errors == []
