@@ -63,6 +63,16 @@
     return (Math.abs(value) < 0.005 ? 0 : value).toFixed(2) + "%";
   }
 
+  /** The drawdown pane's scale: 0 at the top, at least 1% deep (a flat 0 is not centred). */
+  function drawdownRange(original) {
+    var range = original();
+    if (range && range.priceRange) {
+      range.priceRange.maxValue = 0;
+      range.priceRange.minValue = Math.min(range.priceRange.minValue, -1);
+    }
+    return range;
+  }
+
   function BotPage(root) {
     this.root = root;
     this.fills = {}; // id -> fill marker data
@@ -97,6 +107,12 @@
     if (!el) return;
     var hasPane = Object.keys(payload.indicators).some(function (n) { return payload.indicators[n].pane; });
     el.classList.toggle("has-pane", hasPane);
+    el.classList.toggle("is-empty", !payload.candles.length);
+    var title = this.root.querySelector("[data-bot-chart-title]");
+    if (title && !payload.candles.length) {
+      title.textContent = "no 1m candles stored for " + payload.symbol + " on " + payload.exchange +
+        " yet: the chart fills in as they are collected";
+    }
     if (this.candleChart) this.candleChart.chart.remove();
     this.candleChart = new window.PeregrineCharts.CandleChart(el, { pricePlaces: payload.price_places });
     this.candleChart.setData(payload);
@@ -136,7 +152,8 @@
         series.createPriceLine({ price: level, color: "#999", lineStyle: 2, lineWidth: 1, axisLabelVisible: true });
       });
     });
-    if (chart.panes().length > 1) chart.panes()[1].setHeight(140);
+    // relative heights: they hold whatever size the box has when the chart is drawn
+    if (chart.panes().length > 1) chart.panes()[0].setStretchFactor(3);
     if (legend && names.length) {
       legend.textContent = "▲ buy fill · ▼ sell fill · ● signal · lines: " + names.join(", ");
     }
@@ -171,9 +188,10 @@
           lineColor: DOWN, topColor: DOWN + "05", bottomColor: DOWN + "55", lineWidth: 1,
           invertFilledArea: true, title: "drawdown %",
           priceFormat: { type: "custom", formatter: percent },
+          autoscaleInfoProvider: drawdownRange,
         }, 1),
       };
-      chart.panes()[1].setHeight(90);
+      chart.panes()[0].setStretchFactor(3);
     }
     this.equityChart.equity.setData(payload.equity);
     this.equityChart.drawdown.setData(payload.drawdown);

@@ -187,3 +187,32 @@ def test_rsi_and_macd_bots_draw_their_indicator_in_a_pane_under_the_price(
     page.locator("[data-bot-chart=market]").scroll_into_view_if_needed()
     shot(page, f"bot-detail-{strategy}")
     assert page.errors == []
+
+
+def test_a_new_minute_snapshot_draws_the_equity_chart_without_a_reload(
+    signed_in, alice, make_bot, shot
+):
+    from portfolio.services import bot_performance_record
+    from trading.events import events_flush
+
+    page = signed_in
+    bot = make_bot(alice, name="alice-equity")
+    bot_performance_record(bots=[bot], at=_at(2))
+    with page.expect_websocket(lambda ws: f"/ws/bots/{bot.pk}/" in ws.url):
+        page.goto(f"/trading/bots/{bot.pk}/")
+    root = _chart_ready(page)
+    assert root.get_attribute("data-equity-points") == "1"
+    equity = page.locator("[data-bot-chart=equity]")
+    assert "is-empty" in equity.get_attribute("class")  # one point is no curve: the note says so
+
+    bot_performance_record(bots=[bot], at=_at(1))  # the snapshot sends the bot's equity event
+    events_flush()
+    page.wait_for_function(
+        "() => document.querySelector('[data-bot-chart-url]').dataset.equityPoints === '2'"
+    )
+    assert "is-empty" not in equity.get_attribute("class")
+    assert page.evaluate(PAINTED, "[data-bot-chart=equity]") > 500
+    assert "→" in page.locator("#equity-curve").inner_text()
+    equity.scroll_into_view_if_needed()
+    shot(page, "bot-detail-equity-live")
+    assert page.errors == []
