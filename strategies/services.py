@@ -26,6 +26,7 @@ from strategies.backtest_results import data_fingerprint, results_build
 from strategies.models import BacktestRun, StrategyConfig
 from strategies.selectors import FAMILIES, backtest_candles, instrument_steps
 from tradecore import __version__ as tradecore_version
+from tradecore.backtest.checks import check_inputs
 from tradecore.backtest.data import DataError
 from tradecore.backtest.data import validate as validate_candles
 from tradecore.backtest.runner import run_candles
@@ -397,7 +398,7 @@ def _backtest_replay(run: BacktestRun) -> dict:
     candles, strategy, instrument = _backtest_inputs(run)
     total = len(candles)
     BacktestRun.objects.filter(pk=run.pk).update(bars_total=total)
-    warnings = _backtest_warnings(run, candles, strategy)
+    warnings = _backtest_warnings(run, candles, strategy, instrument)
     options = {}
     if run.slippage_bp:
         options["slippage_model"] = FixedBpsSlippage(run.slippage_bp)
@@ -416,16 +417,10 @@ def _backtest_replay(run: BacktestRun) -> dict:
     }
 
 
-def _backtest_warnings(run: BacktestRun, candles, strategy) -> list[str]:
-    """What makes the result easy to misread, in words: a too short period, holes in the
-    stored history, bars without volume."""
+def _backtest_warnings(run: BacktestRun, candles, strategy, instrument) -> list[str]:
+    """What makes the result easy to misread, in words: tradecore's own input warnings (a
+    period shorter than the warm-up, bars without volume) and holes in the stored history."""
     warnings, total = [], len(candles)
-    need = getattr(strategy, "warmup_bars", 1)
-    if total < need:
-        warnings.append(
-            f"the period has {total} bars, fewer than the {need} the strategy needs to warm up: "
-            "no signal can fire, so the result has no trades"
-        )
     step = TIMEFRAMES_MS[run.timeframe]
     expected = -(-(dt_to_ms(run.end) - dt_to_ms(run.start)) // step)
     holes = np.diff(candles.ts) // step - 1
@@ -437,13 +432,7 @@ def _backtest_warnings(run: BacktestRun, candles, strategy) -> list[str]:
             f"{gaps} gap(s) inside the data, {outside} before its first or after its last bar; "
             "the strategy sees the market jump across gaps"
         )
-    zero = int(np.count_nonzero(candles.volume <= 0))
-    if zero:
-        warnings.append(
-            f"{zero} of {total} bars have zero volume: a market order there fills at the bar's "
-            "open although nothing traded"
-        )
-    return warnings
+    return warnings + check_inputs(strategy, candles, instrument, cash=run.cash)
 
 
 PROGRESS_MIN_BARS = 1000  # a report (one UPDATE) at most every 1% and every 1,000 bars
