@@ -408,13 +408,50 @@ def _backtest_replay(run: BacktestRun) -> dict:
         progress=lambda done, _total: backtest_run_progress(run_id=run.pk, done=done),
         progress_every=max(PROGRESS_MIN_BARS, total // 100), **options,
     )  # fmt: skip
+    results = results_build(result, candles, cash=float(run.cash))
+    results["monthly_returns"] = monthly_returns(candles.ts, result.equity, cash=float(run.cash))
     return {
-        "results": results_build(result, candles, cash=float(run.cash)),
+        "results": results,
         "warnings": warnings,
         "bars_done": total,
         "code_version": code_version(),
         "data_fingerprint": data_fingerprint(candles),
     }
+
+
+def monthly_returns(ts_ms, equity, *, cash: float) -> dict:
+    """Return per calendar month (UTC) in %, from the full equity curve (one value per bar).
+
+    A month's return is its last equity over the previous month's last equity (the first month
+    starts from the cash); a year's total is compounded the same way, from the previous year's
+    last equity. Months without bars are null. {"years": [{"year", "months": [12], "total"}]}.
+    """
+    ts = np.asarray(ts_ms, dtype="datetime64[ms]")
+    values = np.asarray(equity, dtype=np.float64)
+    if not len(ts):
+        return {"years": []}
+    months = ts.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
+    last = np.flatnonzero(np.append(months[1:] != months[:-1], True))  # last bar of each month
+    years: dict[int, dict] = {}
+    previous, year_start = cash, cash
+    for i in last.tolist():
+        year, month = divmod(int(months[i]), 12)
+        year += 1970
+        if year not in years:
+            year_start = previous
+            years[year] = {"year": year, "months": [None] * 12, "total": None}
+        end = float(values[i])
+        row = years[year]
+        row["months"][month] = _pct(end, previous)
+        row["total"] = _pct(end, year_start)
+        previous = end
+    return {"years": list(years.values())}
+
+
+def _pct(end: float, start: float):
+    if not start or not np.isfinite(end) or not np.isfinite(start):
+        return None
+    return round((end / start - 1) * 100, 6)
 
 
 def _backtest_warnings(run: BacktestRun, candles, strategy, instrument) -> list[str]:

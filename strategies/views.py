@@ -154,6 +154,23 @@ def _time(ts_ms: int) -> datetime:
     return datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
 
 
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _cell(value) -> dict:
+    if not isinstance(value, int | float):
+        return {"text": "", "sign": ""}
+    return {"text": f"{value:.2f}%", "sign": "pos" if value > 0 else "neg" if value < 0 else ""}
+
+
+def monthly_rows(monthly: dict | None) -> list[dict]:
+    """The year × month grid of returns in % (empty for runs stored before it existed)."""
+    return [
+        {"year": y["year"], "months": [_cell(v) for v in y["months"]], "total": _cell(y["total"])}
+        for y in (monthly or {}).get("years", [])
+    ]
+
+
 def _detail_context(run: BacktestRun) -> dict:
     context = {"run": run, "polling": not run.is_final, "chart_id": f"backtest-data-{run.pk}"}
     results = run.results if run.status == BacktestRun.Status.DONE else None
@@ -167,6 +184,8 @@ def _detail_context(run: BacktestRun) -> dict:
             metrics=metrics_rows(results["metrics"]),
             trades=trades,
             trades_hidden=max(0, len(results["trades"]) - TRADES_SHOWN),
+            monthly=monthly_rows(results.get("monthly_returns")),
+            month_names=MONTHS,
             chart_data={
                 "bars": results["chart"]["bars"],
                 "markers": results["markers"],

@@ -548,3 +548,52 @@ def test_a_run_killed_at_the_time_limit_is_not_started_again(queued):
     assert backtest_run_execute(run_id=run.pk) == "failed"
     run.refresh_from_db()
     assert run.error == services.TOO_LONG and run.results is None
+
+
+# -- monthly returns -------------------------------------------------------------------------
+def _utc_ms(*args) -> int:
+    return int(datetime(*args, tzinfo=UTC).timestamp() * 1000)
+
+
+def test_monthly_returns_by_hand_from_a_constructed_equity_curve():
+    ts = [
+        _utc_ms(2023, 12, 20), _utc_ms(2023, 12, 31, 23, 59),  # Dec: 1000 -> 1100
+        _utc_ms(2024, 1, 1), _utc_ms(2024, 1, 31, 23, 59),  # Jan: 1100 -> 1210
+        _utc_ms(2024, 3, 1), _utc_ms(2024, 3, 31),  # no Feb bars; Mar: 1210 -> 1089
+    ]  # fmt: skip
+    equity = [1050.0, 1100.0, 900.0, 1210.0, 1500.0, 1089.0]
+    got = services.monthly_returns(np.asarray(ts, dtype=np.int64), equity, cash=1000.0)
+    dec, y2024 = got["years"]
+    assert dec["year"] == 2023 and dec["months"][:11] == [None] * 11
+    assert dec["months"][11] == pytest.approx(10.0) and dec["total"] == pytest.approx(10.0)
+    assert y2024["year"] == 2024
+    assert y2024["months"][0] == pytest.approx(10.0)  # 1210 / 1100
+    assert y2024["months"][1] is None  # no bars in February
+    assert y2024["months"][2] == pytest.approx(-10.0)  # 1089 / 1210
+    assert y2024["months"][3:] == [None] * 9
+    assert y2024["total"] == pytest.approx(-1.0)  # 1089 / 1100
+    assert services.monthly_returns(np.asarray([], dtype=np.int64), [], cash=1.0) == {"years": []}
+
+
+def test_a_finished_run_stores_monthly_returns_from_its_full_equity_and_the_page_shows_them(
+    alice_client, queued
+):
+    run = queued()
+    backtest_run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    years = run.results["monthly_returns"]["years"]
+    assert years
+    growth = 1.0
+    for year in years:
+        growth *= 1 + year["total"] / 100
+    assert growth - 1 == pytest.approx(run.results["metrics"]["total_return"], abs=1e-6)
+    url = reverse("strategies:backtest-detail", args=[run.pk])
+    page = alice_client.get(url).content.decode()
+    assert "Monthly returns" in page and 'id="backtest-monthly"' in page
+    # a run stored before monthly returns existed still renders, without the table
+    del run.results["monthly_returns"]
+    run.save(update_fields=["results"])
+    response = alice_client.get(url)
+    assert response.status_code == 200
+    assert "backtest-monthly" not in response.content.decode()
+    assert "Total return" in response.content.decode()
