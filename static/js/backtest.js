@@ -5,6 +5,8 @@
  *   [data-backtest-chart=candles]  candlesticks with every fill as a marker (buy below the bar,
  *                                  sell above it), via LightweightCharts.createSeriesMarkers
  *   [data-backtest-chart=equity]   the strategy's equity against buy-and-hold of the cash
+ *   [data-backtest-chart=drawdown] the strategy's drawdown: % below the running peak of the
+ *                                  stored (sampled) equity points, 0 at the top
  *
  * Both read the JSON the page embeds with json_script (id in data-source): {bars: [[ts_ms, o, h,
  * l, c], ...], markers: [{time: ts_ms, side, price}, ...], equity: [[ts_ms, equity, hold], ...]}.
@@ -69,7 +71,46 @@
     return chart;
   }
 
-  var DRAW = { candles: candles, equity: equity };
+  /** Percent below the running peak of the equity points: [{time, value <= 0}, ...]. */
+  function drawdownPoints(points) {
+    var peak = -Infinity;
+    return points.map(function (p) {
+      peak = Math.max(peak, p[1]);
+      var value = peak > 0 ? (p[1] / peak - 1) * 100 : 0;
+      return { time: seconds(p[0]), value: Math.abs(value) < 1e-9 ? 0 : value };
+    });
+  }
+
+  /** A drawdown in percent; never "-0.00%". */
+  function percent(value) {
+    return (Math.abs(value) < 0.005 ? 0 : value).toFixed(2) + "%";
+  }
+
+  /** The scale: 0 at the top, at least 1% deep (a flat 0 is not centred). */
+  function drawdownRange(original) {
+    var range = original();
+    if (range && range.priceRange) {
+      range.priceRange.maxValue = 0;
+      range.priceRange.minValue = Math.min(range.priceRange.minValue, -1);
+    }
+    return range;
+  }
+
+  function drawdown(el, data) {
+    var LC = window.LightweightCharts;
+    var chart = LC.createChart(el, options());
+    var series = chart.addSeries(LC.AreaSeries, {
+      lineColor: DOWN, topColor: DOWN + "05", bottomColor: DOWN + "55", lineWidth: 1,
+      invertFilledArea: true, title: "drawdown %",
+      priceFormat: { type: "custom", formatter: percent },
+      autoscaleInfoProvider: drawdownRange,
+    });
+    series.setData(drawdownPoints(data.equity));
+    chart.timeScale().fitContent();
+    return chart;
+  }
+
+  var DRAW = { candles: candles, equity: equity, drawdown: drawdown };
 
   function drawAll(root) {
     if (!window.LightweightCharts) return;
@@ -87,5 +128,5 @@
 
   document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
   document.addEventListener("htmx:afterSettle", function () { drawAll(document); });
-  window.PeregrineBacktest = { drawAll: drawAll };
+  window.PeregrineBacktest = { drawAll: drawAll, drawdownPoints: drawdownPoints };
 })();

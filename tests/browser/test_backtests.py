@@ -72,3 +72,34 @@ def test_a_backtest_run_from_the_form_finishes_and_shows_its_chart(
     assert f"#{run.pk}" in row.inner_text() and "Done" in row.inner_text()
     shot(page, "list")
     assert page.errors == []
+
+
+def test_a_finished_run_draws_its_drawdown_below_the_running_peak(
+    signed_in, alice, stored_candles, shot, monkeypatch
+):
+    from datetime import UTC, datetime
+
+    from strategies import services
+
+    monkeypatch.setattr(services, "_enqueue", lambda run_id: None)
+    ts = stored_candles.ts
+    run = services.backtest_run_create(
+        user=alice, strategy="sma_cross", params={"fast": 10, "slow": 30}, exchange="binance",
+        symbol="BTC/USDT", timeframe="1m",
+        start=datetime.fromtimestamp(int(ts[0]) / 1000, tz=UTC),
+        end=datetime.fromtimestamp((int(ts[-1]) + 60_000) / 1000, tz=UTC), cash="10000",
+    )  # fmt: skip
+    assert services.backtest_run_execute(run_id=run.pk) == "done"
+    page = signed_in
+    page.goto(f"/strategies/backtests/{run.pk}/")
+    page.locator("[data-backtest-chart=drawdown] canvas").first.wait_for()
+    page.locator("#backtest-monthly").wait_for()
+    # 100 -> 120 (peak) -> 90 is 25% below the peak; a new high is 0
+    points = page.evaluate(
+        "PeregrineBacktest.drawdownPoints([[0, 100, 0], [60000, 120, 0], [120000, 90, 0],"
+        " [180000, 130, 0]]).map(function (p) { return p.value; })"
+    )
+    assert points == [0, 0, -25, 0]
+    page.wait_for_timeout(300)
+    shot(page, "drawdown")
+    assert page.errors == []

@@ -597,3 +597,12 @@ def test_a_finished_run_stores_monthly_returns_from_its_full_equity_and_the_page
     assert response.status_code == 200
     assert "backtest-monthly" not in response.content.decode()
     assert "Total return" in response.content.decode()
+
+
+def test_the_results_page_has_a_drawdown_chart_under_the_equity(alice_client, queued):
+    run = queued()
+    backtest_run_execute(run_id=run.pk)
+    page = alice_client.get(reverse("strategies:backtest-detail", args=[run.pk])).content.decode()
+    equity = page.index('data-backtest-chart="equity"')
+    drawdown = page.index('data-backtest-chart="drawdown"')
+    assert equity < drawdown and f'data-source="backtest-data-{run.pk}"' in page[drawdown:]
