@@ -419,6 +419,29 @@ def _backtest_replay(run: BacktestRun) -> dict:
     }
 
 
+def backtest_paper_bot_create(*, run: BacktestRun, name: str = ""):
+    """A draft paper bot running the finished run's strategy and params on its market, with the
+    run's cash as budget, through trading's bot_create; ValidationError in words on any problem.
+
+    The run's exchange is the venue; one the platform cannot trade on falls back to the first
+    sandbox venue. Nothing is written on an error."""
+    from exchanges import registry
+    from trading.services.bots import bot_create
+
+    if run.status != BacktestRun.Status.DONE:
+        raise ValidationError(
+            {"run": f"The backtest is {run.status}; only a finished run can start a paper bot."}
+        )
+    exchange = run.exchange
+    if not registry.is_supported(exchange) and registry.sandbox_venues():
+        exchange = registry.sandbox_venues()[0]
+    return bot_create(
+        user=run.user, name=name or f"{run.strategy} from backtest #{run.pk}",
+        strategy=run.strategy, params=dict(run.params), symbols=[run.symbol],
+        venues=[{"exchange": exchange}], budget=run.cash, mode="paper",
+    )  # fmt: skip
+
+
 def monthly_returns(ts_ms, equity, *, cash: float) -> dict:
     """Return per calendar month (UTC) in %, from the full equity curve (one value per bar).
 

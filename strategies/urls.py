@@ -8,4 +8,5 @@ urlpatterns = [
     path("backtests/", views.backtest_list, name="backtest-list"),
     path("backtests/<int:id>/", views.backtest_detail, name="backtest-detail"),
     path("backtests/<int:id>/cancel/", views.backtest_cancel, name="backtest-cancel"),
+    path("backtests/<int:id>/paper-bot/", views.backtest_paper_bot, name="backtest-paper-bot"),
 ]

@@ -19,7 +19,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 from marketdata.timeframes import TIMEFRAMES_MS
 from strategies import selectors
 from strategies.models import BacktestRun
-from strategies.services import BACKTEST_FAMILIES, DEFAULT_FEE_RATE, backtest_run_cancel
+from strategies.services import (
+    BACKTEST_FAMILIES,
+    DEFAULT_FEE_RATE,
+    backtest_paper_bot_create,
+    backtest_run_cancel,
+)
 from strategies.services import backtest_run_create as create_run
 
 TRADES_SHOWN = 500  # rows of the trade list on the page; the CSV has every trade
@@ -220,3 +225,17 @@ def backtest_cancel(request, id):  # noqa: A002
         run.refresh_from_db()
         return render(request, "strategies/_backtest_run.html", _detail_context(run))
     return redirect("strategies:backtest-detail", id=run.pk)
+
+
+@login_required
+@require_POST
+def backtest_paper_bot(request, id):  # noqa: A002
+    """Create a draft paper bot from the finished run and open its page (the user starts it)."""
+    run = selectors.backtest_run_get_for_user(user=request.user, id=id)
+    try:
+        bot = backtest_paper_bot_create(run=run, name=request.POST.get("name", "").strip())
+    except ValidationError as exc:
+        messages.error(request, "No paper bot created: " + " ".join(exc.messages))
+        return redirect("strategies:backtest-detail", id=run.pk)
+    messages.success(request, "Paper bot created as a draft: check it and start it.")
+    return redirect("trading:bot-detail", id=bot.pk)

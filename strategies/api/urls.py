@@ -25,6 +25,11 @@ urlpatterns = [
         name="strategies-api-backtest-cancel",
     ),
     path(
+        "backtests/<str:id>/paper-bot/",
+        views.backtest_run_paper_bot_api,
+        name="strategies-api-backtest-paper-bot",
+    ),
+    path(
         "backtests/<str:id>/trades.csv",
         views.backtest_run_trades_csv_api,
         name="strategies-api-backtest-trades-csv",

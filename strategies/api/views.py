@@ -33,6 +33,7 @@ from strategies.selectors import (
     strategy_get,
 )
 from strategies.services import (
+    backtest_paper_bot_create,
     backtest_run_cancel,
     backtest_run_create,
     strategy_config_delete,
@@ -170,6 +171,21 @@ def backtest_run_cancel_api(request, id):  # noqa: A002
     except DjangoValidationError as exc:
         raise serializers.ValidationError(exc.message_dict) from None
     return Response(BacktestRunOutputSerializer(run).data)
+
+
+@extend_schema(request=None, responses={201: OpenApiTypes.OBJECT})
+@api_view(["POST"])
+@permission_classes([_BacktestWritesNeedTradeScope])
+def backtest_run_paper_bot_api(request, id):  # noqa: A002
+    """Create a draft paper bot with the finished run's strategy, params, market and cash as
+    budget (400 in words when the run is not done or the bot is refused)."""
+    run = backtest_run_get_for_user(user=request.user, id=id)
+    try:
+        bot = backtest_paper_bot_create(run=run, name=str(request.data.get("name", "")).strip())
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.message_dict) from None
+    body = {"id": bot.pk, "name": bot.name, "status": bot.status, "mode": bot.mode}
+    return Response(body, status=status.HTTP_201_CREATED)
 
 
 def _csv(request, id, build, name):  # noqa: A002

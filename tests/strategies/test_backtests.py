@@ -606,3 +606,54 @@ def test_the_results_page_has_a_drawdown_chart_under_the_equity(alice_client, qu
     equity = page.index('data-backtest-chart="equity"')
     drawdown = page.index('data-backtest-chart="drawdown"')
     assert equity < drawdown and f'data-source="backtest-data-{run.pk}"' in page[drawdown:]
+
+
+# -- start as paper bot ----------------------------------------------------------------------
+def test_a_finished_run_starts_a_draft_paper_bot_with_its_strategy_params_and_cash(
+    alice_client, queued
+):
+    from trading.models import Bot
+
+    run = queued()
+    backtest_run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    response = alice_client.post(reverse("strategies:backtest-paper-bot", args=[run.pk]))
+    bot = Bot.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("trading:bot-detail", args=[bot.pk])
+    assert bot.user_id == run.user_id and bot.mode == "paper" and bot.status == "draft"
+    assert bot.strategy == run.strategy and bot.params == run.params
+    assert bot.symbols == ["BTC/USDT"] and bot.budget == run.cash
+    assert [v.exchange for v in bot.venues.all()] == ["binance"]
+    assert alice_client.get(response["Location"]).status_code == 200  # the bot's page
+    # the same again: bot_create's refusal (name taken) in words, nothing more written
+    response = alice_client.post(
+        reverse("strategies:backtest-paper-bot", args=[run.pk]), follow=True
+    )
+    assert "No paper bot created" in response.content.decode()
+    assert "already have a bot with this name" in response.content.decode()
+    assert Bot.objects.count() == 1
+
+
+def test_paper_bot_bob_gets_404_and_an_unfinished_run_refuses_in_words(
+    alice_client, bob_client, queued
+):
+    from trading.models import Bot
+
+    run = queued()
+    url = reverse("strategies:backtest-paper-bot", args=[run.pk])
+    api = f"/api/v1/backtests/{run.pk}/paper-bot/"
+    response = alice_client.post(url, follow=True)
+    assert "only a finished run can start a paper bot" in response.content.decode()
+    response = alice_client.post(api)
+    assert response.status_code == 400
+    assert "finished run" in response.json()["error"]["fields"]["run"][0]
+    backtest_run_execute(run_id=run.pk)
+    assert bob_client.post(url).status_code == 404
+    assert bob_client.post(api).status_code == 404
+    assert Bot.objects.count() == 0
+    response = alice_client.post(api, {"name": "from the API"}, content_type="application/json")
+    assert response.status_code == 201
+    bot = Bot.objects.get()
+    assert response.json()["id"] == bot.pk and bot.name == "from the API"
+    assert bot.strategy == "sma_cross" and bot.params == run.params
