@@ -283,3 +283,21 @@ def market_book_ladder(*, market: Market, depth: int = 20) -> dict:
     for level in sides["bids"] + sides["asks"]:  # the depth bar behind each row, in percent
         level["depth_pct"] = round(level["total"] / max_total * 100, 1)
     return {**sides, "ts": book.get("ts"), "max_total": max_total}
+
+
+def decimal_text(value) -> str:
+    """An exact decimal without exponent or trailing zeros: 10.500 -> '10.5'."""
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def candle_json(bar) -> dict:
+    """A bar as the charts take it: UTC seconds and exact decimal strings."""
+    return {
+        "time": bar.ts_ms // 1000,  # lightweight-charts takes UTC seconds
+        "open": decimal_text(bar.open),
+        "high": decimal_text(bar.high),
+        "low": decimal_text(bar.low),
+        "close": decimal_text(bar.close),
+        "volume": decimal_text(bar.volume),
+    }

@@ -7,8 +7,6 @@ then follows the market's websocket (marketdata.consumers).
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
@@ -23,12 +21,6 @@ DEFAULT_TIMEFRAME = "1h"
 
 def _market(exchange: str, slug: str) -> selectors.Market:
     return selectors.market_get(exchange=exchange, symbol=selectors.symbol_from_slug(slug))
-
-
-def _text(value: Decimal) -> str:
-    """An exact decimal without exponent or trailing zeros: 10.500 -> '10.5'."""
-    text = f"{value:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 @login_required
@@ -81,17 +73,7 @@ def market_candles(request, exchange: str, symbol: str):
     except Http404:
         return JsonResponse({"error": "no such market"}, status=404)
     bars = selectors.market_candles(market=market, timeframe=timeframe, limit=limit)
-    candles = [
-        {
-            "time": bar.ts_ms // 1000,  # lightweight-charts takes UTC seconds
-            "open": _text(bar.open),
-            "high": _text(bar.high),
-            "low": _text(bar.low),
-            "close": _text(bar.close),
-            "volume": _text(bar.volume),
-        }
-        for bar in bars
-    ]
+    candles = [selectors.candle_json(bar) for bar in bars]
     return JsonResponse(
         {
             "exchange": market.exchange,

@@ -183,7 +183,7 @@ def bot_chart_get(*, user, bot: Bot, bars: int = BOT_CHART_BARS) -> dict:
 
     Indicators are computed over extra bars before the window so its first bar has values.
     """
-    from marketdata.selectors import MAX_MARKET_CANDLES, market_candles
+    from marketdata.selectors import MAX_MARKET_CANDLES, candle_json, market_candles
     from marketdata.timeframes import timeframe_ms
     from strategies.selectors import FAMILIES
 
@@ -217,7 +217,7 @@ def bot_chart_get(*, user, bot: Bot, bars: int = BOT_CHART_BARS) -> dict:
         "timeframe_seconds": step_s,
         "price_places": market.price_places,
         "signal_strategy": signal_family,
-        "candles": [_bar_json(bar) for bar in shown],
+        "candles": [candle_json(bar) for bar in shown],
         "fills": [_fill_marker(f, step_s) for f in list(fills[:MAX_MARKET_CANDLES])[::-1]],
         "signals": (
             [_signal_marker(s, step_s) for s in list(signals[:MAX_MARKET_CANDLES])[::-1]]
@@ -232,23 +232,6 @@ def _utc(seconds: int):
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(seconds, tz=UTC)
-
-
-def _text(value) -> str:
-    """An exact decimal without exponent or trailing zeros: 10.500 -> '10.5'."""
-    text = f"{value:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _bar_json(bar) -> dict:
-    return {
-        "time": bar.ts_ms // 1000,  # lightweight-charts takes UTC seconds
-        "open": _text(bar.open),
-        "high": _text(bar.high),
-        "low": _text(bar.low),
-        "close": _text(bar.close),
-        "volume": _text(bar.volume),
-    }
 
 
 def bot_equity_get(*, user, bot: Bot, points: int = 500) -> dict:
