@@ -479,3 +479,15 @@ CELERY_BEAT_SCHEDULE["portfolio-bot-performance-prune"] = {
     "schedule": timedelta(hours=6),
     "options": {"expires": 3600},
 }
+
+# --- fee intelligence (issue 10) ------------------------------------------------------------
+# Realized fee rate and slippage per exchange and market from every user's live fills over a
+# rolling window, kept and shown only where at least FEE_INTELLIGENCE_MIN_USERS distinct users
+# contributed (never fewer than 5: below that an aggregate could point at a person).
+FEE_INTELLIGENCE_MIN_USERS = env.integer("FEE_INTELLIGENCE_MIN_USERS", 5, minimum=5)
+FEE_INTELLIGENCE_WINDOW_DAYS = env.integer("FEE_INTELLIGENCE_WINDOW_DAYS", 30, minimum=1)
+CELERY_BEAT_SCHEDULE["trading-realized-costs-refresh"] = {
+    "task": "trading.tasks.realized_costs_refresh_task",
+    "schedule": timedelta(minutes=15),
+    "options": {"expires": 600, "queue": "default"},
+}
