@@ -1,8 +1,19 @@
-"""Operators: bots, orders and fills (read-only books), kill switches, user risk limits."""
+"""Operators: bots, orders and fills (read-only books), kill switches, user risk limits, and
+the anonymous realized costs (fee intelligence)."""
 
 from django.contrib import admin, messages
 
-from trading.models import Bot, BotEvent, BotVenue, Fill, KillSwitch, Order, Signal, UserRiskLimits
+from trading.models import (
+    Bot,
+    BotEvent,
+    BotVenue,
+    Fill,
+    KillSwitch,
+    Order,
+    RealizedCost,
+    Signal,
+    UserRiskLimits,
+)
 
 
 class BotVenueInline(admin.TabularInline):
@@ -170,3 +181,44 @@ class KillSwitchAdmin(admin.ModelAdmin):
         for switch in queryset:
             kill_switch_release(switch=switch, actor=request.user)
         self.message_user(request, f"Released {queryset.count()} kill switch(es).")
+
+
+@admin.register(RealizedCost)
+class RealizedCostAdmin(_ReadOnly):
+    """Realized fee and slippage per market from every user's live fills (k users or more).
+
+    Aggregates only: a row names no user, bot or order, and markets with fewer than
+    FEE_INTELLIGENCE_MIN_USERS users are not shown (nor stored).
+    """
+
+    list_display = [
+        "exchange",
+        "symbol",
+        "liquidity_label",
+        "users",
+        "fills",
+        "notional",
+        "fee_rate_bp",
+        "slippage",
+        "window_start",
+        "computed_at",
+    ]
+    list_filter = ["exchange", "liquidity"]
+    search_fields = ["exchange", "symbol"]
+
+    def get_queryset(self, request):
+        from trading.realized_costs import min_users
+
+        return super().get_queryset(request).filter(users__gte=min_users())
+
+    @admin.display(description="liquidity", ordering="liquidity")
+    def liquidity_label(self, obj: RealizedCost) -> str:
+        return obj.liquidity or "unknown"
+
+    @admin.display(description="fee (bp)", ordering="fee_rate")
+    def fee_rate_bp(self, obj: RealizedCost) -> str:
+        return "—" if obj.fee_rate is None else f"{obj.fee_bp:.2f}"
+
+    @admin.display(description="slippage (bp)", ordering="slippage_bp")
+    def slippage(self, obj: RealizedCost) -> str:
+        return "—" if obj.slippage_bp is None else f"{obj.slippage_bp:.2f}"

@@ -233,6 +233,13 @@ class Order(models.Model):
     trigger_ms = models.BigIntegerField(
         null=True, blank=True, help_text="Time of the market event that led to this order."
     )
+    reference_price = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        help_text="Mid of the venue's book when the order was decided (slippage is measured "
+        "against it); empty when the venue had no book.",
+    )
     not_found_count = models.PositiveSmallIntegerField(default=0)
     first_not_found_at = models.DateTimeField(null=True, blank=True)
     last_lookup_at = models.DateTimeField(null=True, blank=True)
@@ -398,3 +405,62 @@ class KillSwitch(models.Model):
     @property
     def is_engaged(self) -> bool:
         return self.released_at is None
+
+
+class RealizedCost(models.Model):
+    """What trading a market actually cost on Peregrine: an anonymous aggregate of live fills.
+
+    One row per (exchange, symbol, liquidity) over a rolling window, written by the fee
+    intelligence refresh (trading.services.realized_costs). A row holds aggregates only, never a
+    user, bot, order or trade id, and exists only when at least FEE_INTELLIGENCE_MIN_USERS (>= 5)
+    distinct users contributed fills.
+    """
+
+    exchange = models.CharField(max_length=64)
+    symbol = models.CharField(max_length=32)
+    liquidity = models.CharField(max_length=5, blank=True, help_text="maker, taker or unknown.")
+    users = models.PositiveIntegerField(help_text="Distinct users whose fills are counted.")
+    fills = models.PositiveIntegerField()
+    notional = models.DecimalField(**MONEY, help_text="Sum of price x quantity, in quote.")
+    fee_rate = models.DecimalField(
+        max_digits=20,
+        decimal_places=12,
+        null=True,
+        blank=True,
+        help_text="Fees in quote (base fees at the fill price) / notional of those fills.",
+    )
+    fee_fills = models.PositiveIntegerField(
+        default=0, help_text="Fills whose fee could be valued in quote (the fee rate's base)."
+    )
+    slippage_bp = models.DecimalField(
+        max_digits=20,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text="Notional-weighted basis points paid versus the mid at decision time "
+        "(positive: worse than the mid, for buys and sells alike).",
+    )
+    slippage_fills = models.PositiveIntegerField(
+        default=0, help_text="Fills whose order recorded a reference price."
+    )
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["exchange", "symbol", "liquidity"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["exchange", "symbol", "liquidity"], name="realized_cost_market_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(users__gte=5), name="realized_cost_at_least_5_users"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exchange} {self.symbol} {self.liquidity or 'unknown'} ({self.users} users)"
+
+    @property
+    def fee_bp(self):
+        return None if self.fee_rate is None else self.fee_rate * 10000

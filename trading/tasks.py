@@ -70,3 +70,11 @@ def risk_sweep_task() -> dict:
 
     result = risk_sweep()
     return {"checked": len(result["checked"]), "breaches": len(result["breaches"])}
+
+
+@shared_task(name="trading.tasks.realized_costs_refresh_task", ignore_result=True)
+def realized_costs_refresh_task() -> dict:
+    """Recompute the anonymous realized fee and slippage aggregates (beat, every 15 min)."""
+    from trading.services.realized_costs import realized_costs_refresh
+
+    return realized_costs_refresh()

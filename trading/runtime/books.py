@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
@@ -99,6 +100,8 @@ class Books:
         self.known: dict[str, Known] = {}
         self.by_exchange_id: dict[tuple[str, str], str] = {}
         self.trigger_ms: int | None = None
+        # (venue, symbol) -> the mid of the venue's book now; the runner sets it (slippage)
+        self.reference_price: Callable[[str, str], Decimal | None] = lambda venue, symbol: None
         self.order_manager = None
         self.sent = 0
         self._pending: Future | None = None  # the write flush_behind handed over
@@ -163,6 +166,7 @@ class Books:
             tag=tag,
             level=level,
             trigger_ms=self.trigger_ms,
+            reference_price=self.reference_price(venue, request.symbol),
         )
         self.batch.orders_new.append(draft)
         self.known[request.client_order_id] = Known(

@@ -49,6 +49,7 @@ from tradecore.risk import RiskManager
 from tradecore.strategies import get_strategy_class, validate_config
 from trading import conf
 from trading.models import Bot, Order
+from trading.realized_costs import instruments_with_realized_fees
 from trading.runtime.books import Books, Known
 from trading.runtime.db import db_call, db_submit
 from trading.runtime.hub import BookEvent, CandleEvent, ControlEvent, Inbox, TradesEvent, hub
@@ -272,6 +273,13 @@ class BotRunner:
             else:
                 venue = self._live_venue(row, symbols)
             self.venues[row.exchange] = venue
+        self.books.reference_price = self._mid
+
+    def _mid(self, exchange: str, symbol: str) -> Decimal | None:
+        """The mid of the venue's book as the bot decides (an order's slippage reference)."""
+        venue = self.venues.get(exchange)
+        book = venue.book(symbol) if venue is not None else None
+        return book.mid() if book is not None else None
 
     def _symbols(self) -> list[str]:
         from strategies.selectors import SYMBOL_FIELDS
@@ -290,10 +298,15 @@ class BotRunner:
         if own:
             gateway = CcxtGateway(exchange, redis_url=settings.REDIS_URL)
         try:
-            return self.loop.run_until_complete(load_instruments(gateway, symbols))
+            instruments = self.loop.run_until_complete(load_instruments(gateway, symbols))
         finally:
             if own:
                 self.loop.run_until_complete(gateway.close())
+        from strategies.selectors import FAMILIES
+
+        if FAMILIES.get(self.bot.strategy) == "arbitrage":
+            instruments = db_call(instruments_with_realized_fees, exchange, instruments)
+        return instruments
 
     def _live_venue(self, row, symbols: list[str]) -> LiveVenue:
         from exchanges.gateway.accounts import gateway_for_account

@@ -52,6 +52,7 @@ class OrderDraft:
     tag: str = ""
     level: int | None = None
     trigger_ms: int | None = None
+    reference_price: Decimal | None = None
     status: str = Order.Status.NEW
     adopted: bool = False
     exchange_order_id: str = ""
@@ -273,6 +274,7 @@ def _new_order(bot: Bot, draft: OrderDraft, token: int | None, now: datetime) ->
         adopted=draft.adopted,
         lease_token=token or 0,
         trigger_ms=draft.trigger_ms,
+        reference_price=draft.reference_price,
         acknowledged_at=now if draft.adopted else None,
         created_at=now,
         updated_at=now,
