@@ -25,3 +25,12 @@ def exchange_account_get_for_user(*, user, id) -> ExchangeAccount:  # noqa: A002
         return exchange_account_list(user=user).get(pk=account_id)
     except ExchangeAccount.DoesNotExist:
         raise Http404("No such exchange account.") from None
+
+
+def sandbox_venue_next(*, user) -> str | None:
+    """The first sandbox venue the user has no exchange account on (None: every one, or none
+    configured): where "Create a funded sandbox account" opens the next one."""
+    from exchanges import registry
+
+    taken = set(exchange_account_list(user=user).values_list("exchange", flat=True))
+    return next((v for v in registry.sandbox_venues() if v not in taken), None)

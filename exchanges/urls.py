@@ -7,6 +7,7 @@ app_name = "exchanges"
 urlpatterns = [
     path("accounts/", views.account_list, name="account-list"),
     path("accounts/new/", views.account_create, name="account-create"),
+    path("accounts/sandbox/", views.account_sandbox_create, name="account-sandbox-create"),
     path("accounts/<uuid:id>/edit/", views.account_update, name="account-update"),
     path("accounts/<uuid:id>/keys/", views.account_replace_keys, name="account-keys"),
     path("accounts/<uuid:id>/delete/", views.account_delete, name="account-delete"),

@@ -16,7 +16,11 @@ from exchanges.forms import (
     ExchangeAccountUpdateForm,
 )
 from exchanges.registry import exchange_choices
-from exchanges.selectors import exchange_account_get_for_user, exchange_account_list
+from exchanges.selectors import (
+    exchange_account_get_for_user,
+    exchange_account_list,
+    sandbox_venue_next,
+)
 from exchanges.services import credentials
 
 
@@ -30,7 +34,33 @@ def account_list(request):
     """The user's exchange accounts."""
     accounts = exchange_account_list(user=request.user)
     template = "exchanges/_account_table.html" if request.htmx else "exchanges/account_list.html"
-    return render(request, template, {"accounts": accounts})
+    context = {"accounts": accounts, "sandbox_venue": sandbox_venue_next(user=request.user)}
+    return render(request, template, context)
+
+
+@never_cache
+@login_required
+@require_http_methods(["POST"])
+def account_sandbox_create(request):
+    """One step: a funded sandbox exchange user and the paper account holding its key."""
+    from exchanges.sandbox.services import sandbox_account_open
+
+    try:
+        opened = sandbox_account_open(
+            user=request.user, venue=request.POST.get("venue", ""), ip=client_ip(request)
+        )
+    except ValidationError as exc:
+        for errors in exc.message_dict.values():
+            for error in errors:
+                messages.error(request, error)
+    else:
+        funds = ", ".join(f"{amount:,f} {asset}" for asset, amount in opened.funds.items())
+        messages.success(
+            request,
+            f"Sandbox account '{opened.account.label}' created and funded with {funds}. "
+            "Use “Test connection” to see its balances on the sandbox exchange.",
+        )
+    return redirect("exchanges:account-list")
 
 
 @never_cache

@@ -8,7 +8,11 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from exchanges.selectors import exchange_account_get_for_user, exchange_account_list
+from exchanges.selectors import (
+    exchange_account_get_for_user,
+    exchange_account_list,
+    sandbox_venue_next,
+)
 from portfolio.selectors import (
     FEED_LENGTH,
     dashboard_feed,
@@ -50,6 +54,12 @@ def dashboard(request):
         "feed": dashboard_feed(user=request.user),
         "bot_names": {line.bot.pk: line.bot.name for line in board.bots},
         "feed_length": FEED_LENGTH,
+        # a user without any exchange account is offered the one-click funded sandbox account
+        "sandbox_venue": (
+            None
+            if exchange_account_list(user=request.user).exists()
+            else sandbox_venue_next(user=request.user)
+        ),
     }
     return render(request, "portfolio/dashboard.html", context)
 
