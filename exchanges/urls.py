@@ -1,6 +1,6 @@
 from django.urls import path
 
-from exchanges import views
+from exchanges import trade_views, views
 
 app_name = "exchanges"
 
@@ -12,4 +12,20 @@ urlpatterns = [
     path("accounts/<uuid:id>/keys/", views.account_replace_keys, name="account-keys"),
     path("accounts/<uuid:id>/delete/", views.account_delete, name="account-delete"),
     path("accounts/<uuid:id>/test/", views.account_test_connection, name="account-test"),
+    path("accounts/<uuid:id>/trade/", trade_views.account_trade, name="account-trade"),
+    path(
+        "accounts/<uuid:id>/trade/state/",
+        trade_views.account_trade_state,
+        name="account-trade-state",
+    ),
+    path(
+        "accounts/<uuid:id>/trade/orders/",
+        trade_views.account_trade_place,
+        name="account-trade-place",
+    ),
+    path(
+        "accounts/<uuid:id>/trade/orders/<int:order_id>/cancel/",
+        trade_views.account_trade_cancel,
+        name="account-trade-cancel",
+    ),
 ]

@@ -466,6 +466,13 @@ def _has_active_orders(bot: Bot) -> bool:
 def bot_start(*, bot: Bot, actor=None, live: LiveConsent | None = None) -> Bot:
     """Start a draft, stopped or failed bot: it reconciles with the exchange, then trades."""
     bot = _lock(bot)
+    if bot.strategy == "manual":  # trading.services.manual: orders placed by hand, never run
+        raise ValidationError(
+            {
+                "status": "This record holds orders placed by hand on its exchange account's "
+                "trading panel; it does not run."
+            }
+        )
     if bot.status not in STARTABLE:
         raise ValidationError({"status": f"A {bot.status} bot cannot be started."})
     _kill_switch_check(bot.user)

@@ -1,0 +1,189 @@
+"""Manual orders on the sandbox exchange: the same durable intent, risk, gateway and books as
+bots; refused orders change nothing; only the owner may trade an account by hand."""
+
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.http import Http404
+
+from compliance.models import AuditEvent
+from exchanges.gateway.clients import sync_client
+from tests.trading.conftest import VENUE_A
+from trading.models import Bot, Fill, KillSwitch, Order
+from trading.services import manual
+from trading.services.bots import bot_start
+
+
+def _client(account):
+    sandbox = account.sandbox
+    return sync_client(
+        VENUE_A, api_key=sandbox.api_key, secret=sandbox.secret, sandbox_url=sandbox.base_url
+    )
+
+
+def _touch(sandbox, side):
+    book = sandbox[0].venues[VENUE_A].symbols["BTC/USDT"].book
+    return (book.best_ask() if side == "buy" else book.best_bid())[0]
+
+
+def _mid(sandbox):
+    return (_touch(sandbox, "buy") + _touch(sandbox, "sell")) / 2
+
+
+def _nothing_written(account):
+    assert not Order.objects.filter(exchange_account=account).exists()
+    assert not Fill.objects.filter(exchange_account=account).exists()
+    assert not AuditEvent.objects.filter(action__startswith="order.manual").exists()
+
+
+def test_a_market_order_by_hand_fills_on_the_sandbox_and_is_booked_as_a_fill(alice, live_account):
+    account = live_account(alice)
+    order = manual.manual_order_place(
+        user=alice, account=account, symbol="BTC/USDT", side="buy", type="market", qty="0.01"
+    )
+    assert order.status == Order.Status.FILLED and order.filled_qty == Decimal("0.01")
+    assert order.client_order_id.startswith(order.bot.client_id_prefix)
+    bot = order.bot
+    assert bot.strategy == manual.MANUAL_STRATEGY and bot.mode == Bot.Mode.LIVE
+    assert bot.venues.get().exchange_account == account
+    fills = list(Fill.objects.filter(order=order))
+    assert sum(f.qty for f in fills) == Decimal("0.01")
+    assert {f.account_key for f in fills} == {str(account.pk)}
+    trades = _client(account).fetch_my_trades("BTC/USDT")
+    assert {str(t["id"]) for t in trades} == {f.trade_id for f in fills}
+    assert _client(account).fetch_balance()["total"]["BTC"] == pytest.approx(2.01)
+    audit = AuditEvent.objects.get(action="order.manual_place")
+    assert audit.actor == alice and audit.after["client_order_id"] == order.client_order_id
+
+
+def test_a_limit_order_by_hand_rests_on_the_sandbox_and_is_cancelled(alice, live_account, sandbox):
+    account = live_account(alice)
+    price = (_touch(sandbox, "buy") * Decimal("0.97")).quantize(Decimal("0.01"))
+    order = manual.manual_order_place(
+        user=alice, account=account, symbol="BTC/USDT", side="buy", type="limit",
+        qty="0.01", price=str(price),
+    )  # fmt: skip
+    assert order.status == Order.Status.OPEN and order.exchange_order_id
+    assert order.sent_at is not None and order.created_at <= order.sent_at
+    on_exchange = _client(account).fetch_open_orders("BTC/USDT")
+    assert [o["clientOrderId"] for o in on_exchange] == [order.client_order_id]
+    panel = manual.manual_panel_get(user=alice, account=account)
+    assert [o.pk for o in panel.open_orders] == [order.pk]
+    assert "BTC/USDT" in panel.symbols and {b.asset for b in panel.balances} >= {"USDT", "BTC"}
+    usdt = next(b for b in panel.balances if b.asset == "USDT")
+    assert order.qty * price <= usdt.used <= order.qty * price * Decimal("1.01")  # fee held too
+
+    cancelled = manual.manual_order_cancel(user=alice, account=account, order=order)
+    assert cancelled.status == Order.Status.CANCELLED
+    assert _client(account).fetch_open_orders("BTC/USDT") == []
+    assert AuditEvent.objects.filter(action="order.manual_cancel").count() == 1
+    with pytest.raises(ValidationError, match="nothing to cancel"):
+        manual.manual_order_cancel(user=alice, account=account, order=cancelled)
+
+
+def test_a_resting_order_that_fills_later_is_booked_by_the_panels_refresh(
+    alice, live_account, sandbox
+):
+    account, other = live_account(alice), live_account(alice)
+    sandbox[0].paused = True  # the market stands still: our bid stays the best one
+    try:
+        price = _mid(sandbox).quantize(Decimal("0.01"))
+        assert _touch(sandbox, "sell") < price < _touch(sandbox, "buy")
+        order = manual.manual_order_place(
+            user=alice, account=account, symbol="BTC/USDT", side="buy", type="limit",
+            qty="0.01", price=str(price),
+        )  # fmt: skip
+        assert order.status == Order.Status.OPEN
+        # someone else sells into it on the exchange, after the panel placed it
+        _client(other).create_order("BTC/USDT", "limit", "sell", 0.01, float(price))
+    finally:
+        sandbox[0].paused = False
+    assert Order.objects.get(pk=order.pk).status == Order.Status.OPEN  # the books wait for a sync
+    panel = manual.manual_panel_get(user=alice, account=account)
+    order.refresh_from_db()
+    assert order.status == Order.Status.FILLED
+    assert sum(f.qty for f in Fill.objects.filter(order=order)) == Decimal("0.01")
+    assert panel.open_orders == [] and [f.order_id for f in panel.fills] == [order.pk]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"qty": "-1"}, "qty", "above zero"),
+        ({"qty": "abc"}, "qty", "not a number"),
+        ({"qty": "0.000001"}, "qty", "multiple of"),
+        ({"qty": "0.0001"}, "qty", "below the exchange's minimum"),
+        ({"qty": "50"}, "qty", "Insufficient balance"),
+        ({"side": "sell", "qty": "3"}, "qty", "Insufficient balance"),
+        ({"symbol": "DOGE/EUR"}, "symbol", "does not list"),
+        ({"type": "limit"}, "price", "Required"),
+        ({"type": "stop"}, "type", "limit or market"),
+    ],
+)
+def test_a_bad_order_is_refused_with_a_clear_error_and_changes_nothing(
+    alice, live_account, fields, field, message
+):
+    account = live_account(alice)
+    values = {"symbol": "BTC/USDT", "side": "buy", "type": "market", "qty": "0.01", **fields}
+    with pytest.raises(ValidationError) as caught:
+        manual.manual_order_place(user=alice, account=account, **values)
+    assert message in " ".join(caught.value.message_dict[field])
+    _nothing_written(account)
+    assert _client(account).fetch_open_orders("BTC/USDT") == []
+    assert not Bot.objects.filter(strategy=manual.MANUAL_STRATEGY).exists()
+
+
+def test_a_limit_far_from_the_mid_is_refused_by_the_risk_check_and_changes_nothing(
+    alice, live_account, sandbox
+):
+    account = live_account(alice)
+    price = (_mid(sandbox) * Decimal("0.5")).quantize(Decimal("0.01"))
+    with pytest.raises(ValidationError, match="risk check: price .* outside"):
+        manual.manual_order_place(
+            user=alice, account=account, symbol="BTC/USDT", side="buy", type="limit",
+            qty="0.01", price=str(price),
+        )  # fmt: skip
+    _nothing_written(account)
+    assert _client(account).fetch_open_orders("BTC/USDT") == []
+
+
+def test_an_engaged_kill_switch_refuses_orders_by_hand(alice, live_account):
+    account = live_account(alice)
+    KillSwitch.objects.create(user=alice, reason="stop everything")
+    with pytest.raises(ValidationError, match="kill switch is engaged"):
+        manual.manual_order_place(
+            user=alice, account=account, symbol="BTC/USDT", side="buy", type="market", qty="0.01"
+        )
+    _nothing_written(account)
+
+
+def test_the_manual_record_cannot_be_started_as_a_bot(alice, live_account):
+    account = live_account(alice)
+    order = manual.manual_order_place(
+        user=alice, account=account, symbol="BTC/USDT", side="buy", type="market", qty="0.01"
+    )
+    with pytest.raises(ValidationError, match="placed by hand"):
+        bot_start(bot=order.bot)
+    assert Bot.objects.get(pk=order.bot_id).status == Bot.Status.STOPPED
+
+
+def test_bob_cannot_trade_or_cancel_on_alices_account(alice, bob, live_account, sandbox):
+    account = live_account(alice)
+    price = (_touch(sandbox, "buy") * Decimal("0.97")).quantize(Decimal("0.01"))
+    order = manual.manual_order_place(
+        user=alice, account=account, symbol="BTC/USDT", side="buy", type="limit",
+        qty="0.01", price=str(price),
+    )  # fmt: skip
+    with pytest.raises(Http404):
+        manual.manual_order_place(
+            user=bob, account=account, symbol="BTC/USDT", side="buy", type="market", qty="0.01"
+        )
+    with pytest.raises(Http404):
+        manual.manual_order_get(user=bob, account=account, id=order.pk)
+    with pytest.raises(Http404):
+        manual.manual_order_cancel(user=bob, account=account, order=order)
+    with pytest.raises(Http404):
+        manual.manual_panel_get(user=bob, account=account)
+    order.refresh_from_db()
+    assert order.status == Order.Status.OPEN and Order.objects.count() == 1
