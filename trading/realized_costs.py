@@ -91,19 +91,30 @@ def realized_costs_list(*, exchange: str | None = None) -> list[RealizedCosts]:
     return [_from_row(r) for r in rows.order_by("exchange", "symbol", "liquidity")]
 
 
+def taker_fee_with_realized(*, exchange: str, symbol: str, published: Decimal) -> Decimal:
+    """The taker fee to plan with: the realized rate where it is worse than `published`.
+
+    A realized rate lower than the published one is not used (the published rate is what the
+    exchange may charge); below k users there is no realized rate and `published` stands.
+    """
+    costs = realized_costs(exchange, symbol, "taker")
+    if costs is not None and costs.fee_rate is not None and costs.fee_rate > published:
+        return costs.fee_rate
+    return published
+
+
 def instruments_with_realized_fees(exchange: str, instruments: dict) -> dict:
     """The instruments with the realized taker fee where it exceeds the published one.
 
     The bot runtime gives arbitrage bots these instead of the exchange's published fees, so
     their cost estimates are what users really paid on the venue (volume tiers, fees charged
-    in base, rounding) whenever that is worse than the fee schedule says; a realized rate lower
-    than the published one is not used (the published rate is what the exchange may charge).
-    Slippage is not folded in: the arbitrage strategies walk the live book for it. A paper
-    venue charges the same rate the strategy plans with.
+    in base, rounding) whenever that is worse than the fee schedule says
+    (`taker_fee_with_realized`). Slippage is not folded in: the arbitrage strategies walk the
+    live book for it. A paper venue charges the same rate the strategy plans with.
     """
     out = dict(instruments)
     for symbol, inst in instruments.items():
-        costs = realized_costs(exchange, symbol, "taker")
-        if costs is not None and costs.fee_rate is not None and costs.fee_rate > inst.taker_fee:
-            out[symbol] = dataclasses.replace(inst, taker_fee=costs.fee_rate)
+        fee = taker_fee_with_realized(exchange=exchange, symbol=symbol, published=inst.taker_fee)
+        if fee != inst.taker_fee:
+            out[symbol] = dataclasses.replace(inst, taker_fee=fee)
     return out

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from trading.models import Bot, Fill, Order, RealizedCost
-from trading.realized_costs import realized_costs, realized_costs_list
+from trading.realized_costs import realized_costs, realized_costs_list, taker_fee_with_realized
 from trading.services.realized_costs import realized_costs_refresh
 from trading.tasks import realized_costs_refresh_task
 
@@ -131,6 +131,23 @@ def test_maker_and_taker_fills_are_separate_aggregates(users, exchange):
     realized_costs_refresh()
     assert realized_costs(exchange, "BTC/USDT").fee_rate == D("0.002")
     assert realized_costs(exchange, "BTC/USDT", "maker").fee_rate == D("0.0005")
+
+
+def test_the_taker_fee_to_plan_with_is_the_worse_of_published_and_realized(users, exchange):
+    def plan(published):
+        return taker_fee_with_realized(exchange=exchange, symbol="BTC/USDT", published=D(published))
+
+    for user in users[:4]:
+        fill(user, exchange, "buy", "1", "100", fee="0.2")
+    realized_costs_refresh()
+    assert plan("0.001") == D("0.001")  # 4 users: no realized rate
+    fill(users[4], exchange, "buy", "1", "100", fee="0.2")
+    realized_costs_refresh()
+    assert plan("0.001") == D("0.002")
+    assert plan("0.0025") == D("0.0025")  # a better realized rate is not used
+    assert taker_fee_with_realized(exchange=exchange, symbol="ETH/USDT", published=D("0.001")) == D(
+        "0.001"
+    )
 
 
 def test_stored_rows_name_no_user_bot_order_or_trade(users, exchange):
