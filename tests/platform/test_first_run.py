@@ -76,3 +76,45 @@ def test_manage_py_attaches_to_the_running_embedded_servers(var_dir):
         assert "first-run-trader" in names
         # the command only attached: the servers it found running are still up
         assert redis.Redis.from_url(env["REDIS_URL"]).ping()
+
+
+def _signup_page(client, password) -> str:
+    from django.urls import reverse
+
+    response = client.post(
+        reverse("account_signup"),
+        {"email": "newcomer@example.com", "password1": password, "password2": password},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "Verify Your Email Address" in response.content.decode()
+    return response.content.decode()
+
+
+def test_verification_page_says_the_console_email_is_in_the_terminal(
+    client, db, settings, password, capsys
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    html = _signup_page(client, password)
+    assert "Where is the email?" in html
+    assert "printed in the terminal running Peregrine" in html and "make run" in html
+    # and it really is there: the console backend wrote the message with its link
+    assert "newcomer@example.com" in capsys.readouterr().out
+
+
+def test_verification_page_names_the_folder_of_the_file_backend(
+    client, db, settings, password, tmp_path
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = str(tmp_path)
+    html = _signup_page(client, password)
+    assert f"written as a file under {tmp_path}" in html
+    assert any("newcomer@example.com" in p.read_text() for p in tmp_path.iterdir())
+
+
+def test_verification_page_says_nothing_extra_when_email_is_really_sent(
+    client, db, settings, password
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # as a real sender
+    html = _signup_page(client, password)
+    assert "Where is the email?" not in html
