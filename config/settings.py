@@ -491,3 +491,22 @@ CELERY_BEAT_SCHEDULE["trading-realized-costs-refresh"] = {
     "schedule": timedelta(minutes=15),
     "options": {"expires": 600, "queue": "default"},
 }
+
+# --- arbitrage tracker (issue 10) -----------------------------------------------------------
+# A worker prices every cross-venue spread and triangle of the collected markets every
+# PEREGRINE_ARBITRAGE_SCAN_SECONDS for these sizes (USDT; the first is the page's default) and
+# the sizes users asked for in the last ten minutes; the last hour is kept (marketdata.models).
+PEREGRINE_ARBITRAGE_SIZES = env.string_list("PEREGRINE_ARBITRAGE_SIZES", ["1000", "100", "10000"])
+if not PEREGRINE_ARBITRAGE_SIZES or not all(
+    s.replace(".", "", 1).isdigit() and float(s) > 0 for s in PEREGRINE_ARBITRAGE_SIZES
+):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("PEREGRINE_ARBITRAGE_SIZES: expected positive numbers (1000,100)")
+PEREGRINE_ARBITRAGE_SCAN_SECONDS = env.integer("PEREGRINE_ARBITRAGE_SCAN_SECONDS", 5, minimum=1)
+CELERY_BEAT_SCHEDULE["marketdata-arbitrage-scan"] = {
+    "task": "marketdata.tasks.arbitrage_spread_scan_task",
+    "schedule": timedelta(seconds=PEREGRINE_ARBITRAGE_SCAN_SECONDS),
+    # on "default": the marketdata queue's processes are held by collector slices
+    "options": {"expires": PEREGRINE_ARBITRAGE_SCAN_SECONDS, "queue": "default"},
+}

@@ -125,3 +125,11 @@ def collectors_ensure_task() -> None:
         if not client.exists(lease_key(exchange_id)):
             logger.info("starting collector for %s", exchange_id)
             collector_run_task.apply_async((exchange_id,), queue="marketdata")
+
+
+@shared_task(name="marketdata.tasks.arbitrage_spread_scan_task", ignore_result=True)
+def arbitrage_spread_scan_task() -> int:
+    """Price the collected markets' spreads and triangles (beat); the number of sightings."""
+    from marketdata.services.arbitrage import arbitrage_scan, arbitrage_sizes
+
+    return len(arbitrage_scan(markets=configured_collectors(), sizes=arbitrage_sizes()))
