@@ -1,0 +1,125 @@
+"""The trading panel in a real browser: orders placed by hand reach the sandbox and the books.
+
+The live server trades on this run's sandbox exchange through the account's real ccxt gateway;
+the test checks each order on both sides: the sandbox's own order state (its API, as another
+ccxt client sees it) and the Order and Fill rows.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from exchanges.gateway.clients import sync_client
+from tests.browser.conftest import serve
+from tests.trading.conftest import (  # noqa: F401  (fixtures)
+    VENUE_A,
+    VENUE_B,
+    live_account,
+)
+from trading.models import Fill, Order
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def live_server_url(child_processes, sandbox_url):  # noqa: F811
+    """The web server, told where this run's sandbox venues are."""
+    child_processes.env.update(
+        PEREGRINE_SANDBOX_URL=sandbox_url,
+        PEREGRINE_SANDBOX_VENUES=",".join(["sandbox", "sandbox-b", VENUE_A, VENUE_B]),
+    )
+    return serve(child_processes)
+
+
+def _exchange(account):
+    sandbox = account.sandbox
+    return sync_client(
+        VENUE_A, api_key=sandbox.api_key, secret=sandbox.secret, sandbox_url=sandbox.base_url
+    )
+
+
+def _order_form(page, *, side, type_, qty, price=""):
+    form = page.locator("#trade-form")
+    form.locator("select[name=symbol]").select_option("BTC/USDT")
+    form.locator("select[name=side]").select_option(side)
+    form.locator("select[name=type]").select_option(type_)
+    form.locator("input[name=qty]").fill(qty)
+    form.locator("input[name=price]").fill(price)
+    form.get_by_role("button", name="Place order").click()
+
+
+def test_an_order_placed_in_the_panel_appears_on_the_sandbox_and_in_the_books(
+    signed_in,
+    alice,
+    live_account,  # noqa: F811
+    sandbox,
+    shot,
+):
+    page = signed_in
+    account = live_account(alice, label="Sandbox live")
+    exchange = _exchange(account)
+    page.goto(reverse("exchanges:account-list"))
+    page.get_by_role("link", name="Trade").first.click()
+    page.wait_for_url(f"**{reverse('exchanges:account-trade', args=[account.pk])}")
+    page.locator("#trade-balances tr[data-asset=USDT]").wait_for()
+    assert "100000" in page.locator("#trade-balances tr[data-asset=USDT]").inner_text()
+    shot(page, "panel")
+
+    # a limit buy below the market rests on the sandbox and shows as open
+    bid = Decimal(str(exchange.fetch_order_book("BTC/USDT")["bids"][0][0]))
+    price = (bid * Decimal("0.97")).quantize(Decimal("0.01"))
+    _order_form(page, side="buy", type_="limit", qty="0.01", price=str(price))
+    placed = page.locator("#trade-form [data-placed]")
+    placed.wait_for()
+    cid = placed.get_attribute("data-placed")
+    page.locator(f'#trade-open-orders tr[data-client-order-id="{cid}"]').wait_for()
+    on_sandbox = exchange.fetch_open_orders("BTC/USDT")
+    assert [(o["clientOrderId"], o["price"], o["amount"]) for o in on_sandbox] == [
+        (cid, float(price), 0.01)
+    ]
+    order = Order.objects.get(client_order_id=cid)
+    assert order.status == Order.Status.OPEN and order.exchange_account_id == account.pk
+    assert order.price == price and order.exchange_order_id == str(on_sandbox[0]["id"])
+
+    # a market buy fills at once: its fill is on the sandbox, in the books and on the page
+    _order_form(page, side="buy", type_="market", qty="0.02")
+    page.locator("#trade-fills tbody tr[data-trade-id]").first.wait_for()
+    market = Order.objects.exclude(client_order_id=cid).get(exchange_account=account)
+    assert market.status == Order.Status.FILLED and market.filled_qty == Decimal("0.02")
+    fills = Fill.objects.filter(order=market)
+    trades = [
+        t for t in exchange.fetch_my_trades("BTC/USDT") if t["order"] == market.exchange_order_id
+    ]
+    assert {str(t["id"]) for t in trades} == {f.trade_id for f in fills}
+    assert sum(f.qty for f in fills) == Decimal("0.02")
+    for fill in fills:
+        page.locator(f'#trade-fills tr[data-trade-id="{fill.trade_id}"]').wait_for()
+    assert "2.02" in page.locator("#trade-balances tr[data-asset=BTC]").inner_text()
+
+    # a bad quantity is refused in words and sends nothing
+    _order_form(page, side="buy", type_="market", qty="500")
+    page.locator("#trade-form", has_text="Insufficient balance").wait_for()
+    shot(page, "refused")
+    assert Order.objects.filter(exchange_account=account).count() == 2
+
+    # cancel from the panel: gone from the sandbox and from the open orders
+    page.locator(f'#trade-open-orders tr[data-client-order-id="{cid}"]').get_by_role(
+        "button", name="Cancel"
+    ).click()
+    page.locator("#trade-open-orders", has_text="No open order placed by hand.").wait_for()
+    assert exchange.fetch_open_orders("BTC/USDT") == []
+    assert Order.objects.get(client_order_id=cid).status == Order.Status.CANCELLED
+    shot(page, "after-cancel")
+    assert page.errors == []
+
+
+def test_bob_and_anonymous_get_nothing_of_alices_panel(page, alice, bob, live_account, sign_in):  # noqa: F811
+    account = live_account(alice)
+    url = reverse("exchanges:account-trade", args=[account.pk])
+    page.goto(url)
+    assert "/accounts/login/" in page.url
+    sign_in(page, bob)
+    assert page.goto(url).status == 404
