@@ -39,6 +39,18 @@ class ManualOrderForm(forms.Form):
         self.fields["symbol"].choices = [(s, s) for s in symbols]
 
 
+def _verified(request) -> bool:
+    """The session is past two-factor sign-in (trading real money by hand needs it)."""
+    is_verified = getattr(request.user, "is_verified", None)
+    return bool(is_verified()) if callable(is_verified) else False
+
+
+def _panel(request, account, *, sync: bool = True):
+    return manual.manual_panel_get(
+        user=request.user, account=account, sync=sync, second_factor_verified=_verified(request)
+    )
+
+
 def _apply_errors(form, exc: ValidationError) -> None:
     for name, errors in exc.message_dict.items():
         form.add_error(name if name in form.fields else None, errors)
@@ -54,7 +66,7 @@ def _context(panel, form) -> dict:
 def account_trade(request, id):  # noqa: A002
     """The panel: order form, balances, open orders with cancel, recent fills by hand."""
     account = exchange_account_get_for_user(user=request.user, id=id)
-    panel = manual.manual_panel_get(user=request.user, account=account)
+    panel = _panel(request, account)
     form = ManualOrderForm(symbols=panel.symbols, initial={"symbol": "BTC/USDT"})
     return render(request, "exchanges/account_trade.html", _context(panel, form))
 
@@ -65,7 +77,7 @@ def account_trade(request, id):  # noqa: A002
 def account_trade_state(request, id):  # noqa: A002
     """The live part of the panel (balances, open orders, fills), synced with the exchange."""
     account = exchange_account_get_for_user(user=request.user, id=id)
-    panel = manual.manual_panel_get(user=request.user, account=account)
+    panel = _panel(request, account)
     return render(request, "exchanges/_trade_state.html", _context(panel, None))
 
 
@@ -75,13 +87,17 @@ def account_trade_state(request, id):  # noqa: A002
 def account_trade_place(request, id):  # noqa: A002
     """Place an order by hand; the form comes back with its errors, or cleared."""
     account = exchange_account_get_for_user(user=request.user, id=id)
-    symbols = manual.manual_panel_get(user=request.user, account=account, sync=False).symbols
+    symbols = _panel(request, account, sync=False).symbols
     form = ManualOrderForm(request.POST, symbols=symbols or [request.POST.get("symbol", "")])
     placed = None
     if form.is_valid():
         try:
             placed = manual.manual_order_place(
-                user=request.user, account=account, ip=client_ip(request), **form.cleaned_data
+                user=request.user,
+                account=account,
+                ip=client_ip(request),
+                second_factor_verified=_verified(request),
+                **form.cleaned_data,
             )
         except ValidationError as exc:
             _apply_errors(form, exc)
@@ -89,9 +105,9 @@ def account_trade_place(request, id):  # noqa: A002
         if placed is not None:
             messages.success(request, _placed_text(placed))
             return redirect("exchanges:account-trade", id=account.pk)
-        panel = manual.manual_panel_get(user=request.user, account=account, sync=False)
+        panel = _panel(request, account, sync=False)
         return render(request, "exchanges/account_trade.html", _context(panel, form), status=400)
-    panel = manual.manual_panel_get(user=request.user, account=account, sync=False)
+    panel = _panel(request, account, sync=False)
     if placed is not None:
         initial = {k: form.cleaned_data[k] for k in ("symbol", "side", "type")}
         form = ManualOrderForm(symbols=panel.symbols, initial=initial)
@@ -128,6 +144,6 @@ def account_trade_cancel(request, id, order_id):
         else:
             messages.success(request, f"Order {order.client_order_id} cancelled.")
         return redirect("exchanges:account-trade", id=account.pk)
-    panel = manual.manual_panel_get(user=request.user, account=account, sync=False)
+    panel = _panel(request, account, sync=False)
     context = {**_context(panel, None), "cancel_error": error}
     return render(request, "exchanges/_trade_state.html", context)

@@ -187,3 +187,50 @@ def test_bob_cannot_trade_or_cancel_on_alices_account(alice, bob, live_account, 
         manual.manual_panel_get(user=bob, account=account)
     order.refresh_from_db()
     assert order.status == Order.Status.OPEN and Order.objects.count() == 1
+
+
+def test_a_kill_switch_cancels_orders_placed_by_hand_on_a_sandbox_account_in_paper_mode(
+    alice, sandbox, sandbox_url
+):
+    from exchanges.sandbox.testing import open_account
+    from exchanges.services.credentials import exchange_account_create
+    from trading.services.risk import kill_switch_engage
+
+    keys = open_account(sandbox[0], sandbox[1], {"USDT": "10000", "BTC": "1"})
+    account = exchange_account_create(
+        user=alice, exchange=VENUE_A, label="sandbox paper", mode="paper",
+        api_key=keys.api_key, secret=keys.secret,
+    )  # fmt: skip
+    account.sandbox = keys
+    price = (_touch(sandbox, "sell") * Decimal("0.97")).quantize(Decimal("0.01"))
+    order = manual.manual_order_place(
+        user=alice, account=account, symbol="BTC/USDT", side="buy", type="limit",
+        qty="0.01", price=str(price),
+    )  # fmt: skip
+    assert order.status == Order.Status.OPEN
+    switch = kill_switch_engage(reason="panic", user=alice)
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED and switch.orders_cancelled == 1
+    assert _client(account).fetch_open_orders("BTC/USDT") == []
+    with pytest.raises(ValidationError, match="kill switch"):
+        manual.manual_order_place(
+            user=alice, account=account, symbol="BTC/USDT", side="buy", type="market", qty="0.01"
+        )
+
+
+def test_real_money_by_hand_needs_a_live_account_and_two_factor_sign_in(alice):
+    from exchanges.services.credentials import exchange_account_create
+
+    account = exchange_account_create(
+        user=alice, exchange="binance", label="real", mode="paper",
+        api_key="k" * 20, secret="s" * 20,
+    )  # fmt: skip
+    order = {"symbol": "BTC/USDT", "side": "buy", "type": "market", "qty": "0.01"}
+    with pytest.raises(ValidationError, match="paper mode"):
+        manual.manual_order_place(user=alice, account=account, **order)
+    account.mode = "live"
+    account.save(update_fields=["mode"])
+    with pytest.raises(ValidationError, match="two-factor"):
+        manual.manual_order_place(user=alice, account=account, **order)
+    assert manual.manual_trading_refusal(account=account, second_factor_verified=True) == ""
+    _nothing_written(account)

@@ -127,18 +127,28 @@ def _manual_bot_create(account: ExchangeAccount, symbol: str, budget: Decimal) -
 
 
 # -- checks ----------------------------------------------------------------------------------
-def manual_trading_refusal(*, account: ExchangeAccount) -> str:
-    """Why the account cannot be traded by hand now ("" when it can)."""
+def manual_trading_refusal(*, account: ExchangeAccount, second_factor_verified: bool) -> str:
+    """Why the account cannot be traded by hand now ("" when it can).
+
+    The sandbox exchange is play money: any of its accounts may be traded. A real exchange
+    needs an account in live mode and, as for live bots, a session past two-factor sign-in.
+    """
     from exchanges.registry import is_sandbox
     from trading.selectors import kill_switch_engaged_for
 
     if not account.is_active:
         return f"The account is disabled: {account.disabled_reason or 'no reason given'}."
-    if not account.is_live and not is_sandbox(account.exchange):
-        return (
-            "The account is in paper mode: orders placed here go to the exchange with real "
-            "money, so switch the account to live mode first."
-        )
+    if not is_sandbox(account.exchange):
+        if not account.is_live:
+            return (
+                "The account is in paper mode: orders placed here go to the exchange with real "
+                "money, so switch the account to live mode first."
+            )
+        if not second_factor_verified:
+            return (
+                "Trading real money by hand needs two-factor authentication: set up an "
+                "authenticator app and sign in with it."
+            )
     switch = kill_switch_engaged_for(user=account.user)
     if switch is not None:
         scope = "for everyone" if switch.user_id is None else "on your account"
@@ -393,6 +403,7 @@ def manual_order_place(
     qty,
     price=None,
     ip: str | None = None,
+    second_factor_verified: bool = False,
 ) -> Order:
     """Place an order by hand: checked, recorded durably, sent, its fills booked; audited."""
     from compliance.services import audit_record
@@ -400,7 +411,7 @@ def manual_order_place(
     if account.user_id != user.pk:
         raise Http404("No such exchange account.")
     order = order_input_parse(symbol=symbol, side=side, type=type, qty=qty, price=price)
-    refusal = manual_trading_refusal(account=account)
+    refusal = manual_trading_refusal(account=account, second_factor_verified=second_factor_verified)
     if refusal:
         raise ValidationError({"__all__": refusal})
     with _Exchange(account) as session:
@@ -543,7 +554,9 @@ class Panel:
     bot: Bot | None = None
 
 
-def manual_panel_get(*, user, account: ExchangeAccount, sync: bool = True) -> Panel:
+def manual_panel_get(
+    *, user, account: ExchangeAccount, sync: bool = True, second_factor_verified: bool = False
+) -> Panel:
     """The panel: markets, balances from the exchange, open orders and recent fills by hand.
 
     With `sync`, the books of the account's manual orders are first brought in line with the
@@ -551,7 +564,8 @@ def manual_panel_get(*, user, account: ExchangeAccount, sync: bool = True) -> Pa
     """
     if account.user_id != user.pk:
         raise Http404("No such exchange account.")
-    panel = Panel(account=account, refusal=manual_trading_refusal(account=account))
+    refusal = manual_trading_refusal(account=account, second_factor_verified=second_factor_verified)
+    panel = Panel(account=account, refusal=refusal)
     panel.bot = manual_bot_get(account=account)
     try:
         with _Exchange(account) as session:
@@ -578,15 +592,43 @@ def manual_panel_get(*, user, account: ExchangeAccount, sync: bool = True) -> Pa
 
 
 def _panel_sync(session: _Session, bot: Bot) -> None:
-    active = list(
-        Order.objects.filter(bot=bot, status__in=Order.ACTIVE)
-        .values_list("symbol", flat=True)
-        .distinct()
-    )
-    if not active:
+    """Sync what is working (or filled but not all booked); nothing to do costs one query."""
+    symbols = sorted({row.symbol for row in bot_orders_to_restore(bot_id=bot.pk)})
+    if not symbols:
         return
     try:
-        with _Trading(session, bot, active, wait=0) as trading:
-            trading.sync(active)
+        with _Trading(session, bot, symbols, wait=0) as trading:
+            trading.sync(symbols)
     except ValidationError:  # busy: an order of this account is being placed; next time
         return
+
+
+# -- the kill switch -------------------------------------------------------------------------
+def manual_orders_cancel_all(*, bot: Bot, reason: str) -> int:
+    """Cancel every open order of a manual bot on its exchange (kill switch); return how many.
+
+    Runs after the kill switch revoked the lease; takes it like any writer of these books.
+    """
+    venue = bot.venues.select_related("exchange_account").first()
+    account = venue.exchange_account if venue is not None else None
+    active = list(Order.objects.filter(bot=bot, status__in=Order.ACTIVE))
+    if account is None or not active:
+        return 0
+    symbols = sorted({o.symbol for o in active})
+    with _Exchange(account) as session:
+        with _Trading(session, bot, symbols, wait=LEASE_WAIT_SECONDS) as trading:
+            trading.sync(symbols)  # what filled meanwhile is booked, not cancelled
+            for known in trading.books.active():
+                if known.status in (Order.Status.OPEN, Order.Status.PARTIALLY_FILLED):
+                    try:
+                        trading.venue.cancel_order(None, client_order_id=known.client_order_id)
+                    except (VenueTimeout, KeyError) as exc:
+                        logger.info("cancel of %s not confirmed: %s", known.client_order_id, exc)
+            ids = {o.client_order_id for o in active}
+            cancelled = sum(
+                1
+                for cid, known in trading.books.known.items()
+                if cid in ids and known.status == Order.Status.CANCELLED
+            )
+            trading.books.event("kill", reason, {"cancelled": cancelled})
+    return cancelled

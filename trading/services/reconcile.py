@@ -246,6 +246,10 @@ def bot_orders_cancel_all(*, bot: Bot, reason: str) -> int:
     """
     if bot.mode == Bot.Mode.PAPER:
         return _paper_cancel_all(bot, reason)
+    if bot.strategy == "manual":  # orders placed by hand: on the account's own session
+        from trading.services.manual import manual_orders_cancel_all
+
+        return manual_orders_cancel_all(bot=bot, reason=reason)
     from trading.runtime.runner import live_cancel_all
 
     return live_cancel_all(bot, reason)
