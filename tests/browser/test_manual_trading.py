@@ -47,7 +47,11 @@ def _order_form(page, *, side, type_, qty, price=""):
     form.locator("select[name=side]").select_option(side)
     form.locator("select[name=type]").select_option(type_)
     form.locator("input[name=qty]").fill(qty)
-    form.locator("input[name=price]").fill(price)
+    price_field = form.locator("input[name=price]")
+    if type_ == "limit":
+        price_field.fill(price)
+    else:  # a market order has no price: the field is not shown
+        assert not price_field.is_visible()
     form.get_by_role("button", name="Place order").click()
 
 
@@ -113,6 +117,42 @@ def test_an_order_placed_in_the_panel_appears_on_the_sandbox_and_in_the_books(
     assert exchange.fetch_open_orders("BTC/USDT") == []
     assert Order.objects.get(client_order_id=cid).status == Order.Status.CANCELLED
     shot(page, "after-cancel")
+    assert page.errors == []
+
+
+def test_a_resting_order_filled_on_the_exchange_shows_as_filled_without_a_reload(
+    signed_in,
+    alice,
+    live_account,  # noqa: F811
+    sandbox,
+    shot,
+):
+    page = signed_in
+    account, other = live_account(alice), live_account(alice)
+    page.goto(reverse("exchanges:account-trade", args=[account.pk]))
+    page.evaluate("window.loadedOnce = true")  # gone if the page were reloaded
+    sandbox[0].paused = True  # the market stands still: our bid stays the best one
+    try:
+        book = sandbox[0].venues[VENUE_A].symbols["BTC/USDT"].book
+        price = ((book.best_bid()[0] + book.best_ask()[0]) / 2).quantize(Decimal("0.01"))
+        _order_form(page, side="buy", type_="limit", qty="0.01", price=str(price))
+        placed = page.locator("#trade-form [data-placed]")
+        placed.wait_for()
+        order = Order.objects.get(client_order_id=placed.get_attribute("data-placed"))
+        row = f'#trade-open-orders tr[data-client-order-id="{order.client_order_id}"]'
+        page.locator(row).wait_for()
+        assert order.status == Order.Status.OPEN
+        # someone else sells into it on the exchange
+        _exchange(other).create_order("BTC/USDT", "limit", "sell", 0.01, float(price))
+    finally:
+        sandbox[0].paused = False
+    page.locator("#trade-fills tbody tr[data-trade-id]").first.wait_for()
+    page.locator(row).wait_for(state="detached")
+    fill = Fill.objects.get(order=order)
+    assert page.locator(f'#trade-fills tr[data-trade-id="{fill.trade_id}"]').is_visible()
+    assert Order.objects.get(pk=order.pk).status == Order.Status.FILLED
+    assert page.evaluate("window.loadedOnce") is True
+    shot(page, "filled-live")
     assert page.errors == []
 
 
