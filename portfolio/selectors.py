@@ -267,12 +267,14 @@ def _dashboard_totals(lines: list[DashboardBot]) -> dict[str, dict[str, Decimal]
     return totals
 
 
-def _last_fill_prices(*, bot_ids) -> dict[str, Decimal]:
-    """The last fill price per symbol over the bots' fills (prices where no mark is live)."""
+def _last_fill_prices(*, bot_ids, symbols) -> dict[str, Decimal]:
+    """The last fill price of each of `symbols` over the bots' fills (where no mark is live)."""
     from trading.models import Fill
 
+    if not symbols:
+        return {}
     rows = (
-        Fill.objects.filter(bot_id__in=bot_ids)
+        Fill.objects.filter(bot_id__in=bot_ids, symbol__in=sorted(symbols))
         .order_by("symbol", "-executed_at", "-id")
         .distinct("symbol")
         .values_list("symbol", "price")
@@ -297,7 +299,8 @@ def _dashboard_exposure(bots) -> dict[str, list[ExposureLine]]:
     marks: dict[str, Decimal] = {}
     for (_, symbol), mark in latest_marks(pairs).items():
         marks.setdefault(symbol, mark)
-    last_prices = _last_fill_prices(bot_ids=[bot.pk for bot in bots]) if amounts else {}
+    unmarked = {f"{asset}/{target}" for target, asset in amounts if asset != target}
+    last_prices = _last_fill_prices(bot_ids=[bot.pk for bot in bots], symbols=unmarked - set(marks))
     exposure: dict[str, list[ExposureLine]] = {}
     for (target, asset), amount in sorted(amounts.items()):
         symbol = f"{asset}/{target}"

@@ -24,7 +24,7 @@ def bot_ledger_checkpoint(*, bot) -> LedgerProgress:
     with transaction.atomic():
         checkpoint, _ = BotLedger.objects.select_for_update().get_or_create(bot_id=bot.pk)
         progress = bot_ledger_progress(bot)
-        checkpoint.state = progress.ledger.snapshot()
+        checkpoint.state = progress.state()
         checkpoint.fills_applied = progress.fills_applied
         checkpoint.last_executed_at = progress.last_executed_at
         checkpoint.last_fill_id = progress.last_fill_id

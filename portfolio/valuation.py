@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import F, Q, Sum
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
 from portfolio.ledger import FifoLedger, LedgerFill, split_symbol
 from portfolio.marks import latest_marks
@@ -75,12 +76,55 @@ class BotValuation:
 
 @dataclass
 class LedgerProgress:
-    """A ledger brought up to the latest fill, and where it stands."""
+    """A ledger brought up to the latest fill, and where it stands.
+
+    `fill_holdings` is what the fills applied did to the bot's funds per (exchange, asset): a
+    buy adds the base and spends price * qty of the quote, a sell the reverse, a fee is taken
+    from its asset. Checkpointed with the ledger, so a request adds only the newer fills.
+    """
 
     ledger: FifoLedger
     fills_applied: int
     last_executed_at: datetime | None
     last_fill_id: int
+    fill_holdings: dict[tuple[str, str], Decimal] = field(
+        default_factory=lambda: defaultdict(lambda: ZERO)
+    )
+
+    def apply(self, row) -> None:
+        """Book one fill row (id, exchange, symbol, side, qty, price, fee, fee_asset, at)."""
+        fill_id, exchange, symbol, side, qty, price, fee, fee_asset, executed_at = row
+        self.ledger.apply(
+            LedgerFill(symbol, side, qty, price, fee or ZERO, fee_asset or "", executed_at)
+        )
+        base, quote = split_symbol(symbol)
+        sign = 1 if side == "buy" else -1
+        self.fill_holdings[(exchange, base)] += sign * qty
+        self.fill_holdings[(exchange, quote)] -= sign * price * qty
+        if fee:
+            self.fill_holdings[(exchange, fee_asset or quote)] -= fee
+        self.last_fill_id, self.last_executed_at = fill_id, executed_at
+        self.fills_applied += 1
+
+    def state(self) -> dict:
+        """The checkpoint's JSON: the ledger's snapshot and the fills' holdings."""
+        holdings = [[e, a, str(v)] for (e, a), v in sorted(self.fill_holdings.items()) if v]
+        return {**self.ledger.snapshot(), HOLDINGS_KEY: holdings}
+
+    @classmethod
+    def restore(cls, checkpoint) -> LedgerProgress:
+        progress = cls(
+            FifoLedger.restore(checkpoint.state),
+            checkpoint.fills_applied,
+            checkpoint.last_executed_at,
+            checkpoint.last_fill_id,
+        )
+        for exchange, asset, amount in checkpoint.state[HOLDINGS_KEY]:
+            progress.fill_holdings[(exchange, asset)] = Decimal(amount)
+        return progress
+
+
+HOLDINGS_KEY = "fill_holdings"
 
 
 def valuation_asset(symbols) -> str:
@@ -92,46 +136,75 @@ def valuation_asset(symbols) -> str:
     return quotes[0] if quotes else "USDT"
 
 
-def _ledger_fill(row) -> LedgerFill:
-    symbol, side, qty, price, fee, fee_asset, executed_at = row
-    return LedgerFill(symbol, side, qty, price, fee or ZERO, fee_asset or "", executed_at)
-
-
-_FILL_FIELDS = ("symbol", "side", "qty", "price", "fee", "fee_asset", "executed_at")
+_FILL_FIELDS = (
+    "id", "exchange", "symbol", "side", "qty", "price", "fee", "fee_asset", "executed_at",
+)  # fmt: skip
 
 
 def bot_ledger_progress(bot) -> LedgerProgress:
-    """The bot's FIFO ledger from its checkpoint plus the fills booked since.
+    """The bot's FIFO ledger from its checkpoint plus the fills booked since."""
+    return bots_ledger_progress([bot])[bot.pk]
+
+
+def bots_ledger_progress(bots) -> dict[int, LedgerProgress]:
+    """Per bot, its FIFO ledger from its checkpoint plus the fills booked since: two queries
+    however many bots (the checkpoints with their bots' fill counts, the newer fills of all).
 
     Fills are applied by (executed_at, id). If a fill was booked with an execution time before
-    the checkpoint (reconciliation after a restart), the whole ledger is replayed.
+    a bot's checkpoint (reconciliation after a restart), that bot's whole ledger is replayed.
     """
     from trading.models import Fill
 
-    fills = Fill.objects.filter(bot_id=bot.pk)
-    checkpoint = BotLedger.objects.filter(bot_id=bot.pk).first()
-    progress = LedgerProgress(FifoLedger(), 0, None, 0)
-    newer = fills
-    if checkpoint is not None and checkpoint.last_executed_at is not None:
-        progress = LedgerProgress(
-            FifoLedger.restore(checkpoint.state),
-            checkpoint.fills_applied,
-            checkpoint.last_executed_at,
-            checkpoint.last_fill_id,
+    ids = [bot.pk for bot in bots]
+    if not ids:
+        return {}
+    fill_count = (
+        Fill.objects.filter(bot_id=OuterRef("bot_id"))
+        .order_by()
+        .values("bot_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    checkpoints = {
+        row.bot_id: row
+        for row in BotLedger.objects.filter(bot_id__in=ids).annotate(
+            fill_count=Coalesce(Subquery(fill_count), 0)
         )
+    }
+    progresses, newer, fresh = {}, Q(), []
+    for bot_id in ids:
+        checkpoint = checkpoints.get(bot_id)
+        # a checkpoint from before holdings were kept in it counts as none (replayed once)
+        if (
+            checkpoint is None
+            or checkpoint.last_executed_at is None
+            or (HOLDINGS_KEY not in (checkpoint.state or {}))
+        ):
+            progresses[bot_id] = LedgerProgress(FifoLedger(), 0, None, 0)
+            fresh.append(bot_id)
+            continue
+        progresses[bot_id] = LedgerProgress.restore(checkpoint)
         last = checkpoint.last_executed_at
-        newer = fills.filter(
+        newer |= Q(bot_id=bot_id) & (
             Q(executed_at__gt=last) | Q(executed_at=last, id__gt=checkpoint.last_fill_id)
         )
-    rows = list(newer.order_by("executed_at", "id").values_list("id", *_FILL_FIELDS))
-    if progress.fills_applied and progress.fills_applied + len(rows) != fills.count():
-        progress = LedgerProgress(FifoLedger(), 0, None, 0)
-        rows = list(fills.order_by("executed_at", "id").values_list("id", *_FILL_FIELDS))
-    for row in rows:
-        progress.ledger.apply(_ledger_fill(row[1:]))
-        progress.last_fill_id, progress.last_executed_at = row[0], row[7]
-    progress.fills_applied += len(rows)
-    return progress
+    if fresh:
+        newer |= Q(bot_id__in=fresh)
+    rows: dict[int, list] = defaultdict(list)
+    fills = Fill.objects.filter(newer).order_by("bot_id", "executed_at", "id")
+    for row in fills.values_list("bot_id", *_FILL_FIELDS):
+        rows[row[0]].append(row[1:])
+    for bot_id, progress in progresses.items():
+        mine = rows.get(bot_id, [])
+        if progress.fills_applied and (
+            progress.fills_applied + len(mine) != checkpoints[bot_id].fill_count
+        ):
+            progress = progresses[bot_id] = LedgerProgress(FifoLedger(), 0, None, 0)
+            replay = Fill.objects.filter(bot_id=bot_id).order_by("executed_at", "id")
+            mine = list(replay.values_list(*_FILL_FIELDS))
+        for row in mine:
+            progress.apply(row)
+    return progresses
 
 
 def _starting_funds(bot) -> dict[tuple[str, str], Decimal]:
@@ -146,24 +219,17 @@ def _starting_funds(bot) -> dict[tuple[str, str], Decimal]:
     return funds
 
 
-def bots_holdings(bots) -> dict[int, dict[tuple[str, str], Decimal]]:
-    """Per bot: (exchange, asset) -> amount held, from starting funds and every booked fill."""
-    from trading.models import Fill
-
-    held = {bot.pk: _starting_funds(bot) for bot in bots}
-    rows = (
-        Fill.objects.filter(bot_id__in=list(held))
-        .values("bot_id", "exchange", "symbol", "side", "fee_asset")
-        .annotate(total_qty=Sum("qty"), notional=Sum(F("price") * F("qty")), total_fee=Sum("fee"))
-    )
-    for row in rows:
-        book = held[row["bot_id"]]
-        base, quote = split_symbol(row["symbol"])
-        sign = 1 if row["side"] == "buy" else -1
-        book[(row["exchange"], base)] += sign * row["total_qty"]
-        book[(row["exchange"], quote)] -= sign * row["notional"]
-        if row["total_fee"]:
-            book[(row["exchange"], row["fee_asset"] or quote)] -= row["total_fee"]
+def bots_holdings(bots, *, progresses: dict | None = None) -> dict:
+    """Per bot: (exchange, asset) -> amount held, from starting funds and every booked fill
+    (the fills' part from each bot's ledger progress, given or brought up to date here)."""
+    progresses = progresses or {}
+    missing = [bot for bot in bots if bot.pk not in progresses]
+    progresses = {**progresses, **bots_ledger_progress(missing)}
+    held = {}
+    for bot in bots:
+        book = held[bot.pk] = _starting_funds(bot)
+        for key, amount in progresses[bot.pk].fill_holdings.items():
+            book[key] += amount
     return held
 
 
@@ -292,8 +358,9 @@ def _results(result: BotValuation, ledger: FifoLedger, prices: _Prices, target: 
 def bots_valuation(bots, *, progresses: dict | None = None) -> dict[int, BotValuation]:
     """Value many bots with one aggregate query for holdings and one Redis call for marks."""
     bots = list(bots)
-    progresses = progresses or {}
-    held, locked = bots_holdings(bots), bots_locked(bots)
+    missing = [bot for bot in bots if bot.pk not in (progresses or {})]
+    progresses = {**(progresses or {}), **bots_ledger_progress(missing)}
+    held, locked = bots_holdings(bots, progresses=progresses), bots_locked(bots)
     pairs: set[tuple[str, str]] = set()
     venues = {}
     for bot in bots:
@@ -305,7 +372,7 @@ def bots_valuation(bots, *, progresses: dict | None = None) -> dict[int, BotValu
     return {
         bot.pk: bot_value(
             bot,
-            progress=progresses.get(bot.pk) or bot_ledger_progress(bot),
+            progress=progresses[bot.pk],
             held=held[bot.pk],
             locked=locked[bot.pk],
             marks=marks,

@@ -233,7 +233,7 @@ def test_dashboard_queries_do_not_grow_with_the_number_of_bots(
     for _ in range(7):
         add_bot()
     assert _dashboard_queries(alice_client) == one
-    with django_assert_max_num_queries(17):  # 4 for session and user, 13 for the page
+    with django_assert_max_num_queries(18):  # 4 for session and user, 14 for the page
         alice_client.get("/")
 
 
