@@ -108,8 +108,29 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.database("DATABASE_URL")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.integer("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The web server (config/asgi.py turns DATABASE_POOL on for its process) borrows connections from
+# one psycopg pool per process, at most DATABASE_POOL_MAX_SIZE, returned at the end of every
+# request: a burst of requests waits in the pool's queue (up to DATABASE_POOL_TIMEOUT seconds,
+# then 503, config/dbpool.py) instead of opening a connection per request thread until
+# PostgreSQL refuses more. Workers keep persistent connections per thread (the bot runtime holds
+# one per database thread, trading/runtime/db.py), so they are not pooled.
+DATABASE_POOL = env.boolean("DATABASE_POOL", False)
+if DATABASE_POOL:
+    _pool = {
+        "min_size": env.integer("DATABASE_POOL_MIN_SIZE", 2, minimum=0),
+        "max_size": env.integer("DATABASE_POOL_MAX_SIZE", 10, minimum=1),
+        "timeout": env.integer("DATABASE_POOL_TIMEOUT", 10, minimum=1),
+        "max_idle": 300,  # seconds an idle connection above min_size is kept
+    }
+    if _pool["min_size"] > _pool["max_size"]:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("DATABASE_POOL_MIN_SIZE: must not exceed DATABASE_POOL_MAX_SIZE")
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django's pool requires it: close = give back
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = _pool
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.integer("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["TEST"] = {
     "NAME": env.string("DATABASE_TEST_NAME", f"test_{DATABASES['default']['NAME']}")
 }

@@ -38,3 +38,6 @@ urlpatterns = [
     # allauth after the apps: accounts/urls.py wraps some of its views (recent re-auth) first
     path("accounts/", include("allauth.urls")),
 ]
+
+# an exhausted database connection pool answers 503 + Retry-After, not 500 (config/dbpool.py)
+handler500 = "config.dbpool.server_error"
