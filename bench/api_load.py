@@ -1,0 +1,350 @@
+"""Open-loop load on the read API and pages: p50/p95/p99, achieved rate, errors, DB connections.
+
+Data set (one user, seeded once per run): 8 paper bots (4 on BTC/USDT, 4 on ETH/USDT, all
+running, one venue each), 6,000 fills (750 per bot, each with its order), 40 open orders,
+one day of minute performance snapshots per bot (11,520 rows), ledger checkpoints as the
+minute snapshot task leaves them, and a live mark per market in Redis. The API is called with
+a read token (`Authorization: Bearer`), the pages with a signed-in session cookie.
+
+Endpoints: /api/v1/me/, /api/v1/bots/, /api/v1/fills/, /api/v1/portfolio/, the HTML bot list
+(/trading/bots/) and the dashboard (/). Each endpoint gets a FRESH uvicorn process (one
+process, PEREGRINE_ENV=development with DJANGO_DEBUG=false, logs at WARNING), which is then
+WARMED with 20 sequential requests (not counted: imports, template loading, the connection
+pool's first connections), then offered 50, 100 and 200 requests/s in turn
+for `--seconds` each (default 10), on that same warm process. Requests are sent on schedule
+whatever the server does (open loop: a slow server does not slow the offered load), each on
+its own TCP connection, with a 10 s time-out; latency is measured from the scheduled send
+time, so queueing counts. An error is any non-2xx answer or a time-out / refused connection.
+
+The server's PostgreSQL connections (pg_stat_activity for the bench database, this script's
+own sampler excluded) are sampled every 100 ms: the peak during each rate, and the count 5 s
+after the last rate ends ("after").
+
+The load generator runs on the same machine as the server (asyncio, raw HTTP/1.1): on the
+2-core machine it takes part of a core at 200 requests/s, so figures are conservative.
+Uses DATABASE_URL's server with a database of its own (<name>_api_load, recreated) and
+REDIS_URL. Run: python bench/api_load.py [--seconds 10] [--rates 50,100,200] [--only me,bots]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BOTS = 8
+FILLS_PER_BOT = 750
+OPEN_ORDERS_PER_BOT = 5
+SNAPSHOT_MINUTES = 24 * 60
+TIMEOUT = 10.0
+ENDPOINTS = {
+    "me": ("/api/v1/me/", "token"),
+    "bots": ("/api/v1/bots/", "token"),
+    "fills": ("/api/v1/fills/", "token"),
+    "portfolio": ("/api/v1/portfolio/", "token"),
+    "bot-list": ("/trading/bots/", "session"),
+    "dashboard": ("/", "session"),
+}
+
+
+def _database() -> str:
+    import psycopg
+
+    url = os.environ["DATABASE_URL"]
+    parts = urlparse(url)
+    name = f"{parts.path.lstrip('/') or 'peregrine'}_api_load"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunparse(parts._replace(path=f"/{name}"))
+
+
+def _setup() -> None:
+    os.environ["DATABASE_URL"] = _database()
+    os.environ["PEREGRINE_ENV"] = "development"
+    os.environ["DJANGO_DEBUG"] = "false"
+    os.environ["PEREGRINE_COLLECTORS"] = ""
+    os.environ["LOG_LEVEL"] = "WARNING"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def _seed() -> tuple[str, str]:
+    """The user, bots, fills, orders, snapshots and marks; returns (token, session cookie)."""
+    from allauth.account.models import EmailAddress
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from accounts.services.tokens import api_token_create
+    from marketdata.publish import ticker_key
+    from portfolio.marks import _redis
+    from portfolio.models import BotPerformance
+    from portfolio.services import bot_ledger_checkpoint
+    from trading.models import Bot, BotVenue, Fill, Order
+
+    email = "load@example.com"
+    user = get_user_model().objects.create_user(email=email, password="load-bench-password-1")
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    rng = random.Random(7)
+    start = datetime.now(UTC) - timedelta(days=3)
+    prices = {"BTC/USDT": Decimal("60000"), "ETH/USDT": Decimal("3000")}
+    for index in range(BOTS):
+        symbol = "BTC/USDT" if index % 2 == 0 else "ETH/USDT"
+        base = symbol.split("/")[0]
+        bot = Bot.objects.create(
+            user=user, name=f"load bot {index}", strategy="pure_market_making",
+            symbols=[symbol], budget=Decimal("100000"), status="running",
+            paper_balances={"sandbox": {"USDT": "100000", base: "10"}},
+        )  # fmt: skip
+        BotVenue.objects.create(bot=bot, exchange="sandbox")
+        price, orders, fills = prices[symbol], [], []
+        for n in range(FILLS_PER_BOT + OPEN_ORDERS_PER_BOT):
+            price = (price * Decimal(1 + rng.uniform(-0.002, 0.002))).quantize(Decimal("0.01"))
+            qty = Decimal(rng.randint(1, 50)) / 1000
+            side = rng.choice(("buy", "sell"))
+            is_open = n >= FILLS_PER_BOT
+            orders.append(
+                Order(
+                    bot=bot,
+                    user=user,
+                    mode="paper",
+                    exchange="sandbox",
+                    symbol=symbol,
+                    client_order_id=f"pg{bot.pk}-load-{n}",
+                    side=side,
+                    type="limit",
+                    price=price,
+                    qty=qty,
+                    filled_qty=Decimal(0) if is_open else qty,
+                    status="open" if is_open else "filled",
+                )  # fmt: skip
+            )
+        Order.objects.bulk_create(orders, batch_size=1000)
+        for n, order in enumerate(orders[:FILLS_PER_BOT]):
+            fills.append(
+                Fill(
+                    bot=bot,
+                    order=order,
+                    user=user,
+                    mode="paper",
+                    exchange="sandbox",
+                    account_key=f"paper-{bot.pk}",
+                    symbol=symbol,
+                    trade_id=f"t{n}",
+                    side=order.side,
+                    price=order.price,
+                    qty=order.qty,
+                    fee=(order.price * order.qty / 1000).quantize(Decimal("0.00000001")),
+                    fee_asset="USDT",
+                    liquidity="maker",
+                    executed_at=start + timedelta(minutes=5 * n),
+                    source="paper",
+                )  # fmt: skip
+            )
+        Fill.objects.bulk_create(fills, batch_size=1000)
+        bot_ledger_checkpoint(bot=bot)
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        BotPerformance.objects.bulk_create(
+            [
+                BotPerformance(
+                    bot=bot,
+                    at=now - timedelta(minutes=m),
+                    valuation_asset="USDT",
+                    total_value=Decimal(100000 + rng.uniform(-500, 500)).quantize(Decimal("0.01")),
+                    cash=Decimal(50000),
+                    crypto=Decimal(50000),
+                    trades=FILLS_PER_BOT,
+                )  # fmt: skip
+                for m in range(SNAPSHOT_MINUTES)
+            ],
+            batch_size=2000,
+        )
+    redis = _redis()
+    for symbol, price in prices.items():
+        value = f'{{"bid": "{price - 1}", "ask": "{price + 1}", "last": "{price}"}}'
+        redis.set(ticker_key("sandbox", symbol), value, ex=3600)
+    token = api_token_create(user=user, name="load", scope="read")[1]
+    client = Client()
+    client.force_login(user)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    from django.db import connections
+
+    connections.close_all()
+    return token, cookie
+
+
+def _serve() -> tuple[subprocess.Popen, int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+         "--port", str(port), "--lifespan", "off", "--no-access-log", "--backlog", "4096"],
+        cwd=ROOT, env=dict(os.environ), start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
+            return server, port
+        except Exception as exc:
+            if getattr(exc, "code", None) is not None:
+                return server, port
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("uvicorn did not start")
+
+
+async def _get(port: int, path: str, headers: str) -> int:
+    """One GET on a fresh connection; the status code."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Connection: close\r\n\r\n"
+        writer.write(request.encode())
+        await writer.drain()
+        status = int((await reader.readline()).split()[1])
+        while await reader.read(65536):
+            pass
+        return status
+    finally:
+        writer.close()
+
+
+async def _offer(port: int, path: str, headers: str, rate: int, seconds: float) -> dict:
+    loop = asyncio.get_running_loop()
+    results: list[tuple[float, bool]] = []
+    start = loop.time() + 0.05
+    total = int(rate * seconds)
+
+    async def one(at: float) -> None:
+        await asyncio.sleep(max(0.0, at - loop.time()))
+        try:
+            status = await asyncio.wait_for(_get(port, path, headers), TIMEOUT)
+            ok = 200 <= status < 300
+        except (TimeoutError, OSError, ValueError, IndexError):
+            ok = False
+        results.append((loop.time() - at, ok))
+
+    await asyncio.gather(*(one(start + i / rate) for i in range(total)))
+    elapsed = max(loop.time() - start, seconds)
+    ok = sorted(latency for latency, good in results if good)
+    return {
+        "ok": len(ok),
+        "errors": total - len(ok),
+        "rate": len(ok) / elapsed,
+        "p": [_quantile(ok, q) for q in (0.50, 0.95, 0.99)],
+    }
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+class Connections:
+    """Samples the bench database's connections in pg_stat_activity (this sampler excluded)."""
+
+    def __init__(self):
+        import psycopg
+
+        self.conn = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True)
+        self.name = urlparse(os.environ["DATABASE_URL"]).path.lstrip("/")
+        self.peak, self._stop = 0, threading.Event()
+
+    def now(self) -> int:
+        sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+        return self.conn.execute(sql, (self.name,)).fetchone()[0]
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.peak = max(self.peak, self.now())
+
+    def __enter__(self):
+        self.peak, self._stop = self.now(), threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def _ms(value: float | None) -> str:
+    return "     -" if value is None else f"{value * 1000:6.0f}"
+
+
+def _measure(name: str, rates: list[int], seconds: float, token: str, cookie: str, db) -> None:
+    path, auth = ENDPOINTS[name]
+    headers = f"Authorization: Bearer {token}\r\n" if auth == "token" else f"Cookie: {cookie}\r\n"
+    server, port = _serve()
+    try:
+        for _ in range(20):  # warm-up, not counted
+            asyncio.run(_get(port, path, headers))
+        for rate in rates:
+            with db:
+                figures = asyncio.run(_offer(port, path, headers, rate, seconds))
+            p50, p95, p99 = figures["p"]
+            print(
+                f"{name:>10} {rate:5d}/s  achieved {figures['rate']:6.1f}/s  "
+                f"p50 {_ms(p50)}  p95 {_ms(p95)}  p99 {_ms(p99)} ms  "
+                f"errors {figures['errors']:5d}/{figures['ok'] + figures['errors']:<5d}  "
+                f"peak db connections {db.peak}",
+                flush=True,
+            )
+        time.sleep(5)
+        print(f"{name:>10} db connections 5 s after the load: {db.now()}", flush=True)
+    finally:
+        server.terminate()
+        server.wait(15)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rates", default="50,100,200")
+    parser.add_argument("--only", default=",".join(ENDPOINTS))
+    args = parser.parse_args()
+    _setup()
+    token, cookie = _seed()
+    load = os.getloadavg()
+    print(
+        f"data: {BOTS} bots, {BOTS * FILLS_PER_BOT} fills, {BOTS * OPEN_ORDERS_PER_BOT} open "
+        f"orders, {BOTS * SNAPSHOT_MINUTES} snapshots; load average before "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores",
+        flush=True,
+    )
+    rates = [int(rate) for rate in args.rates.split(",")]
+    db = Connections()
+    for name in args.only.split(","):
+        _measure(name, rates, args.seconds, token, cookie, db)
+    load = os.getloadavg()
+    print(f"load average after {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
