@@ -1,6 +1,6 @@
 from django.urls import path
 
-from exchanges.api import views
+from exchanges.api import trade, views
 
 urlpatterns = [
     path("exchange-accounts/", views.exchange_account_list_api, name="exchanges-api-account-list"),
@@ -13,5 +13,15 @@ urlpatterns = [
         "exchange-accounts/<str:id>/disable/",
         views.exchange_account_disable_api,
         name="exchanges-api-account-disable",
+    ),
+    path(
+        "exchange-accounts/<str:id>/orders/",
+        trade.exchange_account_orders_api,
+        name="exchanges-api-account-orders",
+    ),
+    path(
+        "exchange-accounts/<str:id>/orders/<int:order_id>/cancel/",
+        trade.exchange_account_order_cancel_api,
+        name="exchanges-api-account-order-cancel",
     ),
 ]
