@@ -234,3 +234,69 @@ def test_real_money_by_hand_needs_a_live_account_and_two_factor_sign_in(alice):
         manual.manual_order_place(user=alice, account=account, **order)
     assert manual.manual_trading_refusal(account=account, second_factor_verified=True) == ""
     _nothing_written(account)
+
+
+def _committed_status_spy(settings, monkeypatch, *, lose_answer=False):
+    """Spy on the gateway's order creation: the status another connection sees at send time."""
+    import psycopg
+
+    from exchanges.gateway.ccxt_gateway import CcxtGateway
+    from exchanges.gateway.interface import ExchangeOrder
+    from tradecore.domain import OrderStatus
+
+    db = settings.DATABASES["default"]
+    other = psycopg.connect(
+        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"],
+        autocommit=True,
+    )  # fmt: skip
+    seen = []
+    original = CcxtGateway.create_order
+
+    async def spy(self, **kwargs):
+        row = other.execute(  # another connection sees only what is committed
+            "SELECT status FROM trading_order WHERE client_order_id = %s",
+            [kwargs["client_order_id"]],
+        ).fetchone()
+        seen.append(row[0] if row else None)
+        sent = await original(self, **kwargs)
+        if lose_answer:  # the exchange took it, the answer was lost on the way back
+            return ExchangeOrder(
+                kwargs["client_order_id"], kwargs["symbol"], kwargs["side"], kwargs["type"],
+                OrderStatus.UNKNOWN, kwargs["amount"], reason="read timed out",
+            )  # fmt: skip
+        return sent
+
+    monkeypatch.setattr(CcxtGateway, "create_order", spy)
+    return seen, other
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_order_row_is_committed_before_the_exchange_hears_of_it(
+    alice, live_account, settings, monkeypatch
+):
+    seen, other = _committed_status_spy(settings, monkeypatch)
+    account = live_account(alice)
+    order = manual.manual_order_place(
+        user=alice, account=account, symbol="BTC/USDT", side="buy", type="market", qty="0.01"
+    )
+    other.close()
+    assert seen == [Order.Status.NEW] and order.status == Order.Status.FILLED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_order_whose_answer_is_lost_is_unknown_never_resent_and_found_by_the_refresh(
+    alice, live_account, settings, monkeypatch
+):
+    seen, other = _committed_status_spy(settings, monkeypatch, lose_answer=True)
+    account = live_account(alice)
+    order = manual.manual_order_place(
+        user=alice, account=account, symbol="BTC/USDT", side="buy", type="market", qty="0.01"
+    )
+    assert order.status == Order.Status.UNKNOWN and seen == [Order.Status.NEW]
+    trades = _client(account).fetch_my_trades("BTC/USDT")
+    assert sum(t["amount"] for t in trades) == pytest.approx(0.01)  # sent once, filled once
+    manual.manual_panel_get(user=alice, account=account)  # the page's refresh
+    other.close()
+    order.refresh_from_db()
+    assert order.status == Order.Status.FILLED and len(seen) == 1
+    assert {f.trade_id for f in Fill.objects.filter(order=order)} == {str(t["id"]) for t in trades}

@@ -133,3 +133,27 @@ def test_another_accounts_order_id_is_404(alice, alice_client, live_account, san
     assert response.status_code == (405 if method == "get" else 404)
     order.refresh_from_db()
     assert order.status == Order.Status.OPEN
+
+
+def test_the_pages_that_show_bots_show_the_manual_record_with_its_fills(
+    alice, alice_client, live_account
+):
+    account = live_account(alice)
+    order = manual.manual_order_place(user=alice, account=account, **ORDER)
+    bot = order.bot
+    pages = [
+        reverse("home"),
+        reverse("trading:bot-list"),
+        reverse("trading:bot-detail", args=[bot.pk]),
+        reverse("trading:bot-chart", args=[bot.pk]),
+        reverse("trading:bot-trades", args=[bot.pk]),
+        reverse("portfolio:overview"),
+    ]
+    for url in pages:
+        assert alice_client.get(url).status_code == 200, url
+    detail = alice_client.get(reverse("trading:bot-detail", args=[bot.pk])).content.decode()
+    assert bot.name in detail and Fill.objects.get(order=order).trade_id in detail
+    started = alice_client.post(reverse("trading:bot-action", args=[bot.pk, "start"]))
+    assert started.status_code in (200, 302, 400)
+    bot.refresh_from_db()
+    assert bot.status == "stopped"
