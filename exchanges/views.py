@@ -55,12 +55,29 @@ def account_sandbox_create(request):
                 messages.error(request, error)
     else:
         funds = ", ".join(f"{amount:,f} {asset}" for asset, amount in opened.funds.items())
+        seen = opened.credited and _balances_store(opened.account)
         messages.success(
             request,
             f"Sandbox account '{opened.account.label}' created and funded with {funds}. "
-            "Use “Test connection” to see its balances on the sandbox exchange.",
+            + (
+                "The sandbox exchange reports these balances; they show on your dashboard."
+                if seen
+                else "The sandbox exchange credits them within seconds: “Test connection” "
+                "shows its balances."
+            ),
         )
     return redirect("exchanges:account-list")
+
+
+def _balances_store(account) -> bool:
+    """Fetch and keep the account's balances (the dashboard shows them); False on failure."""
+    from portfolio.services import exchange_balances_refresh
+
+    try:
+        exchange_balances_refresh(account=account)
+    except Exception:  # the sandbox went away just now: the message says to test later
+        return False
+    return True
 
 
 @never_cache

@@ -98,6 +98,39 @@ def sandbox_venue_check(*, venue: str) -> None:
 class SandboxAccount:
     account: object  # exchanges.models.ExchangeAccount
     funds: dict[str, Decimal]
+    credited: bool  # the running sandbox already shows the funds to the new key
+
+
+# The running sandbox reads new keys and deposits about once a second (exchanges.sandbox.store).
+CREDIT_WAIT_SECONDS = 10
+
+
+def sandbox_credit_await(
+    *, venue: str, api_key: str, secret: str, funds: dict[str, Decimal], timeout: float
+) -> bool:
+    """Ask the sandbox with the new key until it shows `funds`; False if not within `timeout`.
+
+    With the plain key, not the account's gateway: until the sandbox has read the new key it
+    answers "invalid API key", which the gateway would take as a revoked key and disable the
+    account for."""
+    import time
+
+    from exchanges.gateway.clients import sync_client
+
+    client = sync_client(venue, api_key=api_key, secret=secret, timeout_ms=PING_TIMEOUT_MS)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            totals = client.fetch_balance().get("total", {})
+        except Exception:  # not read yet (invalid key), or a moment's hiccup: ask again
+            totals = {}
+        if all(Decimal(str(totals.get(a) or 0)) >= amount for a, amount in funds.items()):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+        # a client that has seen "invalid key" may back off on its own: use a fresh one
+        client = sync_client(venue, api_key=api_key, secret=secret, timeout_ms=PING_TIMEOUT_MS)
 
 
 def sandbox_account_open(*, user, venue: str = "", ip: str | None = None) -> SandboxAccount:
@@ -105,7 +138,8 @@ def sandbox_account_open(*, user, venue: str = "", ip: str | None = None) -> San
     user has no account on) and a paper exchange account holding its key, sealed as usual.
 
     One sandbox account per user and venue: a second request for the same venue raises
-    ValidationError naming the account that exists, and changes nothing.
+    ValidationError naming the account that exists, and changes nothing. Returns once the
+    sandbox shows the funds to the new key (or after CREDIT_WAIT_SECONDS, `credited` False).
     """
     from django.contrib.auth import get_user_model
 
@@ -135,7 +169,9 @@ def sandbox_account_open(*, user, venue: str = "", ip: str | None = None) -> San
                 }
             )
         name = f"user{user.pk}-{venue}-{secrets.token_hex(3)}"
-        issued = sandbox_user_create(name=name)
+        # the sandbox is a loopback test exchange: its key is reported IP-restricted, as a
+        # real key given to Peregrine should be, so the new account starts without a warning
+        issued = sandbox_user_create(name=name, ip_restrict=True)
         funds = sandbox_fund_start(name=name, venue=venue)
         label = f"Sandbox ({venue})"
         taken = set(ExchangeAccount.objects.filter(user_id=user.pk).values_list("label", flat=True))
@@ -151,4 +187,11 @@ def sandbox_account_open(*, user, venue: str = "", ip: str | None = None) -> San
             secret=issued.secret,
             ip=ip,
         )
-    return SandboxAccount(account, funds)
+    credited = sandbox_credit_await(
+        venue=venue,
+        api_key=issued.api_key,
+        secret=issued.secret,
+        funds=funds,
+        timeout=CREDIT_WAIT_SECONDS,
+    )
+    return SandboxAccount(account, funds, credited)

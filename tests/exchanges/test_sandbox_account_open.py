@@ -1,11 +1,13 @@
 """ "Create a funded sandbox account": one POST gives a new user a funded sandbox exchange user
 and the paper exchange account holding its key, against a real sandbox server."""
 
+import threading
 from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.test import Client
 
 from exchanges.models import ExchangeAccount
@@ -14,23 +16,34 @@ from exchanges.sandbox.services import START_FUNDS
 from exchanges.sandbox.store import DatabaseSync
 from exchanges.services.connection import exchange_account_test_connection
 from exchanges.services.credentials import exchange_account_credentials
+from portfolio.models import ExchangeBalance
 from tests.conftest import free_port
 
 URL = "/exchanges/accounts/sandbox/"
 
 
 @pytest.fixture
-def running(sandbox_server, sandbox_url, settings):
+def running(sandbox_server, sandbox_url, settings, transactional_db):
+    """The sandbox server, kept in step with the database as the sandbox_exchange command
+    keeps it (keys and deposits read every 0.1 s here, every second there)."""
     settings.PEREGRINE_SANDBOX_URL = sandbox_url
     settings.PEREGRINE_SANDBOX_VENUES = ["sandbox", "sandbox-b"]
-    return sandbox_server
+    stop = threading.Event()
 
+    def follow():
+        sync = DatabaseSync(sandbox_server)
+        try:
+            while not stop.wait(0.1):
+                keys, deposits = sync._read()
+                sandbox_server.call(sync.apply, keys, deposits)
+        finally:
+            connection.close()
 
-def _sync(server) -> None:
-    """What the running sandbox_exchange command does every second."""
-    sync = DatabaseSync(server)
-    keys, deposits = sync._read()
-    server.call(sync.apply, keys, deposits)
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    yield sandbox_server
+    stop.set()
+    thread.join(10)
 
 
 def _messages(response) -> str:
@@ -45,6 +58,7 @@ def test_one_post_gives_a_funded_account_whose_key_trades_on_the_sandbox(
     assert response.status_code == 200
     text = _messages(response)
     assert "Sandbox account 'Sandbox (sandbox)' created and funded with 10,000 USDT" in text
+    assert "The sandbox exchange reports these balances" in text
     account = ExchangeAccount.objects.get(user=alice)
     assert (account.exchange, account.mode, account.status) == ("sandbox", "paper", "active")
     # stored sealed like any key: the ciphertext is not the key
@@ -53,9 +67,12 @@ def test_one_post_gives_a_funded_account_whose_key_trades_on_the_sandbox(
     deposits = SandboxDeposit.objects.filter(user__api_keys__api_key=key.api_key)
     assert {d.asset: d.amount for d in deposits} == START_FUNDS
     assert {d.venue for d in deposits} == {"sandbox"}
-    _sync(running)
+    # fetched through the account's own key and kept as its balances (the dashboard shows them)
+    stored = ExchangeBalance.objects.filter(account=account)
+    assert {b.asset: b.total for b in stored} == START_FUNDS
     report = exchange_account_test_connection(account=account)
     assert report.ok, report.error
+    assert report.warnings == []  # a trade-only, IP-restricted key: nothing to warn about
     assert report.balances == {a: Decimal(v) for a, v in START_FUNDS.items()}
     # the page lists it and now offers the next venue
     html = alice_client.get("/exchanges/accounts/").content.decode()
