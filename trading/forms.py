@@ -93,6 +93,46 @@ class BotFormState:
         return [message for key, message in self.errors.items() if key not in self.placed]
 
 
+# The name of each input the bot services report errors for, as the list on top says it.
+FIELD_LABELS = {
+    "name": ("Name", "id_name"),
+    "strategy": ("Strategy", "id_strategy"),
+    "symbols": ("Markets", "id_symbols"),
+    "budget": ("Budget", "id_budget"),
+    "start_inventory": ("Start inventory", "id_start_inventory"),
+    "paper_balances": ("Start inventory", "id_start_inventory"),
+    "mode": ("Mode", "bot-mode"),
+    "confirm_live": ("Live confirmation", "id_confirm_live"),
+    "on_breach": ("On a breach", "id_on_breach"),
+    "timer_ms": ("Strategy timer", "id_timer_ms"),
+    "venues": ("Exchange", "id_venue_0"),
+    "params": ("Strategy parameters", "bot-params"),
+    "risk_limits": ("Risk limits", "bot-risk"),
+}
+
+
+def _humanize(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def error_summary(errors: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(label, message, id of the input) for every error, for the list on top of the form;
+    an error that belongs to no input has an empty label and id."""
+    summary = []
+    for key, message in errors.items():
+        head, _, rest = key.partition(".")
+        if head == "params" and rest and rest != "params":
+            label, anchor = _humanize(rest), "id_params_" + re.sub(r"[^a-zA-Z0-9_]", "_", rest)
+        elif head == "risk_limits" and rest:
+            label, anchor = _humanize(rest), f"id_risk_{rest}"
+        elif head == "venues" and rest.isdigit():
+            label, anchor = f"Exchange {int(rest) + 1}", f"id_venue_{rest}"
+        else:
+            label, anchor = FIELD_LABELS.get(head, ("", ""))
+        summary.append((label, message, anchor))
+    return summary
+
+
 def errors_from(exc: ValidationError) -> dict[str, str]:
     """A service's ValidationError as {service key: one message}."""
     if not hasattr(exc, "error_dict"):
@@ -130,7 +170,8 @@ def param_inputs(schema: dict, *, values: dict, state: BotFormState, skip=()) ->
                 kind=kind,
                 value=bool(value) if kind == "boolean" else ("" if value is None else value),
                 help=spec.get("description", ""),
-                placeholder="" if default is None else str(default),
+                # shown only when the input is emptied, which means "the default"
+                placeholder="" if default is None else f"default {default}",
                 choices=tuple(spec.get("enum", ())),
                 minimum=spec.get("minimum", spec.get("exclusiveMinimum")),
                 maximum=spec.get("maximum"),
@@ -221,7 +262,8 @@ def _venue(value: str, accounts: dict) -> dict | None:
 
 
 def venue_options(accounts, exchanges) -> dict:
-    """The choices of a venue select: the user's accounts, and exchanges for paper trading."""
+    """The choices of a venue select: the user's accounts first, then the exchanges a paper bot
+    can trade on without one (see trading.selectors.paper_exchange_choices)."""
     return {
         "accounts": [
             (
@@ -259,7 +301,7 @@ def risk_inputs(*, values: dict, state: BotFormState) -> list[Input]:
                 else "decimal",
                 value=values.get(name, ""),
                 help=help_text,
-                placeholder=f"{default} (default)" if default is not None else "off",
+                placeholder=f"default {default}" if default is not None else "off",
                 error=state.error(f"risk_limits.{name}"),
             )
         )

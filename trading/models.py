@@ -13,6 +13,12 @@ from django.db import models
 
 MONEY = {"max_digits": 36, "decimal_places": 18}
 
+# What a bot's budget means, in one wording for the form, the API and the bot page.
+BUDGET_HELP = (
+    "The quote amount the bot manages (e.g. USDT): its exposure, position plus open orders, "
+    "is capped at the max exposure fraction of it; a paper bot starts with it as cash."
+)
+
 
 class Bot(models.Model):
     """One user's bot: a catalog strategy with its parameters, venues, mode, budget and limits."""
@@ -106,6 +112,13 @@ class Bot(models.Model):
     @property
     def symbol(self) -> str:
         return self.symbols[0] if self.symbols else ""
+
+    @property
+    def quote_asset(self) -> str:
+        """The quote currency of its first market: the unit of its budget."""
+        return self.symbol.partition("/")[2]
+
+    budget_help = BUDGET_HELP
 
     @property
     def client_id_prefix(self) -> str:

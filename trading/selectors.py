@@ -284,3 +284,28 @@ def bot_trade_list(*, user, bot: Bot, limit: int = 50) -> list[TradeLine]:
         if len(lines) > limit:
             lines.pop(0)
     return lines[::-1]
+
+
+def _exchange_name(exchange_id: str) -> str:
+    import ccxt
+
+    try:
+        return getattr(ccxt, exchange_id)().name or exchange_id
+    except Exception:  # an id ccxt cannot build offline: its id is its name
+        return exchange_id
+
+
+def paper_exchange_choices(*, selected=()) -> list[tuple[str, str]]:
+    """Where a paper bot can trade without an exchange account of the user's: the platform's
+    sandbox venues, and the exchanges whose markets are collected (public prices to fill
+    against); not every ccxt id. An exchange in `selected` (posted before) stays listed."""
+    from exchanges import registry
+    from marketdata.models import Instrument
+
+    sandbox = [(venue, f"Peregrine sandbox ({venue})") for venue in registry.sandbox_venues()]
+    collected = set(Instrument.objects.values_list("exchange", flat=True).distinct())
+    others = sorted(
+        (collected | {e for e in selected if registry.is_supported(e)})
+        - set(registry.sandbox_venues())
+    )
+    return sandbox + [(eid, f"{_exchange_name(eid)} — public prices") for eid in others]

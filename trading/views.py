@@ -16,13 +16,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.security import has_recent_auth
-from exchanges.registry import exchange_choices
 from exchanges.selectors import exchange_account_list
 from portfolio.valuation import bots_valuation
 from strategies.selectors import strategy_catalog, strategy_get
 from trading import forms, selectors
 from trading.live import bot_sections_context
-from trading.models import Bot
+from trading.models import BUDGET_HELP, Bot
 from trading.services import bots as bot_services
 
 DEFAULT_STRATEGY = "pure_market_making"
@@ -130,12 +129,22 @@ def _params_context(*, entry, state, param_values: dict) -> dict:
     }
 
 
+def _posted_exchanges(values: dict) -> list[str]:
+    return [
+        value.removeprefix(forms.EXCHANGE)
+        for key, value in values.items()
+        if key.startswith("venue_") and isinstance(value, str) and value.startswith(forms.EXCHANGE)
+    ]
+
+
 def _strategy_context(*, entry, state, param_values: dict, accounts) -> dict:
     """The strategy-dependent part of the bot form: its venues and its parameters."""
     return {
         **_params_context(entry=entry, state=state, param_values=param_values),
         "venue_slots": forms.venue_slots(entry, values=state.values, state=state),
-        "venue_options": forms.venue_options(accounts, exchange_choices()),
+        "venue_options": forms.venue_options(
+            accounts, selectors.paper_exchange_choices(selected=_posted_exchanges(state.values))
+        ),
     }
 
 
@@ -167,6 +176,8 @@ def _form_context(request, *, state, risk_values: dict, **context) -> dict:
         ),
     )
     context["general_errors"] = state.general_errors
+    context["error_summary"] = forms.error_summary(state.errors)
+    context["budget_help"] = BUDGET_HELP
     return context
 
 

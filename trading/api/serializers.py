@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from trading.models import Bot, BotEvent, Fill, KillSwitch, Order, Signal
+from trading.models import BUDGET_HELP, Bot, BotEvent, Fill, KillSwitch, Order, Signal
 
 
 class BotVenueOutputSerializer(serializers.Serializer):
@@ -36,6 +36,7 @@ class BotOutputSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {"budget": {"help_text": BUDGET_HELP}}
 
 
 class BotVenueInputSerializer(serializers.Serializer):
@@ -50,7 +51,7 @@ class BotCreateInputSerializer(serializers.Serializer):
     params = serializers.DictField(required=False)
     symbols = serializers.ListField(child=serializers.CharField(max_length=32), min_length=1)
     venues = BotVenueInputSerializer(many=True)
-    budget = serializers.DecimalField(max_digits=36, decimal_places=18)
+    budget = serializers.DecimalField(max_digits=36, decimal_places=18, help_text=BUDGET_HELP)
     mode = serializers.ChoiceField(choices=Bot.Mode.choices, default=Bot.Mode.PAPER)
     risk_limits = serializers.DictField(required=False)
     on_breach = serializers.ChoiceField(choices=Bot.OnBreach.choices, default=Bot.OnBreach.PAUSE)
