@@ -196,14 +196,13 @@ class RealizedCostAdmin(_ReadOnly):
         "symbol",
         "liquidity_label",
         "users",
-        "fills",
-        "notional",
         "fee_rate_bp",
         "slippage",
-        "window_start",
+        "fills",
+        "notional_quote",
+        "window",
         "computed_at",
     ]
-    list_filter = ["exchange", "liquidity"]
     search_fields = ["exchange", "symbol"]
 
     def get_queryset(self, request):
@@ -214,6 +213,16 @@ class RealizedCostAdmin(_ReadOnly):
     @admin.display(description="liquidity", ordering="liquidity")
     def liquidity_label(self, obj: RealizedCost) -> str:
         return obj.liquidity or "unknown"
+
+    @admin.display(description="notional (quote)", ordering="notional")
+    def notional_quote(self, obj: RealizedCost) -> str:
+        from portfolio.templatetags.money import money
+
+        return money(obj.notional)
+
+    @admin.display(description="window")
+    def window(self, obj: RealizedCost) -> str:
+        return f"{(obj.window_end - obj.window_start).days} days"
 
     @admin.display(description="fee (bp)", ordering="fee_rate")
     def fee_rate_bp(self, obj: RealizedCost) -> str:
