@@ -1,7 +1,30 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import ApiToken, SecondFactorThrottle, User, UserSession
+from accounts.models import ApiToken, AuthenticatorDevice, SecondFactorThrottle, User, UserSession
+
+# django-otp's own device admin shows the seed and its QR code; operators get the one below
+if admin.site.is_registered(TOTPDevice):
+    admin.site.unregister(TOTPDevice)
+
+
+@admin.register(AuthenticatorDevice)
+class AuthenticatorDeviceAdmin(admin.ModelAdmin):
+    """Operators see who has an authenticator app and may remove one (a user who lost the
+    phone and the backup codes); the seed is never shown and cannot be set here."""
+
+    list_display = ["user", "name", "confirmed", "created_at", "last_used_at"]
+    list_filter = ["confirmed"]
+    search_fields = ["user__email"]
+    fields = ["user", "name", "confirmed", "created_at", "last_used_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(User)

@@ -1,6 +1,7 @@
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django_otp.models import Device
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 
 class EmailUserManager(UserManager):
@@ -86,6 +87,39 @@ class BackupCodeDevice(Device):
         from accounts.backup_codes import backup_code_consume
 
         return backup_code_consume(device=self, code=str(token))
+
+
+class TOTPSecret(models.Model):
+    """The seed of an authenticator app, sealed (exchanges/crypto.py envelope: AES-256-GCM under a
+    data key wrapped by the newest master key, bound to the device row and its user).
+
+    The device's own `key` column never holds the seed: it holds `accounts.totp_seeds.SEALED`,
+    which is not hex, so the plain django-otp model cannot compute codes from a database dump or
+    from the column (`bin_key` raises). `AuthenticatorDevice` reads the seed from here.
+    """
+
+    device = models.OneToOneField(
+        TOTPDevice, on_delete=models.CASCADE, primary_key=True, related_name="sealed_seed"
+    )
+    sealed = models.TextField()
+
+    def __str__(self) -> str:
+        return f"sealed seed of device {self.device_id}"
+
+
+class AuthenticatorDevice(TOTPDevice):
+    """The TOTP device as Peregrine verifies it: its seed opened from `TOTPSecret` when needed
+    (the plain model's `key` column holds only a marker)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "authenticator app"
+
+    @property
+    def bin_key(self) -> bytes:
+        from accounts.totp_seeds import seed_bytes
+
+        return seed_bytes(self)
 
 
 class BackupCode(models.Model):

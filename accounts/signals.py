@@ -5,9 +5,12 @@ from __future__ import annotations
 from allauth.account import signals as allauth_signals
 from django.conf import settings
 from django.contrib.auth import signals as auth_signals
-from django.db.models.signals import post_save
+from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import totp_seeds
+from accounts.models import AuthenticatorDevice
 from accounts.security import client_ip, recent_auth_record
 from accounts.services.sessions import user_session_forget, user_session_touch
 from compliance.services import audit_record
@@ -91,3 +94,16 @@ def on_operator_created(sender, instance, created, **kwargs):
         EmailAddress.objects.get_or_create(
             user=instance, email=instance.email, defaults={"verified": True, "primary": True}
         )
+
+
+# --- authenticator seeds are sealed whatever saves a device (accounts/totp_seeds.py) ----------
+@receiver(pre_save, sender=TOTPDevice)
+@receiver(pre_save, sender=AuthenticatorDevice)
+def totp_seed_take_out(sender, instance, **kwargs):
+    totp_seeds.before_save(instance)
+
+
+@receiver(post_save, sender=TOTPDevice)
+@receiver(post_save, sender=AuthenticatorDevice)
+def totp_seed_seal(sender, instance, **kwargs):
+    totp_seeds.after_save(instance)

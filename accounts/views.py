@@ -20,10 +20,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import selectors
 from accounts.forms import ApiTokenForm, CodeForm, ConfirmIdentityForm
+from accounts.models import AuthenticatorDevice
 from accounts.security import client_ip, has_recent_auth, recent_auth_record, require_recent_auth
 from accounts.services import sessions as session_services
 from accounts.services import tokens as token_services
@@ -149,7 +149,7 @@ def security(request):
     return render(request, "accounts/security.html", context)
 
 
-def _qr_svg(device: TOTPDevice) -> str:
+def _qr_svg(device: AuthenticatorDevice) -> str:
     image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
     return image.to_string(encoding="unicode")
 
@@ -163,7 +163,7 @@ def two_factor_setup(request):
         return redirect("accounts:security")
     # a reload keeps the key the user may already have scanned; a stale one is replaced
     fresh_since = timezone.now() - timedelta(minutes=15)
-    device = TOTPDevice.objects.filter(
+    device = AuthenticatorDevice.objects.filter(
         user=request.user, confirmed=False, created_at__gte=fresh_since
     ).first()
     if device is None:

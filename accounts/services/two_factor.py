@@ -8,10 +8,9 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.backup_codes import backup_codes_generate, normalize
-from accounts.models import BackupCodeDevice, SecondFactorThrottle
+from accounts.models import AuthenticatorDevice, BackupCodeDevice, SecondFactorThrottle
 from accounts.notifications import security_notice_send
 from compliance.services import audit_record
 
@@ -27,7 +26,7 @@ class VerifyResult:
 
 def two_factor_enabled(user) -> bool:
     """True if the user has a confirmed authenticator app."""
-    return TOTPDevice.objects.filter(user_id=user.pk, confirmed=True).exists()
+    return AuthenticatorDevice.objects.filter(user_id=user.pk, confirmed=True).exists()
 
 
 def _locked_until(throttle: SecondFactorThrottle) -> datetime | None:
@@ -38,12 +37,12 @@ def _locked_until(throttle: SecondFactorThrottle) -> datetime | None:
     return throttle.last_failure_at + timedelta(seconds=seconds)
 
 
-def _match(user, code: str, device: TOTPDevice | None):
+def _match(user, code: str, device: AuthenticatorDevice | None):
     digits = code.replace(" ", "")
     if device is not None:  # enrolment: only the device being confirmed counts
         return device if digits.isdigit() and device.verify_token(digits) else None
     if digits.isdigit() and len(digits) == 6:
-        for totp in TOTPDevice.objects.filter(user_id=user.pk, confirmed=True):
+        for totp in AuthenticatorDevice.objects.filter(user_id=user.pk, confirmed=True):
             if totp.verify_token(digits):  # one step either side; last_t rejects a replay
                 return totp
         return None
@@ -54,7 +53,7 @@ def _match(user, code: str, device: TOTPDevice | None):
 
 
 def second_factor_verify(
-    *, user, code: str, ip: str | None = None, device: TOTPDevice | None = None
+    *, user, code: str, ip: str | None = None, device: AuthenticatorDevice | None = None
 ) -> VerifyResult:
     """Check a TOTP or backup code under a per-account lock; every failure is counted."""
     with transaction.atomic():
@@ -83,21 +82,22 @@ def second_factor_verify(
         return VerifyResult(ok=False, locked_until=_locked_until(throttle))
 
 
-def totp_enrolment_start(*, user) -> TOTPDevice:
+def totp_enrolment_start(*, user) -> AuthenticatorDevice:
     """A fresh unconfirmed authenticator device (replacing any earlier unconfirmed one)."""
-    TOTPDevice.objects.filter(user_id=user.pk, confirmed=False).delete()
-    return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+    AuthenticatorDevice.objects.filter(user_id=user.pk, confirmed=False).delete()
+    return AuthenticatorDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
 
 
 def totp_enrolment_confirm(
-    *, user, device: TOTPDevice, code: str, ip: str | None = None
+    *, user, device: AuthenticatorDevice, code: str, ip: str | None = None
 ) -> list[str] | None:
     """Confirm the device with its first code; return the ten backup codes, or None if wrong."""
     result = second_factor_verify(user=user, code=code, ip=ip, device=device)
     if not result.ok:
         return None
     with transaction.atomic():
-        TOTPDevice.objects.filter(user_id=user.pk, confirmed=True).exclude(pk=device.pk).delete()
+        others = AuthenticatorDevice.objects.filter(user_id=user.pk, confirmed=True)
+        others.exclude(pk=device.pk).delete()
         device.confirmed = True
         device.save(update_fields=["confirmed"])
         codes = _backup_codes_replace(user)
@@ -143,7 +143,7 @@ def two_factor_disable(*, user, code: str, ip: str | None = None) -> bool:
     if not second_factor_verify(user=user, code=code, ip=ip).ok:
         return False
     with transaction.atomic():
-        TOTPDevice.objects.filter(user_id=user.pk).delete()
+        AuthenticatorDevice.objects.filter(user_id=user.pk).delete()
         BackupCodeDevice.objects.filter(user_id=user.pk).delete()
         audit_record(actor=user, action="two_factor.disable", ip=ip)
         security_notice_send(

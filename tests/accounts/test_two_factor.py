@@ -9,7 +9,7 @@ from django.db import connection, connections
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import BackupCode, SecondFactorThrottle, UserSession
+from accounts.models import AuthenticatorDevice, BackupCode, SecondFactorThrottle, UserSession
 from accounts.services.two_factor import (
     second_factor_verify,
     totp_enrolment_confirm,
@@ -25,7 +25,7 @@ def _login_with_password(client, email, password):
 def test_setup_page_shows_qr_and_manual_key(alice_client):
     response = alice_client.get(reverse("accounts:two-factor-setup"))
     assert response.status_code == 200
-    device = TOTPDevice.objects.get(user__email="alice@example.com", confirmed=False)
+    device = AuthenticatorDevice.objects.get(user__email="alice@example.com", confirmed=False)
     body = response.content.decode()
     assert "<svg" in body
     from base64 import b32encode
@@ -46,7 +46,7 @@ def test_setup_confirmed_by_first_code_shows_ten_hashed_backup_codes_once(
     alice, alice_client, totp_code, django_capture_on_commit_callbacks
 ):
     alice_client.get(reverse("accounts:two-factor-setup"))
-    device = TOTPDevice.objects.get(user=alice, confirmed=False)
+    device = AuthenticatorDevice.objects.get(user=alice, confirmed=False)
     with django_capture_on_commit_callbacks(execute=True):
         response = alice_client.post(
             reverse("accounts:two-factor-setup"), {"code": totp_code(device)}
@@ -227,9 +227,9 @@ def test_anonymous_admin_goes_to_the_normal_login(client, db):
 
 def test_reloading_setup_keeps_the_key_already_shown(alice, alice_client):
     alice_client.get(reverse("accounts:two-factor-setup"))
-    first = TOTPDevice.objects.get(user=alice, confirmed=False).key
+    first = AuthenticatorDevice.objects.get(user=alice, confirmed=False).bin_key
     alice_client.get(reverse("accounts:two-factor-setup"))
-    assert TOTPDevice.objects.get(user=alice, confirmed=False).key == first
+    assert AuthenticatorDevice.objects.get(user=alice, confirmed=False).bin_key == first
 
 
 def test_regenerating_backup_codes_needs_recent_auth_and_replaces_the_old(alice, alice_otp_client):

@@ -1,5 +1,5 @@
-"""Re-wrap every stored secret (exchange credentials, notification destinations) under the
-newest master key.
+"""Re-wrap every stored secret (exchange credentials, notification destinations, authenticator
+seeds) under the newest master key.
 
 Add a new key at the end of PEREGRINE_MASTER_KEYS (or its _FILE), run this command, then remove
 the old keys. With --drop-old the command checks that nothing still needs an old key and, when
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.totp_seeds import totp_sealed_key_ids_in_use, totp_seed_rewrap_all
 from exchanges.services.credentials import (
     exchange_account_rewrap_all,
     keyring,
@@ -43,7 +44,13 @@ class Command(BaseCommand):
         )
         channels = notification_channel_rewrap_all()
         self.stdout.write(f"Re-wrapped {channels} notification destination(s).")
-        in_use = sealed_key_ids_in_use() | notification_sealed_key_ids_in_use()
+        seeds = totp_seed_rewrap_all()
+        self.stdout.write(f"Re-wrapped {seeds} authenticator seed(s).")
+        in_use = (
+            sealed_key_ids_in_use()
+            | notification_sealed_key_ids_in_use()
+            | totp_sealed_key_ids_in_use()
+        )
         if in_use - {ring.newest.key_id}:
             raise CommandError(f"Secrets still wrapped by old keys: {sorted(in_use)}")
         old = [key_id for key_id in ring.key_ids if key_id != ring.newest.key_id]
