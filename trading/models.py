@@ -20,6 +20,17 @@ BUDGET_HELP = (
 )
 
 
+def _plain(value) -> str:
+    """A decimal string without trailing zeros (0.500 -> 0.5)."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return f"{number.normalize():f}" if number else "0"
+
+
 class Bot(models.Model):
     """One user's bot: a catalog strategy with its parameters, venues, mode, budget and limits."""
 
@@ -119,6 +130,40 @@ class Bot(models.Model):
         return self.symbol.partition("/")[2]
 
     budget_help = BUDGET_HELP
+
+    @property
+    def quoting_note(self) -> str:
+        """Why a running market maker quotes fewer orders than configured, in words, from the
+        `held_back` of its last checkpoint (tradecore's PureMarketMakingStrategy)."""
+        if self.status != self.Status.RUNNING or not isinstance(self.strategy_state, dict):
+            return ""
+        held_back = self.strategy_state.get("held_back") or {}
+        levels = int((self.params or {}).get("order_levels") or 1)
+        sentences = []
+        for side, other in (("sell", "bids"), ("buy", "asks")):
+            info = held_back.get(side)
+            if not isinstance(info, dict):
+                continue
+            asset, held = info.get("asset", ""), _plain(info.get("held"))
+            needed, count = _plain(info.get("needed")), int(info.get("levels") or 0)
+            if count >= levels and side == "sell":
+                sentences.append(
+                    f"Quoting {other} only: the bot holds {held} {asset}, and an ask needs "
+                    f"{needed} {asset}. Its asks start once a bid fills"
+                    + (" (or give a new paper bot a start inventory)." if not self.is_live else ".")
+                )
+            elif count >= levels:
+                sentences.append(
+                    f"Quoting {other} only: the bot holds {held} {asset}, and a bid needs "
+                    f"{needed} {asset}. Its bids start again once an ask fills."
+                )
+            else:
+                word = "ask" if side == "sell" else "bid"
+                sentences.append(
+                    f"{count} of {levels} {word} levels held back: the bot holds {held} "
+                    f"{asset}, the next {word} needs {needed} {asset}."
+                )
+        return " ".join(sentences)
 
     @property
     def client_id_prefix(self) -> str:
@@ -426,7 +471,7 @@ class RealizedCost(models.Model):
     One row per (exchange, symbol, liquidity) over a rolling window, written by the fee
     intelligence refresh (trading.services.realized_costs). A row holds aggregates only, never a
     user, bot, order or trade id, and exists only when at least FEE_INTELLIGENCE_MIN_USERS (>= 5)
-    distinct users contributed fills.
+    distinct users contributed fills and none of them dominates the notional.
     """
 
     exchange = models.CharField(max_length=64)

@@ -150,6 +150,28 @@ def test_the_taker_fee_to_plan_with_is_the_worse_of_published_and_realized(users
     )
 
 
+def test_a_market_one_user_dominates_is_not_shown(users, exchange):
+    for user in users[:4]:
+        fill(user, exchange, "buy", "1", "100", fee="0.1")
+    fill(users[4], exchange, "buy", "4.1", "100", fee="0.82")  # 410 of 810: over half
+    realized_costs_refresh()
+    assert realized_costs(exchange, "BTC/USDT") is None
+    fill(users[5], exchange, "buy", "1", "100", fee="0.1")  # 410 of 910: under half
+    realized_costs_refresh()
+    assert realized_costs(exchange, "BTC/USDT").users == 6
+
+
+def test_a_figure_fewer_than_k_users_measure_is_left_empty(users, exchange):
+    for user in users[:4]:
+        fill(user, exchange, "buy", "1", "101", fee="0.0001", fee_asset="BNB")
+    fill(users[4], exchange, "buy", "1", "101", fee="0.101", reference=None)
+    realized_costs_refresh()
+    costs = realized_costs(exchange, "BTC/USDT")
+    assert (costs.users, costs.fills) == (5, 5)
+    # only users[4]'s fee can be valued, only the four others' orders have a reference price
+    assert costs.fee_rate is None and costs.slippage_bp is None
+
+
 def test_stored_rows_name_no_user_bot_order_or_trade(users, exchange):
     fills = four_users(users, exchange) + [fill(users[4], exchange, "buy", "1", "100", fee="0.1")]
     realized_costs_refresh_task()  # the beat task runs the same refresh

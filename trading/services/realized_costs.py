@@ -7,15 +7,19 @@ as BNB cannot be valued here and leave their fill out of the rate) and the notio
 slippage in bp versus the order's reference price (the book's mid when it was decided; buys
 pay above it, sells below it, both counted positive).
 
-Only markets with at least k = FEE_INTELLIGENCE_MIN_USERS distinct users are stored, and the
-stored rows hold aggregates only; a refresh replaces the whole set, so a market that fell below
-k disappears. Paper fills are left out: the simulator charges the published fee and fills at its
-own book, so they would only echo the fee schedule back.
+Only markets with at least k = FEE_INTELLIGENCE_MIN_USERS distinct users, none of whom makes up
+more than MAX_USER_SHARE of the notional, are stored; the fee rate and the slippage are each
+held to the same rule over the fills they are measured on (a slippage that only one user's
+orders could measure is left empty). The stored rows hold aggregates only; a refresh replaces
+the whole set, so a market that fell below the rule disappears. Paper fills are left out: the
+simulator charges the published fee and fills at its own book, so they would only echo the fee
+schedule back.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -25,6 +29,9 @@ from trading.models import RealizedCost
 from trading.realized_costs import min_users
 
 DEFAULT_WINDOW_DAYS = 30
+# The largest user's part of a figure's notional above which the figure is suppressed: with
+# one trader dominating, five users' "aggregate" would be that trader's own fee tier.
+MAX_USER_SHARE = Decimal("0.5")
 
 # Fee valued in quote, for fills whose fee asset is the quote or the base (or with no fee).
 _FEE_QUOTE = """CASE
@@ -37,21 +44,33 @@ _SLIPPAGE = (
     "(CASE WHEN f.side = 'buy' THEN f.price - o.reference_price "
     "ELSE o.reference_price - f.price END) / o.reference_price"
 )
+# One row per user and market first, so that every figure can be held to the rule: a figure
+# is published only when k users contribute to it and none of them makes up more than
+# MAX_USER_SHARE of its notional (else the "aggregate" is one user's own rate).
 _AGGREGATE = f"""
-SELECT f.exchange, f.symbol, f.liquidity,
-       COUNT(DISTINCT f.user_id),
-       COUNT(*),
-       SUM(f.price * f.qty),
-       SUM({_FEE_QUOTE}),
-       SUM(CASE WHEN ({_FEE_QUOTE}) IS NOT NULL THEN f.price * f.qty END),
-       COUNT({_FEE_QUOTE}),
-       SUM(CASE WHEN {_HAS_REFERENCE} THEN f.price * f.qty * {_SLIPPAGE} END),
-       SUM(CASE WHEN {_HAS_REFERENCE} THEN f.price * f.qty END),
-       COUNT(CASE WHEN {_HAS_REFERENCE} THEN 1 END)
-FROM trading_fill f JOIN trading_order o ON o.id = f.order_id
-WHERE f.mode = 'live' AND f.executed_at >= %s AND f.executed_at < %s
-GROUP BY f.exchange, f.symbol, f.liquidity
-HAVING COUNT(DISTINCT f.user_id) >= %s
+WITH per_user AS (
+    SELECT f.exchange, f.symbol, f.liquidity, f.user_id,
+           COUNT(*) AS fills,
+           SUM(f.price * f.qty) AS notional,
+           SUM({_FEE_QUOTE}) AS fee,
+           SUM(CASE WHEN ({_FEE_QUOTE}) IS NOT NULL THEN f.price * f.qty END) AS fee_notional,
+           COUNT({_FEE_QUOTE}) AS fee_fills,
+           SUM(CASE WHEN {_HAS_REFERENCE} THEN f.price * f.qty * {_SLIPPAGE} END) AS slip,
+           SUM(CASE WHEN {_HAS_REFERENCE} THEN f.price * f.qty END) AS slip_notional,
+           COUNT(CASE WHEN {_HAS_REFERENCE} THEN 1 END) AS slip_fills
+    FROM trading_fill f JOIN trading_order o ON o.id = f.order_id
+    WHERE f.mode = 'live' AND f.executed_at >= %s AND f.executed_at < %s
+    GROUP BY f.exchange, f.symbol, f.liquidity, f.user_id
+)
+SELECT exchange, symbol, liquidity,
+       COUNT(*), SUM(fills), SUM(notional), MAX(notional) / NULLIF(SUM(notional), 0),
+       SUM(fee), SUM(fee_notional), SUM(fee_fills), COUNT(fee_notional),
+       MAX(fee_notional) / NULLIF(SUM(fee_notional), 0),
+       SUM(slip), SUM(slip_notional), SUM(slip_fills), COUNT(slip_notional),
+       MAX(slip_notional) / NULLIF(SUM(slip_notional), 0)
+FROM per_user
+GROUP BY exchange, symbol, liquidity
+HAVING COUNT(*) >= %s
 """  # noqa: S608 (constant SQL; every value is a parameter)
 
 
@@ -64,9 +83,18 @@ def window_days() -> int:
     return days
 
 
-def _row(values, start, end, now) -> RealizedCost:
-    (exchange, symbol, liquidity, users, fills, notional, fee, fee_notional, fee_fills,
-     slip, slip_notional, slip_fills) = values  # fmt: skip
+def _published(users: int, top_share, k: int) -> bool:
+    return users >= k and top_share is not None and top_share <= MAX_USER_SHARE
+
+
+def _row(values, start, end, k: int) -> RealizedCost | None:
+    (exchange, symbol, liquidity, users, fills, notional, top,
+     fee, fee_notional, fee_fills, fee_users, fee_top,
+     slip, slip_notional, slip_fills, slip_users, slip_top) = values  # fmt: skip
+    if not _published(users, top, k):
+        return None
+    fee_ok = _published(fee_users, fee_top, k) and fee_notional
+    slip_ok = _published(slip_users, slip_top, k) and slip_notional
     return RealizedCost(
         exchange=exchange,
         symbol=symbol,
@@ -74,13 +102,13 @@ def _row(values, start, end, now) -> RealizedCost:
         users=users,
         fills=fills,
         notional=notional,
-        fee_rate=round(fee / fee_notional, 12) if fee_notional else None,
-        fee_fills=fee_fills,
-        slippage_bp=round(slip / slip_notional * 10000, 6) if slip_notional else None,
-        slippage_fills=slip_fills,
+        fee_rate=round(fee / fee_notional, 12) if fee_ok else None,
+        fee_fills=fee_fills if fee_ok else 0,
+        slippage_bp=round(slip / slip_notional * 10000, 6) if slip_ok else None,
+        slippage_fills=slip_fills if slip_ok else 0,
         window_start=start,
         window_end=end,
-        computed_at=now,
+        computed_at=end,
     )
 
 
@@ -90,7 +118,7 @@ def realized_costs_refresh(*, now=None) -> dict:
     start, k = now - timedelta(days=window_days()), min_users()
     with connection.cursor() as cursor:
         cursor.execute(_AGGREGATE, [start, now, k])
-        rows = [_row(values, start, now, now) for values in cursor.fetchall()]
+        rows = [r for values in cursor.fetchall() if (r := _row(values, start, now, k))]
     with transaction.atomic():
         RealizedCost.objects.all().delete()
         RealizedCost.objects.bulk_create(rows)
