@@ -19,6 +19,7 @@ from tests.trading.conftest import (  # noqa: F401  (fixtures)
     VENUE_B,
     live_account,
 )
+from tests.trading.test_manual import _sell_through
 from trading.models import Fill, Order
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -128,11 +129,12 @@ def test_a_resting_order_filled_on_the_exchange_shows_as_filled_without_a_reload
     shot,
 ):
     page = signed_in
-    account, other = live_account(alice), live_account(alice)
+    account = live_account(alice)
     page.goto(reverse("exchanges:account-trade", args=[account.pk]))
     page.evaluate("window.loadedOnce = true")  # gone if the page were reloaded
     sandbox[0].paused = True  # the market stands still: our bid stays the best one
     try:
+        sandbox[0].call(lambda: None)  # a tick under way when it paused is over
         book = sandbox[0].venues[VENUE_A].symbols["BTC/USDT"].book
         price = ((book.best_bid()[0] + book.best_ask()[0]) / 2).quantize(Decimal("0.01"))
         _order_form(page, side="buy", type_="limit", qty="0.01", price=str(price))
@@ -142,8 +144,7 @@ def test_a_resting_order_filled_on_the_exchange_shows_as_filled_without_a_reload
         row = f'#trade-open-orders tr[data-client-order-id="{order.client_order_id}"]'
         page.locator(row).wait_for()
         assert order.status == Order.Status.OPEN
-        # someone else sells into it on the exchange
-        _exchange(other).create_order("BTC/USDT", "limit", "sell", 0.01, float(price))
+        _sell_through(sandbox, price)  # the market trades through it
     finally:
         sandbox[0].paused = False
     page.locator("#trade-fills tbody tr[data-trade-id]").first.wait_for()

@@ -31,6 +31,16 @@ def _mid(sandbox):
     return (_touch(sandbox, "buy") + _touch(sandbox, "sell")) / 2
 
 
+def _sell_through(sandbox, price):
+    """A market sell at `price` less a dollar on the sandbox venue: it fills resting bids above."""
+    from tradecore.domain import Side, Trade
+
+    server = sandbox[0]
+    venue = server.venues[VENUE_A]
+    trade = Trade(server.clock.now_ms() + 1000, float(price - 1), 1.0, Side.SELL, "through")
+    server.call(venue.exchange.on_trade, "BTC/USDT", trade)
+
+
 def _nothing_written(account):
     assert not Order.objects.filter(exchange_account=account).exists()
     assert not Fill.objects.filter(exchange_account=account).exists()
@@ -85,9 +95,10 @@ def test_a_limit_order_by_hand_rests_on_the_sandbox_and_is_cancelled(alice, live
 def test_a_resting_order_that_fills_later_is_booked_by_the_panels_refresh(
     alice, live_account, sandbox
 ):
-    account, other = live_account(alice), live_account(alice)
+    account = live_account(alice)
     sandbox[0].paused = True  # the market stands still: our bid stays the best one
     try:
+        sandbox[0].call(lambda: None)  # a tick under way when it paused is over
         price = _mid(sandbox).quantize(Decimal("0.01"))
         assert _touch(sandbox, "sell") < price < _touch(sandbox, "buy")
         order = manual.manual_order_place(
@@ -95,11 +106,14 @@ def test_a_resting_order_that_fills_later_is_booked_by_the_panels_refresh(
             qty="0.01", price=str(price),
         )  # fmt: skip
         assert order.status == Order.Status.OPEN
-        # someone else sells into it on the exchange, after the panel placed it
-        _client(other).create_order("BTC/USDT", "limit", "sell", 0.01, float(price))
+        _sell_through(sandbox, price)  # the market trades through it, after it was placed
     finally:
         sandbox[0].paused = False
     assert Order.objects.get(pk=order.pk).status == Order.Status.OPEN  # the books wait for a sync
+    on_exchange = _client(account).fetch_order(
+        None, "BTC/USDT", {"origClientOrderId": order.client_order_id}
+    )
+    assert on_exchange["status"] == "closed", on_exchange  # the setup: it did fill
     panel = manual.manual_panel_get(user=alice, account=account)
     order.refresh_from_db()
     assert order.status == Order.Status.FILLED
