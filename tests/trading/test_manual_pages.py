@@ -157,3 +157,30 @@ def test_the_pages_that_show_bots_show_the_manual_record_with_its_fills(
     assert started.status_code in (200, 302, 400)
     bot.refresh_from_db()
     assert bot.status == "stopped"
+
+
+def test_without_javascript_the_forms_carry_their_csrf_token_and_work(alice, live_account, sandbox):
+    import re
+
+    from django.test import Client
+
+    account = live_account(alice)
+    order = _limit(alice, account, sandbox)
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(alice)
+    urls = _urls(account, order)
+    html = browser.get(urls["page"]).content.decode()
+    form = html[html.index('id="trade-form"') :].split("</form>")[0]
+    cancel = html[html.index(f'data-client-order-id="{order.client_order_id}"') :]
+    cancel = cancel.split("</form>")[0]
+    token = r'name="csrfmiddlewaretoken" value="([^"]+)"'
+    placed = browser.post(
+        urls["place"], {**ORDER, "csrfmiddlewaretoken": re.search(token, form)[1]}
+    )
+    assert placed.status_code == 302
+    cancelled = browser.post(urls["cancel"], {"csrfmiddlewaretoken": re.search(token, cancel)[1]})
+    assert cancelled.status_code == 302
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED
+    assert Order.objects.filter(exchange_account=account, status="filled").count() == 1
+    assert browser.post(urls["place"], ORDER).status_code == 403  # no token: refused
