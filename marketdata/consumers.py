@@ -92,3 +92,59 @@ class MarketLiveConsumer(AsyncWebsocketConsumer):
             return
         if isinstance(event, dict) and event.get("type") in FORWARDED:
             await self.send(text_data=data.decode() if isinstance(data, bytes) else data)
+
+
+# -- the arbitrage tracker -----------------------------------------------------------------
+
+
+def _arbitrage_board_render(size) -> str:
+    from django.template.loader import render_to_string
+
+    from marketdata.selectors import arbitrage_board
+    from marketdata.services.arbitrage import arbitrage_size_request
+
+    arbitrage_size_request(size=size)  # the page is open: keep its size in the scan
+    board = arbitrage_board(size=size)
+    return render_to_string("marketdata/_arbitrage_board.html", {"board": board, "oob": True})
+
+
+class ArbitrageLiveConsumer(AsyncWebsocketConsumer):
+    """`ws/arbitrage/<size>/`: the tracker's board for one size, redrawn after every scan.
+
+    Any signed-in user past the OTP step (market data has no owner); others and a size the page
+    would refuse are refused at the handshake (HTTP 403). The scan task announces
+    {"type": "scan.done"} to the "arbitrage" group; the board is rendered from the stored scan
+    and sent as an hx-swap-oob fragment. The only write is the size's scan request (Redis)."""
+
+    group = "arbitrage"
+    size = None
+
+    async def connect(self):
+        from marketdata.services.arbitrage import ARBITRAGE_GROUP, SizeError, arbitrage_size_parse
+
+        user = await authenticated_user(self.scope)
+        try:
+            self.size = arbitrage_size_parse(self.scope["url_route"]["kwargs"]["size"])
+        except SizeError:
+            self.size = None
+        if user is None or self.size is None:
+            await self.close()  # before accept: the handshake is refused with HTTP 403
+            return
+        self.group = ARBITRAGE_GROUP
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if self.size is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        """The page sends nothing the server acts on."""
+
+    async def scan_done(self, message):
+        try:
+            html = await database_sync_to_async(_arbitrage_board_render)(self.size)
+        except Exception:  # a render failure must not end the connection
+            logger.exception("arbitrage board for %s not rendered", self.size)
+            return
+        await self.send(text_data=html)

@@ -103,3 +103,8 @@ class ArbitrageSighting(models.Model):
     def base(self) -> str:
         """The asset a cross-venue trade buys and sells (BTC of BTC/USDT)."""
         return self.market.split("/", 1)[0]
+
+    @property
+    def price_places(self) -> int:
+        """Decimals a price is shown with: cents for a dollar quote, else 8."""
+        return 2 if self.quote in ("USDT", "USDC", "USD", "BUSD", "FDUSD") else 8

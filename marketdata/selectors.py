@@ -301,3 +301,99 @@ def candle_json(bar) -> dict:
         "close": decimal_text(bar.close),
         "volume": decimal_text(bar.volume),
     }
+
+
+# -- the arbitrage tracker -----------------------------------------------------------------
+# The worker's scans (marketdata.services.arbitrage) are read here; nothing is priced in a
+# request. Two queries: the latest scan's rows for the size, and the last hour's episodes.
+
+ARBITRAGE_HISTORY = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class ArbitrageEpisode:
+    """A run of scans in which one (kind, market, venues, size) kept a positive net edge."""
+
+    kind: str
+    market: str
+    buy_exchange: str
+    sell_exchange: str
+    opened_at: object  # datetime
+    last_seen_at: object
+    best_net_bp: Decimal
+    best_net_usdt: Decimal
+    scans: int
+
+    @property
+    def seconds(self) -> float:
+        return (self.last_seen_at - self.opened_at).total_seconds()
+
+    @property
+    def key(self) -> tuple:
+        return (self.kind, self.market, self.buy_exchange, self.sell_exchange)
+
+
+def arbitrage_board(*, size: Decimal, now=None) -> dict:
+    """The latest scan for `size` (USDT) with each row's age and how long similar edges lasted.
+
+    {"scanned_at", "rows": [{"s": ArbitrageSighting, "age_seconds", "lasted_median_seconds",
+    "lasted_count"}], "episodes": [ArbitrageEpisode] (the last hour, newest first), "size"}.
+    "Similar" is the same kind, market, venues and size: its earlier runs of positive net edge
+    in the last hour (the current run excluded).
+    """
+    from django.utils import timezone
+
+    from marketdata.models import ArbitrageSighting
+
+    now = now or timezone.now()
+    sightings = ArbitrageSighting.objects.filter(size=size)
+    latest = sightings.order_by("-scanned_at").values_list("scanned_at", flat=True).first()
+    episodes = _arbitrage_episodes(sightings.filter(scanned_at__gte=now - ARBITRAGE_HISTORY))
+    rows = []
+    if latest is not None:
+        for s in sightings.filter(scanned_at=latest).order_by("-net_bp", "market"):
+            key = (s.kind, s.market, s.buy_exchange, s.sell_exchange)
+            past = sorted(
+                e.seconds for e in episodes if e.key == key and e.opened_at != s.opened_at
+            )
+            rows.append({
+                "s": s,
+                "age_seconds": _age(s),
+                "lasted_median_seconds": _median(past),
+                "lasted_count": len(past),
+            })  # fmt: skip
+    return {
+        "scanned_at": latest, "rows": rows, "episodes": episodes[:30], "size": size,
+        "positive": any(r["s"].net_bp > 0 for r in rows),
+        "other": any(r["s"].net_bp <= 0 for r in rows),
+        "interval": settings.PEREGRINE_ARBITRAGE_SCAN_SECONDS,
+    }  # fmt: skip
+
+
+def _arbitrage_episodes(qs) -> list[ArbitrageEpisode]:
+    from django.db.models import Count, Max
+
+    grouped = (
+        qs.filter(opened_at__isnull=False)
+        .values("kind", "market", "buy_exchange", "sell_exchange", "opened_at")
+        .annotate(last=Max("scanned_at"), best=Max("net_bp"), usdt=Max("net_usdt"), n=Count("pk"))
+        .order_by("-opened_at", "market")
+    )
+    return [
+        ArbitrageEpisode(g["kind"], g["market"], g["buy_exchange"], g["sell_exchange"],
+                         g["opened_at"], g["last"], g["best"], g["usdt"], g["n"])
+        for g in grouped
+    ]  # fmt: skip
+
+
+def _age(sighting) -> float | None:
+    if sighting.opened_at is None:
+        return None
+    return (sighting.scanned_at - sighting.opened_at).total_seconds()
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2

@@ -83,3 +83,31 @@ def market_candles(request, exchange: str, symbol: str):
             "candles": candles,
         }
     )
+
+
+@login_required
+@require_GET
+def arbitrage_list(request):
+    """Live cross-exchange spreads and triangles, net of costs, for the size asked (?size=)."""
+    from marketdata.services.arbitrage import (
+        SizeError,
+        arbitrage_size_parse,
+        arbitrage_size_request,
+    )
+
+    try:
+        size = arbitrage_size_parse(request.GET.get("size"))
+    except SizeError as exc:
+        context = {"error": str(exc), "size_text": request.GET.get("size", "")}
+        return render(request, "marketdata/arbitrage_list.html", context, status=400)
+    arbitrage_size_request(size=size)  # the worker scans this size from its next scan on
+    board = selectors.arbitrage_board(size=size)
+    if request.htmx:
+        return render(request, "marketdata/_arbitrage_board.html", {"board": board})
+    context = {
+        "board": board,
+        "size_text": f"{size:f}",
+        # websocket routes live outside the URLconf (config/routing.py)
+        "socket_path": f"/ws/arbitrage/{size:f}/",
+    }
+    return render(request, "marketdata/arbitrage_list.html", context)

@@ -58,7 +58,7 @@ def arbitrage_size_parse(value: str | None) -> Decimal:
     if size > MAX_SIZE:
         raise SizeError(f"Size must be at most {MAX_SIZE:,} USDT.")
     if size != size.quantize(Decimal("0.01")):
-        raise SizeError("Size takes at most two decimals (cents of a USDT).")
+        raise SizeError("Size must have at most two decimals (cents of a USDT).")
     return size.quantize(Decimal("0.01")).normalize() + 0  # 1000.00 -> 1E+3 -> 1000
 
 
