@@ -314,3 +314,24 @@ def test_an_order_whose_answer_is_lost_is_unknown_never_resent_and_found_by_the_
     order.refresh_from_db()
     assert order.status == Order.Status.FILLED and len(seen) == 1
     assert {f.trade_id for f in Fill.objects.filter(order=order)} == {str(t["id"]) for t in trades}
+
+
+def test_an_exchange_failure_while_trading_gives_the_lease_back(alice, live_account, monkeypatch):
+    from exchanges.gateway.errors import Action, Decision, GatewayError
+    from trading.services.leases import lease_is_live
+
+    account = live_account(alice)
+    first = manual.manual_order_place(
+        user=alice, account=account, symbol="BTC/USDT", side="buy", type="market", qty="0.01"
+    )
+
+    async def down(gateway, symbols):
+        raise GatewayError(Decision(Action.PAUSE, reason="maintenance"), "load_markets")
+
+    monkeypatch.setattr(manual, "load_instruments", down)
+    with pytest.raises(ValidationError, match="did not answer"):
+        manual.manual_order_place(
+            user=alice, account=account, symbol="BTC/USDT", side="buy", type="market", qty="0.01"
+        )
+    assert not lease_is_live(bot_id=first.bot_id)
+    assert Order.objects.filter(exchange_account=account).count() == 1

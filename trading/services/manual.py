@@ -216,7 +216,6 @@ class _Session:
     account: ExchangeAccount
     loop: asyncio.AbstractEventLoop
     gateway: object
-    markets: dict = field(default_factory=dict)
 
     def run(self, coroutine):
         return self.loop.run_until_complete(coroutine)
@@ -277,12 +276,21 @@ class _Trading:
         self.session, self.bot, self.symbols, self.wait = session, bot, symbols, wait
 
     def __enter__(self) -> _Trading:
-        account, bot = self.session.account, self.bot
+        bot = self.bot
         self.token = _lease(bot, wait=self.wait)
         if self.token is None:
             raise ValidationError(
                 {"__all__": "Another order of this account is being handled; try again."}
             )
+        try:
+            self._build()
+        except BaseException:  # not entered: give the lease back here
+            leases.lease_release(bot_id=bot.pk, token=self.token)
+            raise
+        return self
+
+    def _build(self) -> None:
+        account, bot = self.session.account, self.bot
         self.books = _PanelBooks(
             bot, self.token, paper=False, account_keys={account.exchange: str(account.pk)}
         )
@@ -305,7 +313,6 @@ class _Trading:
         )
         self.books.order_manager = self.om
         self._restore()
-        return self
 
     def _restore(self) -> None:
         """What the books hold as working, as the runner restores it (reconcile.live_sync)."""
