@@ -4,6 +4,7 @@ from django.urls import path
 
 from config.consumers import UserEventsConsumer
 from marketdata.consumers import ArbitrageLiveConsumer, MarketLiveConsumer
+from strategies.consumers import BacktestLiveConsumer
 from trading.consumers import BotListLiveConsumer, BotLiveConsumer
 
 websocket_urlpatterns = [
@@ -13,4 +14,6 @@ websocket_urlpatterns = [
     path("ws/bots/<int:bot_id>/", BotLiveConsumer.as_asgi()),
     path("ws/markets/<str:exchange>/<str:symbol>/", MarketLiveConsumer.as_asgi()),
     path("ws/arbitrage/<str:size>/", ArbitrageLiveConsumer.as_asgi()),
+    # a backtest's page while it runs (owner only)
+    path("ws/backtests/<int:run_id>/", BacktestLiveConsumer.as_asgi()),
 ]

@@ -23,6 +23,7 @@ from django.utils.timezone import is_aware, make_aware, now
 from marketdata.services.candles import dt_to_ms
 from marketdata.timeframes import TIMEFRAMES_MS
 from strategies.backtest_results import data_fingerprint, results_build
+from strategies.live import ProgressPublisher, backtest_status_publish
 from strategies.models import BacktestRun, StrategyConfig
 from strategies.selectors import FAMILIES, backtest_candles, instrument_steps
 from tradecore import __version__ as tradecore_version
@@ -278,6 +279,8 @@ def backtest_run_cancel(*, run: BacktestRun) -> BacktestRun:
     if run.status == BacktestRun.Status.QUEUED:
         run.status, run.finished_at = BacktestRun.Status.CANCELLED, now()
         run.save(update_fields=["status", "finished_at"])
+        run_id = run.pk
+        transaction.on_commit(lambda: backtest_status_publish(run_id=run_id, status="cancelled"))
     else:
         run.cancel_requested = True
         run.save(update_fields=["cancel_requested"])
@@ -348,7 +351,10 @@ def backtest_run_execute(*, run_id: int) -> str:
     the worker never sees the exception.
     """
     if not _claim(run_id):
-        return BacktestRun.objects.values_list("status", flat=True).get(pk=run_id)
+        status = BacktestRun.objects.values_list("status", flat=True).get(pk=run_id)
+        if status in BacktestRun.FINAL:
+            backtest_status_publish(run_id=run_id, status=status)
+        return status
     run = BacktestRun.objects.get(pk=run_id)
     try:
         outcome = _backtest_replay(run)
@@ -364,7 +370,9 @@ def backtest_run_execute(*, run_id: int) -> str:
         _move(run_id, BacktestRun.Status.FAILED, error=reason)
     else:
         _move(run_id, BacktestRun.Status.DONE, **outcome)
-    return BacktestRun.objects.values_list("status", flat=True).get(pk=run_id)
+    status = BacktestRun.objects.values_list("status", flat=True).get(pk=run_id)
+    backtest_status_publish(run_id=run_id, status=status)
+    return status
 
 
 def _backtest_inputs(run: BacktestRun):
@@ -395,9 +403,17 @@ def _backtest_inputs(run: BacktestRun):
 
 
 def _backtest_replay(run: BacktestRun) -> dict:
+    publisher = ProgressPublisher(run.pk)
     candles, strategy, instrument = _backtest_inputs(run)
     total = len(candles)
     BacktestRun.objects.filter(pk=run.pk).update(bars_total=total)
+    publisher.restart_clock()
+    publisher.replaying(0, total, force=True)
+
+    def progress(done: int, _total: int) -> None:
+        backtest_run_progress(run_id=run.pk, done=done)  # raises if cancelled
+        publisher.replaying(done, total, force=done >= total)
+
     warnings = _backtest_warnings(run, candles, strategy, instrument)
     options = {}
     if run.slippage_bp:
@@ -405,7 +421,7 @@ def _backtest_replay(run: BacktestRun) -> dict:
     result = run_candles(
         strategy, candles, instrument, cash=run.cash,
         interval_ms=TIMEFRAMES_MS[run.timeframe],
-        progress=lambda done, _total: backtest_run_progress(run_id=run.pk, done=done),
+        progress=progress,
         progress_every=max(PROGRESS_MIN_BARS, total // 100), **options,
     )  # fmt: skip
     results = results_build(result, candles, cash=float(run.cash))

@@ -1,5 +1,5 @@
 """Backtest pages: the user's runs with a "New backtest" form, and one run's page with its
-progress (polled by HTMX every second until the run ends), chart, equity, metrics and trades.
+progress (pushed over the run's websocket until the run ends), chart, equity, metrics and trades.
 
 Views fetch through selectors and change through services; the form goes through the same
 `backtest_run_create` as the API, so the page shows the service's field errors.
@@ -178,6 +178,13 @@ def monthly_rows(monthly: dict | None) -> list[dict]:
 
 def _detail_context(run: BacktestRun) -> dict:
     context = {"run": run, "polling": not run.is_final, "chart_id": f"backtest-data-{run.pk}"}
+    if not run.is_final:
+        phase = "queued" if run.status == BacktestRun.Status.QUEUED else "replaying"
+        context["progress"] = {
+            "phase": phase if run.bars_total or phase == "queued" else "starting",
+            "bars_done": run.bars_done, "bars_total": run.bars_total,
+            "percent": run.progress_percent,
+        }  # fmt: skip
     results = run.results if run.status == BacktestRun.Status.DONE else None
     if results:
         trades = [
@@ -202,7 +209,8 @@ def _detail_context(run: BacktestRun) -> dict:
 
 @login_required
 def backtest_detail(request, id):  # noqa: A002
-    """One run: progress while it runs (the HTMX poll gets the partial), then its results."""
+    """One run: progress while it runs (pushed over its websocket), then its results (the page
+    loads the partial, an HTMX request, when the socket says the run ended)."""
     run = selectors.backtest_run_get_for_user(user=request.user, id=id)
     context = _detail_context(run)
     if request.htmx:

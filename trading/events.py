@@ -118,6 +118,12 @@ def bot_events_send(*, bot_id: int, user_id: int, events: list[dict]) -> None:
         _sender.send([bot_group(bot_id), user_group(user_id)], event)
 
 
+def group_events_send(*, groups: list[str], event: dict) -> None:
+    """Send one event to other apps' groups (e.g. a backtest's page) through the same
+    non-blocking sender, as {"type": "event.forward", "event": event}."""
+    _sender.send(list(groups), event)
+
+
 def bot_event_publish(*, bot, kind: str, data: dict) -> None:
     """Send one event about `bot` to its page and its owner once the transaction commits."""
     event = bot_event(bot_id=bot.pk, kind=kind, data=data)

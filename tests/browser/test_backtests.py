@@ -1,6 +1,6 @@
-"""Backtests in a real browser: fill the New backtest form, watch the run's progress finish on
-a real Celery worker (the "backtests" queue), see the candlestick chart with its markers, the
-equity curve and the metrics, without a script error.
+"""Backtests in a real browser: fill the New backtest form, watch the run's progress pushed over
+its websocket while a real Celery worker (the "backtests" queue) runs it, see the candlestick
+chart with its markers, the equity curve and the metrics, without a script error.
 
 Candles: the first 3,000 minutes of the real Binance BTC/USDT 1m file (shared data), skipped
 cleanly when the file is absent.
@@ -35,38 +35,70 @@ def stored_candles(transactional_db):
 
 
 @pytest.fixture
-def backtest_worker(child_processes):
-    """A real Celery worker on the backtests queue, against this test's database."""
+def start_backtest_worker(child_processes):
+    """Starts a real Celery worker on the backtests queue, against this test's database."""
     client = redis.Redis.from_url(settings.REDIS_URL)
     client.delete("backtests")  # messages of earlier tests name runs this database lacks
     client.close()
-    return workers.start_worker(
+    return lambda: workers.start_worker(
         child_processes, {"LOG_LEVEL": "WARNING"}, "backtests", queues="backtests", threads=2
     )
 
 
-def test_a_backtest_run_from_the_form_finishes_and_shows_its_chart(
-    signed_in, stored_candles, backtest_worker, shot
+# records every text the progress line shows, and the first time the results appear
+WATCH_PROGRESS = """() => {
+  window.seenProgress = [];
+  const note = () => {
+    const line = document.getElementById("backtest-progress-text");
+    const text = line ? line.textContent.trim() : null;
+    if (text && window.seenProgress[window.seenProgress.length - 1] !== text)
+      window.seenProgress.push(text);
+    if (document.getElementById("backtest-metrics") && !window.seenProgress.includes("RESULTS"))
+      window.seenProgress.push("RESULTS");
+  };
+  new MutationObserver(note).observe(document.body, {subtree: true, childList: true,
+                                                      characterData: true});
+  note();
+}"""
+
+
+def test_a_backtest_run_from_the_form_shows_its_progress_live_then_its_chart(
+    signed_in, stored_candles, start_backtest_worker, shot
 ):
     page = signed_in
+    frames = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: frames.append(frame)))
     page.get_by_role("link", name="Backtests").first.click()
     page.wait_for_url("**/strategies/backtests/")
     page.select_option("#id_strategy", "sma_cross")
     page.fill("#id_params", '{"fast": 10, "slow": 30}')
     shot(page, "form")
-    page.click("#backtest-submit")
+    page.click("#backtest-submit")  # no worker yet: the run waits, its page is live
     page.wait_for_url("**/strategies/backtests/*/")
+    page.evaluate(WATCH_PROGRESS)
+    deadline = 100
+    while not frames and deadline:  # the socket's first frame: the run's state
+        page.wait_for_timeout(100)
+        deadline -= 1
+    assert frames and "Waiting for a backtest worker" in str(frames[0])
+    shot(page, "queued")
+    start_backtest_worker()
     page.locator("#backtest-status", has_text="Done").wait_for()
     page.locator("[data-backtest-chart=candles] canvas").first.wait_for()
     page.locator("[data-backtest-chart=equity] canvas").first.wait_for()
     page.wait_for_timeout(300)  # let the charts paint before the screenshot
     shot(page, "results")
+    seen = page.evaluate("window.seenProgress")  # the page was never reloaded: it is still set
+    assert seen[0] == "Waiting for a backtest worker…" and seen[-1] == "RESULTS", seen
+    bars = [s for s in seen if s.endswith("%)") or " bars (" in s]
+    assert any("3000 of 3000 bars (100%)" in s for s in bars), seen
+    assert seen.index(bars[0]) < seen.index("RESULTS")
     run = BacktestRun.objects.get()
     assert run.status == "done" and run.bars_done == 3000
     assert page.locator("#backtest-metrics").inner_text().startswith("Total return")
     rows = page.locator("#backtest-trades tbody tr").count()
     assert rows == len(run.results["trades"]) > 0
-    assert page.locator("#backtest-run[hx-trigger]").count() == 0  # polling stopped
+    assert page.locator("#backtest-run[ws-connect]").count() == 0  # the socket is closed
     page.get_by_role("link", name="All backtests").click()
     row = page.locator("#backtest-runs tbody tr").first
     assert f"#{run.pk}" in row.inner_text() and "Done" in row.inner_text()

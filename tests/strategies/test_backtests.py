@@ -404,14 +404,14 @@ def test_the_form_shows_the_services_field_errors_and_starts_nothing(alice_clien
     assert not BacktestRun.objects.exists() and sent == []
 
 
-def test_the_detail_page_polls_while_running_and_shows_results_when_done(alice_client, queued):
+def test_the_detail_page_is_live_while_running_and_shows_results_when_done(alice_client, queued):
     run = queued()
     url = reverse("strategies:backtest-detail", args=[run.pk])
     page = alice_client.get(url).content.decode()
-    assert 'hx-trigger="every 1s"' in page and "backtest-progress" in page
+    assert f'ws-connect="/ws/backtests/{run.pk}/"' in page and "backtest-progress" in page
     backtest_run_execute(run_id=run.pk)
     partial = alice_client.get(url, HTTP_HX_REQUEST="true").content.decode()
-    assert "every 1s" not in partial and "<html" not in partial  # polling stops
+    assert "ws-connect" not in partial and "<html" not in partial  # the socket is gone
     page = alice_client.get(url).content.decode()
     for text in ("Total return", "CAGR", "Sharpe ratio", "Sortino ratio", "Max drawdown",
                  "Max drawdown duration", "Win rate", "Profit factor", "Exposure", "Fees paid",
