@@ -3,7 +3,8 @@
 Data set (one user, seeded once per run): 8 paper bots (4 on BTC/USDT, 4 on ETH/USDT, all
 running, one venue each), 6,000 fills (750 per bot, each with its order), 40 open orders,
 one day of minute performance snapshots per bot (11,520 rows), ledger checkpoints as the
-minute snapshot task leaves them, and a live mark per market in Redis. The API is called with
+minute snapshot task leaves them, and a live mark per market in Redis; then ANALYZE (the
+planner's statistics, as autovacuum keeps them on a live database). The API is called with
 a read token (`Authorization: Bearer`), the pages with a signed-in session cookie.
 
 Endpoints: /api/v1/me/, /api/v1/bots/, /api/v1/fills/, /api/v1/portfolio/, the HTML bot list
@@ -188,8 +189,10 @@ def _seed() -> tuple[str, str]:
     client = Client()
     client.force_login(user)
     cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-    from django.db import connections
+    from django.db import connection, connections
 
+    with connection.cursor() as cursor:  # planner statistics, as autovacuum keeps them live
+        cursor.execute("ANALYZE")
     connections.close_all()
     return token, cookie
 

@@ -83,6 +83,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.SecondFactorRequiredMiddleware",
     "accounts.middleware.SessionTrackingMiddleware",
+    # a write by a signed-in user drops their cached API reads (config/readcache.py)
+    "config.readcache.DataVersionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -148,6 +150,11 @@ CACHES = {
 # redis-py gives every connection a 5 s socket timeout by default, and the channel layer's receive
 # is a blocking pop of 5 s (RedisChannelLayer.brpop_timeout): on a page with no events the read
 # timed out first and killed the consumer. The layer's reads wait longer than its pops.
+# API reads kept per user until their data changes, at most this long (config/readcache.py);
+# off in tests, where rows are written behind the API's back (the cache's own tests turn it on)
+PEREGRINE_API_CACHE_SECONDS = env.integer(
+    "PEREGRINE_API_CACHE_SECONDS", 0 if PEREGRINE_ENV == "test" else 2, minimum=0
+)
 CHANNEL_LAYER_SOCKET_TIMEOUT = 30
 CHANNEL_LAYERS = {
     "default": {

@@ -113,7 +113,14 @@ def bot_event(*, bot_id: int, kind: str, data: dict) -> dict:
 
 
 def bot_events_send(*, bot_id: int, user_id: int, events: list[dict]) -> None:
-    """Send already-built events now (callers that have committed already)."""
+    """Send already-built events now (callers that have committed already).
+
+    The owner's data version moves first (config/readcache.py), so whoever reacts to the event
+    reads past it."""
+    from config.readcache import user_data_changed
+
+    if events:
+        user_data_changed(user_id)
     for event in events:
         _sender.send([bot_group(bot_id), user_group(user_id)], event)
 

@@ -11,6 +11,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from config.readcache import cached_read
 from portfolio.api.serializers import (
     BalanceSerializer,
     BotPortfolioSerializer,
@@ -33,6 +34,7 @@ from portfolio.selectors import (
 @extend_schema(responses=PortfolioSerializer)
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
+@cached_read
 def portfolio_api(request):
     """Every bot of the caller valued now, totals per valuation asset, fees, balances."""
     summary = portfolio_summary(user=request.user)
@@ -51,6 +53,7 @@ def portfolio_api(request):
 @extend_schema(responses=BotPortfolioSerializer)
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
+@cached_read
 def bot_portfolio_api(request, id):  # noqa: A002
     """One of the caller's bots: holdings, positions, FIFO PnL and fees (404 for others)."""
     bot = portfolio_bot_get_for_user(user=request.user, bot_id=id)
@@ -66,6 +69,7 @@ def bot_portfolio_api(request, id):  # noqa: A002
 )
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
+@cached_read
 def bot_equity_api(request, id):  # noqa: A002
     """The bot's per-minute performance, oldest first, paginated (the equity curve)."""
     since = request.query_params.get("since")
@@ -81,6 +85,7 @@ def bot_equity_api(request, id):  # noqa: A002
 @extend_schema(responses=BalanceSerializer(many=True))
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
+@cached_read
 def balance_list_api(request):
     """The caller's exchange account balances, as last fetched from the exchanges."""
     return Response([balance_data(b) for b in exchange_balance_list(user=request.user)])

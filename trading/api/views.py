@@ -15,6 +15,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.api.permissions import HasTradeScope
+from config.readcache import cached_read
 from trading.api.serializers import (
     BotActionInputSerializer,
     BotCreateInputSerializer,
@@ -57,6 +58,7 @@ def _page(request, queryset, serializer_class):
 @extend_schema(methods=["POST"], request=BotCreateInputSerializer, responses=BotOutputSerializer)
 @api_view(["GET", "POST"])
 @permission_classes([IsAuthenticated])
+@cached_read
 def bot_list_api(request):
     """The caller's bots; POST creates a draft bot (trade scope)."""
     if request.method == "GET":
@@ -106,6 +108,7 @@ def bot_list_api(request):
 @extend_schema(responses=BotOutputSerializer)
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
+@cached_read
 def bot_detail_api(request, id):  # noqa: A002
     """One of the caller's bots (404 for anyone else's)."""
     return Response(BotOutputSerializer(bot_get_for_user(user=request.user, id=id)).data)
@@ -224,6 +227,7 @@ _LIST_PARAMS = [
 )
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
+@cached_read
 def order_list_api(request):
     """The caller's orders, newest first (?bot=<id>, ?active=true|false)."""
     orders = order_list(user=request.user, bot=_bot_filter(request), active=_active(request))
@@ -233,6 +237,7 @@ def order_list_api(request):
 @extend_schema(responses=OrderOutputSerializer)
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
+@cached_read
 def order_detail_api(request, id):  # noqa: A002
     """One of the caller's orders (404 for anyone else's)."""
     return Response(OrderOutputSerializer(order_get_for_user(user=request.user, id=id)).data)
@@ -241,6 +246,7 @@ def order_detail_api(request, id):  # noqa: A002
 @extend_schema(responses=FillOutputSerializer(many=True), parameters=_LIST_PARAMS)
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
+@cached_read
 def fill_list_api(request):
     """The caller's fills, newest first (?bot=<id>)."""
     return _page(
@@ -251,6 +257,7 @@ def fill_list_api(request):
 @extend_schema(responses=SignalOutputSerializer(many=True))
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
+@cached_read
 def bot_signal_list_api(request, id):  # noqa: A002
     """A bot's signals with their indicator values."""
     bot = bot_get_for_user(user=request.user, id=id)
@@ -260,6 +267,7 @@ def bot_signal_list_api(request, id):  # noqa: A002
 @extend_schema(responses=BotEventOutputSerializer(many=True))
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
+@cached_read
 def bot_event_list_api(request, id):  # noqa: A002
     """A bot's history: status changes, restarts, reconciliations, risk breaches."""
     bot = bot_get_for_user(user=request.user, id=id)
