@@ -440,6 +440,14 @@ PEREGRINE_COLLECTOR_POLL_SECONDS = float(env.string("PEREGRINE_COLLECTOR_POLL_SE
 PEREGRINE_COLLECTOR_HISTORY_BARS = env.integer(
     "PEREGRINE_COLLECTOR_HISTORY_BARS", 0 if PEREGRINE_ENV == "test" else 300, minimum=0
 )
+# where a backtest fetches the bars its period lacks (with ccxt, before it runs): "all" (any
+# exchange ccxt knows and the sandbox venues), "sandbox" (the sandbox venues only: tests have no
+# internet) or "none"
+PEREGRINE_BACKTEST_FETCH_HISTORY = env.choice(
+    "PEREGRINE_BACKTEST_FETCH_HISTORY",
+    ("all", "sandbox", "none"),
+    "sandbox" if PEREGRINE_ENV == "test" else "all",
+)
 
 # --- notifications (issue 6) ----------------------------------------------------------------
 # Per-user channels through apprise; deliveries run on the default Celery queue. A user gets at
