@@ -1,16 +1,15 @@
-"""Cross-venue arbitrage opportunities in the collectors' latest tickers, for notifications.
+"""Cross-venue arbitrage opportunities in the collectors' latest books, for notifications.
 
-An opportunity is a market whose best bid on one venue is above its best ask on another; its
-size is (bid - ask) / ask in percent, before fees. Only fresh tickers count.
+Priced exactly as the arbitrage tracker prices them (marketdata.services.arbitrage): both
+books walked for the tracker's default size, net of both venues' taker fees and a known
+withdrawal fee (marketdata.costs). An opportunity's size is that net edge in percent of what
+the buy leg pays; only fresh books count, and a spread that does not pay its costs is none.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from decimal import Decimal
-
-STALE_AFTER_MS = 10_000
 
 
 @dataclass(frozen=True)
@@ -18,38 +17,36 @@ class Opportunity:
     symbol: str
     buy_on: str
     sell_on: str
-    ask: Decimal
-    bid: Decimal
+    ask: Decimal  # the walked average buy price
+    bid: Decimal  # the walked average sell price
+    qty: Decimal
+    net_edge: Decimal  # a fraction, after fees
+    fee_pct: Decimal
 
     @property
     def spread_pct(self) -> Decimal:
-        return (self.bid - self.ask) / self.ask * 100
+        """The net edge in percent, after fees and slippage."""
+        return self.net_edge * 100
 
 
-def _quote(ticker: dict | None, now_ms: int) -> tuple[Decimal, Decimal] | None:
-    if not ticker or ticker.get("bid") is None or ticker.get("ask") is None:
-        return None
-    if now_ms - int(ticker.get("ts") or 0) > STALE_AFTER_MS:
-        return None
-    bid, ask = Decimal(str(ticker["bid"])), Decimal(str(ticker["ask"]))
-    return (bid, ask) if bid > 0 and ask > 0 else None
+def arbitrage_opportunities(
+    markets: dict[str, list[str]], *, now_ms: int | None = None, size: Decimal | None = None
+) -> list[Opportunity]:
+    """The better direction per symbol and venue pair whose net edge is positive."""
+    from marketdata.services.arbitrage import cross_venue_edges, default_size
 
-
-def arbitrage_opportunities(markets: dict[str, list[str]], *, now_ms: int | None = None):
-    """The best cross-venue opportunity per symbol quoted on two or more venues."""
-    from marketdata.selectors import market_ticker_get
-
-    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    by_symbol: dict[str, list[tuple[str, Decimal, Decimal]]] = {}
-    for exchange, symbols in markets.items():
-        for symbol in symbols:
-            quote = _quote(market_ticker_get(exchange=exchange, symbol=symbol), now_ms)
-            if quote is not None:
-                by_symbol.setdefault(symbol, []).append((exchange, *quote))
-    found = []
-    for symbol, quotes in sorted(by_symbol.items()):
-        buy_on, _, ask = min(quotes, key=lambda q: q[2])
-        sell_on, bid, _ = max(quotes, key=lambda q: q[1])
-        if buy_on != sell_on and bid > ask:
-            found.append(Opportunity(symbol, buy_on, sell_on, ask, bid))
-    return found
+    edges = cross_venue_edges(markets=markets, size=size or default_size(), now_ms=now_ms)
+    return [
+        Opportunity(
+            e.market,
+            e.buy_venue,
+            e.sell_venue,
+            e.buy_price,
+            e.sell_price,
+            e.qty,
+            e.net_edge,
+            e.fee_bp / 100,
+        )  # fmt: skip
+        for e in sorted(edges, key=lambda e: (e.market, e.buy_venue, e.sell_venue))
+        if e.net_edge > 0
+    ]

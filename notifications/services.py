@@ -518,10 +518,16 @@ def daily_summary_send(*, day) -> int:
 # --- arbitrage opportunities ----------------------------------------------------------------
 
 
-def arbitrage_scan_notify(*, markets: dict[str, list[str]] | None = None) -> int:
-    """Tell subscribers about cross-venue spreads above their threshold; the number found.
+def _price(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.00000001')).normalize():f}"
 
-    Each (market, buy venue, sell venue) is told at most once per window while it lasts.
+
+def arbitrage_scan_notify(*, markets: dict[str, list[str]] | None = None) -> int:
+    """Tell subscribers about cross-venue edges above their threshold; the number found.
+
+    The edge is net of both venues' taker fees and the book walk for the arbitrage tracker's
+    default size (notifications.arbitrage). Each (market, buy venue, sell venue) is told at
+    most once per window while it lasts.
     """
     from notifications.arbitrage import arbitrage_opportunities
 
@@ -554,8 +560,10 @@ def arbitrage_scan_notify(*, markets: dict[str, list[str]] | None = None) -> int
                 user=user,
                 event=NotificationEvent.ARBITRAGE_OPPORTUNITY,
                 title=f"{o.symbol}: {spread}% between {o.buy_on} and {o.sell_on}",
-                body=f"Buy {o.symbol} on {o.buy_on} at {o.ask} and sell on {o.sell_on} at "
-                f"{o.bid}: {spread}% before fees.",
+                body=f"Buy {_price(o.qty)} {o.symbol.split('/')[0]} on {o.buy_on} at "
+                f"{_price(o.ask)} and sell on {o.sell_on} at {_price(o.bid)} (average prices "
+                f"walking the books): {spread}% after {o.fee_pct.quantize(Decimal('0.01'))}% "
+                "of taker fees.",
                 dedupe_key=f"arb:{o.symbol}:{o.buy_on}:{o.sell_on}",
                 dedupe_seconds=settings.PEREGRINE_NOTIFY_ARBITRAGE_REPEAT_SECONDS,
                 value=o.spread_pct,

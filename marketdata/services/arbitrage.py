@@ -106,6 +106,18 @@ def arbitrage_scan(
     return rows
 
 
+def cross_venue_edges(
+    *, markets: dict[str, list[str]], size: Decimal, now_ms: int | None = None
+) -> list[Edge]:
+    """The live cross-venue spreads of the markets for one size (USDT), priced as the scan
+    prices them (better direction per market and venue pair), without storing anything."""
+    costs.costs_forget()
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    books = live_books(markets=markets, now_ms=now_ms)
+    ctx = BookContext(books, _instruments(books)[0])
+    return [e for e, _fx in edges_for_size(ctx, size=size) if e.kind == "spatial"]
+
+
 def edges_for_size(ctx: BookContext, *, size: Decimal) -> list[tuple[Edge, Decimal]]:
     """Every spread (better direction per market and venue pair) and triangle for one size in
     USDT, each with the USDT value of its quote asset; markets whose quote has no USDT price

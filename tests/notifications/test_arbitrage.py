@@ -1,4 +1,5 @@
-"""Arbitrage opportunities from the collectors' tickers reach channels above their threshold."""
+"""Arbitrage opportunities in the collectors' books reach channels above their threshold, net of
+both venues' taker fees and the book walk, as the arbitrage tracker prices them."""
 
 from __future__ import annotations
 
@@ -19,27 +20,39 @@ pytestmark = pytest.mark.usefixtures("eager_celery")
 
 @pytest.fixture
 def tickers():
+    """Stands in for a collector: a one-level book (1000 units a side) and its ticker."""
     client = redis.Redis.from_url(settings.REDIS_URL)
     keys = []
 
     def publish(exchange, symbol, bid, ask, *, age_ms=0):
-        key = f"market:{exchange}:{symbol}:ticker"
         ts = int(time.time() * 1000) - age_ms
-        client.set(key, json.dumps({"ts": ts, "bid": bid, "ask": ask, "last": bid}), ex=60)
-        keys.append(key)
+        ticker_key, book_key = (
+            f"market:{exchange}:{symbol}:ticker",
+            f"market:{exchange}:{symbol}:book",
+        )
+        client.set(ticker_key, json.dumps({"ts": ts, "bid": bid, "ask": ask, "last": bid}), ex=60)
+        book = {"ts": ts, "bids": [[bid, 1000]], "asks": [[ask, 1000]]}
+        client.set(book_key, json.dumps(book), ex=60)
+        keys.extend([ticker_key, book_key, f"marketdata:venue-costs:{exchange}"])
 
     yield publish
     if keys:
         client.delete(*keys)
 
 
+def net_pct(bid, ask):
+    """Sell at `bid` less 0.1%, buy at `ask` plus 0.1% (no exchange of these names: the
+    assumed fee on both venues), in percent."""
+    return (D(str(bid)) * D("0.999") / (D(str(ask)) * D("1.001")) - 1) * 100
+
+
 @pytest.fixture
-def venues():
+def venues(db):  # a market's lot may come from its stored instrument
     run = uuid.uuid4().hex[:6]
     return f"arb-a-{run}", f"arb-b-{run}", f"arb-c-{run}"
 
 
-def test_the_best_bid_above_the_best_ask_elsewhere_is_an_opportunity(tickers, venues):
+def test_a_bid_above_an_ask_elsewhere_by_more_than_the_fees_is_an_opportunity(tickers, venues):
     a, b, c = venues
     tickers(a, "BTC/USDT", 99.9, 100.0)
     tickers(b, "BTC/USDT", 101.5, 101.6)
@@ -49,9 +62,24 @@ def test_the_best_bid_above_the_best_ask_elsewhere_is_an_opportunity(tickers, ve
     tickers(c, "SOL/USDT", 5, 6)  # one venue only
     found = arbitrage_opportunities({a: ["BTC/USDT", "ETH/USDT"], b: ["BTC/USDT", "ETH/USDT"],
                                      c: ["BTC/USDT", "SOL/USDT"]})  # fmt: skip
-    assert [(o.symbol, o.buy_on, o.sell_on, o.spread_pct) for o in found] == [
-        ("BTC/USDT", a, b, D("1.5"))
+    # every venue pair in its better direction, net of 0.2% of fees: c -> b still pays
+    assert [(o.symbol, o.buy_on, o.sell_on) for o in found] == [
+        ("BTC/USDT", a, b),
+        ("BTC/USDT", a, c),
+        ("BTC/USDT", c, b),
     ]
+    assert [o.spread_pct for o in found] == pytest.approx(
+        [net_pct(101.5, 100.0), net_pct(100.9, 100.0), net_pct(101.5, 101.0)], abs=D("1e-20")
+    )
+    assert found[0].qty == 10  # the tracker's default size, 1000 USDT, at 100
+    assert found[0].fee_pct == D("0.2")
+
+
+def test_a_spread_smaller_than_the_fees_is_no_opportunity(tickers, venues):
+    a, b, _ = venues
+    tickers(a, "BTC/USDT", 99.9, 100.0)
+    tickers(b, "BTC/USDT", 100.15, 100.25)  # 15 bp above: less than 20 bp of fees
+    assert arbitrage_opportunities({a: ["BTC/USDT"], b: ["BTC/USDT"]}) == []
 
 
 def test_stale_tickers_do_not_count(tickers, venues):
@@ -86,10 +114,14 @@ def test_subscribers_above_their_threshold_are_told_once(
         assert found == 1, arbitrage_opportunities(markets)
     assert [r.path for r in hook_server.received] == ["/alice"]
     payload = hook_server.received[0].json()
-    assert payload["title"] == f"BTC/USDT: 1.50% between {a} and {b}"
-    assert f"Buy BTC/USDT on {a} at 100.0 and sell on {b} at 101.5" in payload["message"]
+    assert payload["title"] == f"BTC/USDT: {net_pct(101.5, 100):.2f}% between {a} and {b}"
+    assert payload["title"] == f"BTC/USDT: 1.30% between {a} and {b}"
+    assert (
+        f"Buy 10 BTC on {a} at 100 and sell on {b} at 101.5 (average prices walking the "
+        "books): 1.30% after 0.20% of taker fees." in payload["message"]
+    )
 
-    tickers(b, "BTC/USDT", 100.5, 100.6)  # 0.5%: below everyone's threshold
+    tickers(b, "BTC/USDT", 100.5, 100.6)  # 0.30% after fees: below everyone's threshold
     with django_capture_on_commit_callbacks(execute=True):
         assert arbitrage_scan_notify(markets=markets) == 0
     assert len(hook_server.received) == 1
@@ -115,6 +147,7 @@ def test_the_beat_task_scans_the_collected_markets(
     tickers(b, "BTC/USDT", 100.9, 101.0)
     with django_capture_on_commit_callbacks(execute=True):
         assert arbitrage_scan_task() == 1
-    assert hook_server.received[0].json()["title"] == f"BTC/USDT: 0.90% between {a} and {b}"
+    # 100.9 * 0.999 / (100 * 1.001) - 1: 0.70% after fees (0.90% before)
+    assert hook_server.received[0].json()["title"] == f"BTC/USDT: 0.70% between {a} and {b}"
     entry = settings.CELERY_BEAT_SCHEDULE["notifications-arbitrage-scan"]
     assert entry["task"] == "notifications.tasks.arbitrage_scan_task"
