@@ -55,7 +55,14 @@ def _match(user, code: str, device: AuthenticatorDevice | None):
 def second_factor_verify(
     *, user, code: str, ip: str | None = None, device: AuthenticatorDevice | None = None
 ) -> VerifyResult:
-    """Check a TOTP or backup code under a per-account lock; every failure is counted."""
+    """Check a TOTP or backup code under a per-account lock.
+
+    Every wrong code outside a lock is counted; once PEREGRINE_OTP_FAILURES_BEFORE_LOCK are,
+    the account is locked (30 s, doubling with each further failure, at most 15 minutes) and
+    its owner is told. During the lock every code is refused, the right one too, but an attempt
+    neither counts nor extends the lock: whoever knows the password cannot keep the owner out
+    longer by hammering the form.
+    """
     with transaction.atomic():
         SecondFactorThrottle.objects.bulk_create(
             [SecondFactorThrottle(user_id=user.pk)], ignore_conflicts=True
@@ -63,9 +70,10 @@ def second_factor_verify(
         throttle = SecondFactorThrottle.objects.select_for_update().get(user_id=user.pk)
         now = timezone.now()
         locked_until = _locked_until(throttle)
-        matched = None
-        if locked_until is None or now >= locked_until:
-            matched = _match(user, (code or "").strip(), device)
+        if locked_until is not None and now < locked_until:
+            audit_record(actor=user, action="two_factor.refused_while_locked", ip=ip)
+            return VerifyResult(ok=False, locked_until=locked_until)
+        matched = _match(user, (code or "").strip(), device)
         if matched is not None:
             throttle.failure_count, throttle.last_failure_at = 0, None
             throttle.save()
@@ -79,7 +87,20 @@ def second_factor_verify(
             ip=ip,
             after={"failures": throttle.failure_count},
         )
-        return VerifyResult(ok=False, locked_until=_locked_until(throttle))
+        locked_until = _locked_until(throttle)
+        if locked_until is not None:
+            seconds = round((locked_until - now).total_seconds())
+            security_notice_send(
+                user=user,
+                subject="Two-factor codes locked after wrong attempts",
+                body=(
+                    f"{throttle.failure_count} wrong two-factor codes were entered for your "
+                    f"account (last from {ip or 'an unknown address'}); codes are refused for "
+                    f"{seconds} seconds. If this was not you, someone knows your password: "
+                    "change it."
+                ),
+            )
+        return VerifyResult(ok=False, locked_until=locked_until)
 
 
 def totp_enrolment_start(*, user) -> AuthenticatorDevice:

@@ -124,8 +124,34 @@ def test_repeated_failures_lock_even_the_right_code_out(alice, alice_totp, totp_
     assert not result.ok and result.locked_until is not None
 
 
+@pytest.mark.usefixtures("eager_celery")
+def test_attempts_during_the_lock_neither_count_nor_extend_it_and_the_owner_is_told(
+    alice, alice_totp, totp_code, settings, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    allowed = settings.PEREGRINE_OTP_FAILURES_BEFORE_LOCK
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(allowed):
+            locked = second_factor_verify(user=alice, code="000000", ip="203.0.113.9")
+    assert locked.locked_until is not None
+    assert any("locked" in message.subject for message in mail.outbox)
+    assert "203.0.113.9" in mail.outbox[-1].body
+    for code in ("111111", totp_code(alice_totp), "222222"):
+        during = second_factor_verify(user=alice, code=code)
+        assert not during.ok and during.locked_until == locked.locked_until
+    assert SecondFactorThrottle.objects.get(user=alice).failure_count == allowed
+    # once the lock is over, the right code works again
+    SecondFactorThrottle.objects.filter(user=alice).update(
+        last_failure_at=locked.locked_until - timedelta(hours=1)
+    )
+    assert second_factor_verify(user=alice, code=totp_code(alice_totp, steps=1)).ok
+
+
 @pytest.mark.django_db(transaction=True)
-def test_one_hundred_concurrent_wrong_codes_count_one_hundred_failures(django_user_model):
+def test_one_hundred_concurrent_wrong_codes_lock_after_the_allowed_failures(
+    django_user_model, settings
+):
     user = django_user_model.objects.create_user(email="carol@example.com", password="x" * 12)
     TOTPDevice.objects.create(user=user, name="app", confirmed=True)
     start = threading.Barrier(20)
@@ -141,7 +167,14 @@ def test_one_hundred_concurrent_wrong_codes_count_one_hundred_failures(django_us
     with ThreadPoolExecutor(max_workers=20) as pool:
         results = list(pool.map(attempt, range(100)))
     assert not any(results)
-    assert SecondFactorThrottle.objects.get(user=user).failure_count == 100
+    # serialized by the throttle's row lock: exactly the allowed failures are counted, then the
+    # lock holds and the other attempts are refused without extending it
+    throttle = SecondFactorThrottle.objects.get(user=user)
+    assert throttle.failure_count == settings.PEREGRINE_OTP_FAILURES_BEFORE_LOCK
+    from compliance.models import AuditEvent
+
+    refused = AuditEvent.objects.filter(action="two_factor.refused_while_locked").count()
+    assert refused == 100 - settings.PEREGRINE_OTP_FAILURES_BEFORE_LOCK
     connection.close()
 
 
