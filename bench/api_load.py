@@ -25,6 +25,7 @@ The load generator runs on the same machine as the server (asyncio, raw HTTP/1.1
 2-core machine it takes part of a core at 200 requests/s, so figures are conservative.
 Uses DATABASE_URL's server with a database of its own (<name>_api_load, recreated) and
 REDIS_URL. Run: python bench/api_load.py [--seconds 10] [--rates 50,100,200] [--only me,bots]
+[--web-workers 1] (make run starts one web process per core; the default measures one).
 """
 
 from __future__ import annotations
@@ -197,13 +198,17 @@ def _seed() -> tuple[str, str]:
     return token, cookie
 
 
+WEB_WORKERS = 1
+
+
 def _serve() -> tuple[subprocess.Popen, int]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--lifespan", "off", "--no-access-log", "--backlog", "4096"],
+         "--port", str(port), "--lifespan", "off", "--no-access-log", "--backlog", "4096",
+         "--workers", str(WEB_WORKERS)],
         cwd=ROOT, env=dict(os.environ), start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -331,7 +336,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rates", default="50,100,200")
     parser.add_argument("--only", default=",".join(ENDPOINTS))
+    parser.add_argument("--web-workers", type=int, default=1, help="uvicorn processes")
     args = parser.parse_args()
+    global WEB_WORKERS
+    WEB_WORKERS = args.web_workers
     _setup()
     token, cookie = _seed()
     load = os.getloadavg()

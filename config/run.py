@@ -89,10 +89,12 @@ def _children(env: dict[str, str]) -> list[Child]:
     bots = env.get("PEREGRINE_BOT_CONCURRENCY", "50")
     collectors = env.get("PEREGRINE_MARKETDATA_CONCURRENCY", "3")
     backtests = env.get("PEREGRINE_BACKTEST_CONCURRENCY", "2")
+    # one web process per core: a request holds the GIL while it renders
+    web = env.get("PEREGRINE_WEB_WORKERS", str(min(os.cpu_count() or 1, 4)))
     scheduler = "django_celery_beat.schedulers:DatabaseScheduler"
     commands = {
         "web": f"-m uvicorn config.asgi:application --host {host} --port {port} "
-        "--no-access-log --lifespan off",
+        f"--no-access-log --lifespan off --workers {web}",
         "worker": f"-m celery -A config worker -Q default -c {workers} -n worker@%h",
         # bot loops and collectors hold a process each for a whole slice: each kind gets a
         # worker of its own, so beat's short tasks (heartbeat, risk sweep) never wait behind them
