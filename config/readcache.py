@@ -10,6 +10,9 @@ the user's *data version*. The version is a counter in Redis that moves on:
 - every write request the user makes (POST, PUT, PATCH, DELETE: `DataVersionMiddleware`), once
   it has answered, so a client reads its own writes at once.
 
+The heavy data of the signed-in pages (dashboard, bot list) is kept the same way through
+`user_cached`; the page around it is rendered per request.
+
 Whatever no event announces (a mark moving, balances fetched by a worker) is at most the cache's
 lifetime old. Nothing is shared between users: the user's id is part of every key. Answers are
 stored as the view's data (before rendering), so content negotiation still happens per request.
@@ -78,6 +81,31 @@ def cached_read(view):
         return response
 
     return wrapper
+
+
+def user_cached(user_id: int, name: str, compute):
+    """`compute()` kept for the user under `name` until their data version moves (or the cache's
+    lifetime ends): for the heavy parts of the signed-in pages (the page itself, with its CSRF
+    token and messages, is still rendered per request)."""
+    seconds = settings.PEREGRINE_API_CACHE_SECONDS
+    if not seconds:
+        return compute()
+    key = f"page-data:{user_id}:{name}"
+    try:
+        found = cache.get_many([_version_key(user_id), key])
+    except Exception as exc:
+        logger.warning("read cache unavailable: %s", exc)
+        return compute()
+    version = found.get(_version_key(user_id), 0)
+    stored = found.get(key)
+    if stored is not None and stored[0] == version:
+        return stored[1]
+    value = compute()
+    try:
+        cache.set(key, (version, value), timeout=seconds)
+    except Exception as exc:
+        logger.warning("read cache not written: %s", exc)
+    return value
 
 
 class DataVersionMiddleware:

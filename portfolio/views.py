@@ -8,6 +8,7 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from config.readcache import user_cached
 from exchanges.selectors import (
     exchange_account_get_for_user,
     exchange_account_list,
@@ -48,10 +49,13 @@ def balances_refresh(request, id):  # noqa: A002
 @login_required
 def dashboard(request):
     """The signed-in home page: totals, today's PnL, equity chart, exposure, bots, alerts, feed."""
-    board = dashboard_get(user=request.user)
+    user = request.user
+    board, feed = user_cached(
+        user.pk, "dashboard", lambda: (dashboard_get(user=user), dashboard_feed(user=user))
+    )
     context = {
         "board": board,
-        "feed": dashboard_feed(user=request.user),
+        "feed": feed,
         "bot_names": {line.bot.pk: line.bot.name for line in board.bots},
         "feed_length": FEED_LENGTH,
         # a user without any exchange account is offered the one-click funded sandbox account

@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.security import has_recent_auth
+from config.readcache import user_cached
 from exchanges.selectors import exchange_account_list
 from portfolio.valuation import bots_valuation
 from strategies.selectors import strategy_catalog, strategy_get
@@ -34,10 +35,14 @@ FORM_FIELDS = (
 @login_required
 def bot_list(request):
     """The user's bots with status and value, updated live."""
-    bots = list(selectors.bot_list(user=request.user))
-    values = bots_valuation(bots)
-    rows = [(bot, values[bot.pk]) for bot in bots]
-    kill_switch = selectors.kill_switch_engaged_for(user=request.user)
+    user = request.user
+
+    def compute():
+        bots = list(selectors.bot_list(user=user))
+        values = bots_valuation(bots)
+        return [(bot, values[bot.pk]) for bot in bots], selectors.kill_switch_engaged_for(user=user)
+
+    rows, kill_switch = user_cached(user.pk, "bot-list", compute)
     return render(request, "trading/bot_list.html", {"rows": rows, "kill_switch": kill_switch})
 
 

@@ -80,3 +80,37 @@ def test_off_when_the_lifetime_is_zero(alice, api, make_bot, add_fill, venue, se
     assert _trade_ids(client.get("/api/v1/fills/")) == [first.trade_id]
     second = add_fill(bot, "sell", "0.1", "101")
     assert _trade_ids(client.get("/api/v1/fills/")) == [second.trade_id, first.trade_id]
+
+
+def test_page_data_is_kept_per_user_until_their_data_moves(alice, bob):
+    from config.readcache import user_cached, user_data_changed
+
+    calls = []
+
+    def compute(who):
+        calls.append(who)
+        return f"{who}-{len(calls)}"
+
+    assert user_cached(alice.pk, "page", lambda: compute("alice")) == "alice-1"
+    assert user_cached(alice.pk, "page", lambda: compute("alice")) == "alice-1"
+    assert user_cached(bob.pk, "page", lambda: compute("bob")) == "bob-2"
+    user_data_changed(bob.pk)
+    assert user_cached(alice.pk, "page", lambda: compute("alice")) == "alice-1"
+    user_data_changed(alice.pk)
+    assert user_cached(alice.pk, "page", lambda: compute("alice")) == "alice-3"
+    assert calls == ["alice", "bob", "alice"]
+
+
+def test_the_signed_in_pages_render_from_kept_data_and_refresh_on_an_event(
+    alice, alice_client, make_bot, venue
+):
+    bot = make_bot(alice, venues=[venue], name="first")
+    assert "first" in alice_client.get("/trading/bots/").content.decode()
+    assert "first" in alice_client.get("/").content.decode()
+    type(bot).objects.filter(pk=bot.pk).update(name="renamed")  # behind the pages' back
+    assert "renamed" not in alice_client.get("/trading/bots/").content.decode()
+    bot_events_send(
+        bot_id=bot.pk, user_id=alice.pk, events=[bot_event(bot_id=bot.pk, kind="status", data={})]
+    )
+    assert "renamed" in alice_client.get("/trading/bots/").content.decode()
+    assert "renamed" in alice_client.get("/").content.decode()
