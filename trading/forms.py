@@ -335,6 +335,7 @@ def bot_create_arguments(post, *, entry, strategy: str, accounts: dict) -> dict:
         "symbols": _symbols(post.get("symbols", "")),
         "venues": [v for v in venues if v is not None],
         "budget": (post.get("budget") or "").strip(),
+        "start_inventory": (post.get("start_inventory") or "").strip() or None,
         "mode": post.get("mode") or Bot.Mode.PAPER,
         "risk_limits": risk_limits_from_post(post),
         "on_breach": post.get("on_breach") or Bot.OnBreach.PAUSE,

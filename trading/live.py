@@ -16,7 +16,7 @@ from trading import selectors
 # Which sections a runtime event changes (trading/events.py lists the kinds).
 SECTIONS_BY_KIND = {
     "status": {"status", "events"},
-    "order": {"orders"},
+    "order": {"orders", "status"},  # a market maker's status says which sides it quotes
     "fill": {"fills", "pnl"},
     "signal": {"signals"},
     "risk": {"events"},

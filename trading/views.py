@@ -28,7 +28,8 @@ from trading.services import bots as bot_services
 DEFAULT_STRATEGY = "pure_market_making"
 # Where each error of the bot services is shown when it is not a parameter, venue or limit.
 FORM_FIELDS = (
-    "name", "strategy", "symbols", "budget", "mode", "confirm_live", "on_breach", "timer_ms",
+    "name", "strategy", "symbols", "budget", "start_inventory", "mode", "confirm_live",
+    "on_breach", "timer_ms",
 )  # fmt: skip
 
 

@@ -8,9 +8,11 @@ the database, as under `make run`), and the live server is pointed at it.
 from __future__ import annotations
 
 import re
+import threading
 import urllib.request
 
 import pytest
+from django.db import connection
 
 from exchanges.models import ExchangeAccount
 from tests.browser.conftest import serve
@@ -135,3 +137,34 @@ def _assert_no_overlap(page) -> None:
     }"""
     )
     assert overlaps == []
+
+
+def test_a_quote_only_market_maker_says_on_its_page_why_it_only_bids(
+    signed_in, alice, make_bot, feeder, shot
+):
+    from trading.models import Order
+    from trading.runtime.runner import BotRunner
+    from trading.services.bots import bot_start
+
+    bot = make_bot(alice, name="first maker", paper_balances=None)  # the budget as cash only
+    bot_start(bot=bot)
+
+    def run_slice():  # on a thread of its own: Playwright's event loop holds this one
+        try:
+            BotRunner(bot.pk).run()
+        finally:
+            connection.close()
+
+    with feeder(step=0.0):
+        runner = threading.Thread(target=run_slice)
+        runner.start()
+        runner.join(120)
+    assert not runner.is_alive()
+    assert set(Order.objects.filter(bot=bot).values_list("side", flat=True)) == {"buy"}
+    page = signed_in
+    page.goto(f"/trading/bots/{bot.pk}/")
+    status = page.locator("#bot-status")
+    assert "Running" in status.inner_text()
+    assert "Quoting bids only: the bot holds 0 BTC" in status.inner_text()
+    shot(page, "bot-quoting-bids-only")
+    assert page.errors == []

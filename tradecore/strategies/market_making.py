@@ -153,6 +153,8 @@ class PureMarketMakingStrategy(MarketMakerBase):
         super().__init__(config, symbol=symbol)
         self._only_side: Side | None = None  # ping-pong
         self._hanging: set[str] = set()
+        # {side: {asset, held, needed, levels}}: quotes its holdings did not cover last time
+        self.held_back: dict[str, dict] = {}
 
     def on_fill(self, fill: Fill):
         c = self.config
@@ -187,6 +189,7 @@ class PureMarketMakingStrategy(MarketMakerBase):
                 qty = inst.round_qty(amount * scale)
                 if qty > 0 and price > 0 and qty * price >= inst.min_notional:
                     quotes.append(Quote(side, price, qty, level))
+        quotes = self._affordable(inst, quotes)
         open_ids = {o.client_order_id for o in self.ctx.open_orders(self.symbol)}
         self._hanging &= open_ids
         return QuoteIntent(
@@ -196,6 +199,35 @@ class PureMarketMakingStrategy(MarketMakerBase):
             max_order_age_ms=c.max_order_age_ms,
             hanging=frozenset(self._hanging),
         )
+
+    def _affordable(self, inst: Instrument, quotes: list[Quote]) -> list[Quote]:
+        """The quotes its holdings cover, level by level: asks up to the base it holds, bids up
+        to the quote it holds (what its own resting quotes lock counts: they are replaced).
+
+        A maker started with quote currency only can bid but has nothing to sell: its asks
+        are held back, not sent to be refused, and `held_back` says so (the bot page shows it)
+        until a bid fills and gives it base to offer."""
+        base, quote = self._inventory(inst)
+        room = {Side.SELL: base, Side.BUY: quote}
+        kept, held_back = [], {}
+        for q in sorted(quotes, key=lambda q: q.level):
+            need = q.qty if q.side is Side.SELL else q.qty * q.price
+            if need <= room[q.side]:
+                room[q.side] -= need
+                kept.append(q)
+                continue
+            side = held_back.setdefault(
+                q.side.value,
+                {
+                    "asset": inst.base if q.side is Side.SELL else inst.quote,
+                    "held": str(base if q.side is Side.SELL else quote),
+                    "needed": str(need),
+                    "levels": 0,
+                },
+            )
+            side["levels"] += 1
+        self.held_back = held_back
+        return kept
 
     def _side_allowed(self, side: Side, mid: Decimal) -> bool:
         c = self.config
@@ -223,6 +255,7 @@ class PureMarketMakingStrategy(MarketMakerBase):
         state = super().snapshot()
         state["only_side"] = None if self._only_side is None else self._only_side.value
         state["hanging"] = sorted(self._hanging)
+        state["held_back"] = self.held_back  # for people (the bot page), not for restore
         return state
 
     def restore(self, state: dict) -> None:

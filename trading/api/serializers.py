@@ -57,6 +57,13 @@ class BotCreateInputSerializer(serializers.Serializer):
     on_breach = serializers.ChoiceField(choices=Bot.OnBreach.choices, default=Bot.OnBreach.PAUSE)
     timer_ms = serializers.IntegerField(required=False, min_value=50, default=1000)
     paper_balances = serializers.DictField(required=False)
+    start_inventory = serializers.DecimalField(
+        max_digits=36,
+        decimal_places=18,
+        required=False,
+        allow_null=True,
+        help_text="Paper only: base currency the bot starts with besides its budget in cash.",
+    )
     confirm_live = serializers.BooleanField(required=False, default=False)
 
 

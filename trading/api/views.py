@@ -97,6 +97,7 @@ def bot_list_api(request):
             on_breach=data["on_breach"],
             timer_ms=data["timer_ms"],
             paper_balances=data.get("paper_balances"),
+            start_inventory=data.get("start_inventory"),
             saved_config=saved,
             live=bot_services.live_consent_from_request(request, confirmed=data["confirm_live"]),
         )

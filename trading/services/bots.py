@@ -215,6 +215,23 @@ def _paper_balances_validate(balances, exchanges: list[str], symbols, budget, er
     return clean
 
 
+def _start_inventory_add(raw, mode: str, symbols, balances: dict, errors) -> None:
+    """Add a paper bot's start inventory (base of its first market) to its starting funds."""
+    amount = _decimal(raw, "start_inventory", errors)
+    if not amount:
+        return
+    if mode == Bot.Mode.LIVE:
+        errors["start_inventory"] = (
+            "Only paper bots take a start inventory: a live bot trades what the account holds."
+        )
+        return
+    base = symbols[0].split("/")[0] if symbols and "/" in symbols[0] else ""
+    if not base:
+        return  # the market's own error says what is wrong
+    for assets in balances.values():
+        assets[base] = str(Decimal(assets.get(base, "0")) + amount)
+
+
 def _live_check(user, accounts: list, consent: LiveConsent | None) -> None:
     from accounts.services.two_factor import two_factor_enabled
 
@@ -267,10 +284,15 @@ def bot_create(
     on_breach: str = Bot.OnBreach.PAUSE,
     timer_ms: int = 1000,
     paper_balances: dict | None = None,
+    start_inventory=None,
     saved_config=None,
     live: LiveConsent | None = None,
 ) -> Bot:
-    """Validate everything, then create a draft bot; nothing is saved on any error."""
+    """Validate everything, then create a draft bot; nothing is saved on any error.
+
+    `start_inventory` (paper only): base currency of its first market the bot starts with on
+    each exchange besides its budget in cash, so a market maker can quote asks from the start.
+    """
     from strategies.services import strategy_params_validate
 
     errors: dict[str, object] = {}
@@ -311,6 +333,7 @@ def bot_create(
     if not isinstance(timer_ms, int) or timer_ms < 50:
         errors["timer_ms"] = "The timer runs at most every 50 ms."
     balances = _paper_balances_validate(paper_balances, exchanges, symbols, amount or 0, errors)
+    _start_inventory_add(start_inventory, mode, symbols, balances, errors)
     if errors:
         raise ValidationError(errors)
     if mode == Bot.Mode.LIVE:
