@@ -60,6 +60,8 @@ def test_run_reaches_healthy_and_ctrl_c_stops_every_child(process_env):
         output = supervisor.communicate(timeout=60)[0].decode()
         assert supervisor.returncode == 0, output
         assert "stopped" in output
+        # a clean stop: no child (web, workers, beat, sandbox) prints a traceback on the way out
+        assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
         assert [
             child.pid
             for child in children
