@@ -11,9 +11,11 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 
+from exchanges.sandbox.testing import start_sandbox
 from marketdata import costs
 from marketdata.models import ArbitrageSighting
 from marketdata.services.arbitrage import (
+    SIZES_KEY,
     SizeError,
     arbitrage_scan,
     arbitrage_size_parse,
@@ -21,9 +23,25 @@ from marketdata.services.arbitrage import (
     arbitrage_sizes,
 )
 from marketdata.tasks import arbitrage_spread_scan_task
-from tests.trading.conftest import VENUE_A, VENUE_B, market, sandbox, sandbox_url  # noqa: F401
+from tests.trading.conftest import VENUE_A, VENUE_B, market  # noqa: F401
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    """Two sandbox venues of this run's own, stopped with the module (its server thread holds
+    a database connection that later transactional tests must not wait for)."""
+    server, url = start_sandbox(venues=[VENUE_A, VENUE_B])
+    yield server, url
+    server.stop_thread()
+
+
+@pytest.fixture
+def sandbox_url(sandbox, settings) -> str:
+    settings.PEREGRINE_SANDBOX_URL = sandbox[1]
+    settings.PEREGRINE_SANDBOX_VENUES = [*settings.PEREGRINE_SANDBOX_VENUES, VENUE_A, VENUE_B]
+    return sandbox[1]
 
 
 @pytest.fixture
@@ -57,11 +75,12 @@ def net_of(bid, ask, buy_fee, sell_fee):
 
 def test_the_task_prices_the_sandbox_venues_with_their_own_taker_fees(
     market,  # noqa: F811
-    sandbox_url,  # noqa: F811
+    sandbox_url,
     settings,
     forget_costs,
 ):
     forget_costs(VENUE_A, VENUE_B)
+    redis.Redis.from_url(django_settings.REDIS_URL).delete(SIZES_KEY)  # no size asked lately
     settings.PEREGRINE_COLLECTORS = [f"{VENUE_A}:BTC/USDT", f"{VENUE_B}:BTC/USDT"]
     settings.PEREGRINE_ARBITRAGE_SIZES = ["100"]
     market.book(VENUE_A, "BTC/USDT", "99.9", "100", size="2")
@@ -216,3 +235,28 @@ def test_sizes_users_ask_for_are_scanned_too(settings):
 def test_a_bad_size_is_refused_saying_why(text, message):
     with pytest.raises(SizeError, match=message):
         arbitrage_size_parse(text)
+
+
+def test_the_scan_is_on_beat_on_the_default_queue(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["marketdata-arbitrage-scan"]
+    assert entry["task"] == arbitrage_spread_scan_task.name
+    assert entry["schedule"].total_seconds() == settings.PEREGRINE_ARBITRAGE_SCAN_SECONDS
+    assert entry["options"]["queue"] == "default"  # never behind the collectors' slices
+
+
+def test_an_edge_seen_again_after_a_gap_in_the_scans_opens_anew(market, venues, settings):  # noqa: F811
+    a, b = venues
+    settings.PEREGRINE_ARBITRAGE_SCAN_SECONDS = 1
+    markets = {a: ["BTC/USDT"], b: ["BTC/USDT"]}
+    t0 = datetime.now(UTC)
+    try:
+        market.book(a, "BTC/USDT", "99.9", "100")
+        market.book(b, "BTC/USDT", "100.9", "101")
+        (first,) = arbitrage_scan(markets=markets, sizes=[D(50)], now=t0)
+        # no scan for four intervals (the worker was down): the next sighting is a new run
+        (later,) = arbitrage_scan(markets=markets, sizes=[D(50)], now=t0 + timedelta(seconds=4))
+    finally:
+        market.clear(a, "BTC/USDT")
+        market.clear(b, "BTC/USDT")
+    assert first.opened_at == t0
+    assert later.opened_at == t0 + timedelta(seconds=4)
