@@ -178,6 +178,24 @@ def backtest_market_list() -> list[StoredMarket]:
     return [StoredMarket(**row) for row in rows]
 
 
+def backtest_fetchable_markets(*, stored: list[StoredMarket]) -> list[tuple[str, str]]:
+    """(exchange, symbol) of the sandbox venues' known markets without stored candles: a
+    backtest on them fetches its history from the exchange first (when the settings allow)."""
+    from django.conf import settings
+
+    from exchanges import registry
+
+    if settings.PEREGRINE_BACKTEST_FETCH_HISTORY == "none":
+        return []
+    have = {(m.exchange, m.symbol) for m in stored}
+    rows = (
+        Instrument.objects.filter(exchange__in=registry.sandbox_venues())
+        .order_by("exchange", "symbol")
+        .values_list("exchange", "symbol")
+    )
+    return [row for row in rows if row not in have]
+
+
 def instrument_steps(*, exchange: str, symbol: str) -> dict | None:
     """The stored instrument's price and amount steps and minimum cost, or None if unknown."""
     return (

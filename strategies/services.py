@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import is_aware, make_aware, now
 
-from marketdata.services.candles import dt_to_ms
+from marketdata.services.candles import Gap, dt_to_ms
 from marketdata.timeframes import TIMEFRAMES_MS
 from strategies.backtest_results import data_fingerprint, results_build
 from strategies.live import ProgressPublisher, backtest_status_publish
@@ -375,16 +375,112 @@ def backtest_run_execute(*, run_id: int) -> str:
     return status
 
 
-def _backtest_inputs(run: BacktestRun):
-    """The candles, strategy and instrument of a run, or BacktestFailed saying what is wrong."""
-    candles = backtest_candles(
+HISTORY_FETCH_MAX_GAPS = 100  # ranges fetched per run; more are reported as missing
+
+
+def missing_ranges(ts_ms, *, start_ms: int, end_ms: int, step: int) -> list[Gap]:
+    """The bars of [start, end) on the timeframe's grid that `ts_ms` (sorted) lacks, as ranges:
+    before the first stored bar, between stored bars and after the last."""
+    first = -(-start_ms // step) * step
+    last = (end_ms - 1) // step * step
+    if last < first:
+        return []
+    ts = np.asarray(ts_ms, dtype=np.int64)
+    if not len(ts):
+        return [Gap(first, last, (last - first) // step + 1)]
+    gaps = []
+    if ts[0] > first:
+        gaps.append(Gap(first, int(ts[0]) - step, (int(ts[0]) - first) // step))
+    holes = np.flatnonzero(np.diff(ts) > step)
+    for i in holes.tolist():
+        before, after = int(ts[i]), int(ts[i + 1])
+        gaps.append(Gap(before + step, after - step, (after - before) // step - 1))
+    if ts[-1] < last:
+        gaps.append(Gap(int(ts[-1]) + step, last, (last - int(ts[-1])) // step))
+    return gaps
+
+
+def history_fetch_allowed(exchange: str) -> bool:
+    """Whether a backtest may fetch the missing bars of `exchange` (settings)."""
+    from exchanges import registry
+
+    mode = settings.PEREGRINE_BACKTEST_FETCH_HISTORY
+    if mode == "none":
+        return False
+    return registry.is_sandbox(exchange) or (mode == "all" and registry.is_supported(exchange))
+
+
+def _load_candles(run: BacktestRun):
+    return backtest_candles(
         exchange=run.exchange, symbol=run.symbol, timeframe=run.timeframe,
         start_ms=dt_to_ms(run.start), end_ms=dt_to_ms(run.end),
     )  # fmt: skip
+
+
+def _backtest_history_fetch(run: BacktestRun, publisher) -> tuple[object, list[str]]:
+    """The run's stored candles, after fetching the ranges its period lacks with ccxt from the
+    exchange (marketdata's candle_backfill: stored, higher timeframes derived), when allowed.
+
+    Returns the candles (None if still none) and what was done, in words. An exchange that
+    refuses or cannot be reached is said so; the run goes on with what is stored."""
+    candles = _load_candles(run)
+    step = TIMEFRAMES_MS[run.timeframe]
+    start_ms, end_ms = dt_to_ms(run.start), min(dt_to_ms(run.end), int(now().timestamp() * 1000))
+    stamps = candles.ts if candles is not None else ()
+    gaps = missing_ranges(stamps, start_ms=start_ms, end_ms=end_ms, step=step)
+    if not gaps or not history_fetch_allowed(run.exchange):
+        return candles, []
+    from exchanges.gateway.clients import sync_client
+    from marketdata.services.history import candle_backfill
+
+    missing = sum(g.missing for g in gaps)
+    publisher.fetching(
+        f"Fetching {missing:,} missing bars in {len(gaps)} range(s) from {run.exchange}…"
+    )
+    notes, before = [], len(stamps)
+    try:
+        client = sync_client(run.exchange)
+        for gap in gaps[:HISTORY_FETCH_MAX_GAPS]:
+            backtest_run_progress(run_id=run.pk, done=0)  # raises if cancelled meanwhile
+            candle_backfill(
+                client=client, exchange=run.exchange, symbol=run.symbol,
+                timeframe=run.timeframe, start_ms=gap.start_ms, end_ms=gap.end_ms + step,
+            )  # fmt: skip
+    except BacktestCancelled:
+        raise
+    except Exception as exc:  # the exchange's or the network's: run on what is stored
+        logger.warning("backtest %s: history not fetched", run.pk, exc_info=True)
+        notes.append(
+            f"Missing history could not be fetched from {run.exchange} "
+            f"({type(exc).__name__}: {str(exc)[:200]}); the run used the stored bars only"
+        )
+    if len(gaps) > HISTORY_FETCH_MAX_GAPS:
+        notes.append(
+            f"Only the first {HISTORY_FETCH_MAX_GAPS} of {len(gaps)} missing ranges were "
+            "fetched; the others remain"
+        )
+    candles = _load_candles(run)
+    fetched = (len(candles) if candles is not None else 0) - before
+    notes.insert(0, (
+        f"Fetched {fetched:,} of the {missing:,} missing bars from {run.exchange} before the run"
+        if fetched > 0 else f"{run.exchange} had none of the {missing:,} missing bars"
+    ))  # fmt: skip
+    return candles, notes
+
+
+def _backtest_inputs(run: BacktestRun, publisher=None):
+    """The candles, strategy and instrument of a run, or BacktestFailed saying what is wrong;
+    and what fetching the missing history did, in words."""
+    if publisher is None:
+        candles, notes = _load_candles(run), []
+    else:
+        candles, notes = _backtest_history_fetch(run, publisher)
     if candles is None:
+        tried = f"; {notes[-1]}" if len(notes) > 1 else ""
         raise BacktestFailed(
             f"no candles for {run.symbol} {run.timeframe} on {run.exchange} between "
             f"{run.start:%Y-%m-%d %H:%M} and {run.end:%Y-%m-%d %H:%M} UTC"
+            + (f" (none to fetch from {run.exchange} either{tried})" if notes else "")
         )
     try:
         validate_candles(candles, f"candles for {run.symbol} {run.timeframe} on {run.exchange}")
@@ -399,12 +495,12 @@ def _backtest_inputs(run: BacktestRun):
         steps.get("amount_step") or _STEP, steps.get("min_cost") or Decimal(0),
         run.fee_rate, run.fee_rate,
     )  # fmt: skip
-    return candles, strategy, instrument
+    return candles, strategy, instrument, notes
 
 
 def _backtest_replay(run: BacktestRun) -> dict:
     publisher = ProgressPublisher(run.pk)
-    candles, strategy, instrument = _backtest_inputs(run)
+    candles, strategy, instrument, notes = _backtest_inputs(run, publisher)
     total = len(candles)
     BacktestRun.objects.filter(pk=run.pk).update(bars_total=total)
     publisher.restart_clock()
@@ -414,7 +510,7 @@ def _backtest_replay(run: BacktestRun) -> dict:
         backtest_run_progress(run_id=run.pk, done=done)  # raises if cancelled
         publisher.replaying(done, total, force=done >= total)
 
-    warnings = _backtest_warnings(run, candles, strategy, instrument)
+    warnings = notes + _backtest_warnings(run, candles, strategy, instrument)
     options = {}
     if run.slippage_bp:
         options["slippage_model"] = FixedBpsSlippage(run.slippage_bp)
@@ -426,6 +522,7 @@ def _backtest_replay(run: BacktestRun) -> dict:
     )  # fmt: skip
     results = results_build(result, candles, cash=float(run.cash))
     results["monthly_returns"] = monthly_returns(candles.ts, result.equity, cash=float(run.cash))
+    results["gaps"] = gaps_json(run, candles)
     return {
         "results": results,
         "warnings": warnings,
@@ -508,7 +605,41 @@ def _backtest_warnings(run: BacktestRun, candles, strategy, instrument) -> list[
             f"{gaps} gap(s) inside the data, {outside} before its first or after its last bar; "
             "the strategy sees the market jump across gaps"
         )
+        ranges = missing_ranges(
+            candles.ts, start_ms=dt_to_ms(run.start), end_ms=dt_to_ms(run.end), step=step
+        )
+        warnings.append(gaps_words(ranges, step))
     return warnings + check_inputs(strategy, candles, instrument, cash=run.cash)
+
+
+GAPS_LISTED = 10
+
+
+def _stamp(ms: int) -> str:
+    return f"{datetime.fromtimestamp(ms / 1000, tz=UTC):%Y-%m-%d %H:%M}"
+
+
+def gaps_words(gaps: list[Gap], step: int) -> str:
+    """The missing ranges in words: "Still missing: 2021-04-20 00:00 → 00:04 UTC (5 bars); …"."""
+    parts = []
+    for gap in gaps[:GAPS_LISTED]:
+        first, last = _stamp(gap.start_ms), _stamp(gap.end_ms)
+        if first[:10] == last[:10]:
+            last = last[11:]
+        span = first if gap.missing == 1 else f"{first} → {last}"
+        parts.append(f"{span} UTC ({gap.missing:,} bar{'s' if gap.missing != 1 else ''})")
+    more = len(gaps) - GAPS_LISTED
+    tail = f"; and {more} more range(s) ({sum(g.missing for g in gaps[GAPS_LISTED:]):,} bars)"
+    return "Still missing: " + "; ".join(parts) + (tail if more > 0 else "")
+
+
+def gaps_json(run: BacktestRun, candles) -> list[dict]:
+    """The period's missing ranges as stored with the results: [{start_ms, end_ms, bars}]."""
+    ranges = missing_ranges(
+        candles.ts, start_ms=dt_to_ms(run.start), end_ms=dt_to_ms(run.end),
+        step=TIMEFRAMES_MS[run.timeframe],
+    )  # fmt: skip
+    return [{"start_ms": g.start_ms, "end_ms": g.end_ms, "bars": g.missing} for g in ranges]
 
 
 PROGRESS_MIN_BARS = 1000  # a report (one UPDATE) at most every 1% and every 1,000 bars

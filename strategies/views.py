@@ -92,6 +92,7 @@ def backtest_list(request):
         "rows": [(run, _summary(run.metrics)) for run in runs],
         "any_active": any(not run.is_final for run in runs),
         "markets": markets,
+        "fetchable": selectors.backtest_fetchable_markets(stored=markets),
         "strategies": _backtest_strategies(),
         "timeframes": list(TIMEFRAMES_MS),
         "values": values,

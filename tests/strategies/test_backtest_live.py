@@ -69,7 +69,7 @@ def test_the_page_gets_progress_with_bars_and_eta_then_the_results(alice, queued
         frames.append(await ws.receive_from(timeout=5))  # the state on connect: queued
         worker = threading.Thread(target=lambda: _execute(run.pk))
         worker.start()
-        while "hx-trigger=\"load\"" not in frames[-1]:
+        while 'hx-trigger="load"' not in frames[-1]:
             frames.append(await ws.receive_from(timeout=30))
         await database_sync_to_async(worker.join)(30)
         await ws.disconnect()
@@ -78,7 +78,7 @@ def test_the_page_gets_progress_with_bars_and_eta_then_the_results(alice, queued
     progress = frames[1:-1]
     done = [_bars_done(f) for f in progress]
     assert done[0] == 0 and done[-1] == BARS and done == sorted(done)
-    assert all(f'of {BARS} bars' in f and 'id="backtest-status"' in f for f in progress)
+    assert all(f"of {BARS} bars" in f and 'id="backtest-status"' in f for f in progress)
     assert "(100%)" in progress[-1] and "left" not in progress[-1]
     final = frames[-1]
     assert 'id="backtest-run"' in final

@@ -483,6 +483,9 @@ def test_missing_bars_and_zero_volume_are_reported_as_warnings(alice, stored, qu
     assert run.warnings == [
         f"15 of the period's {BARS + 5} bars are not stored: 10 in 1 gap(s) inside the data, "
         "5 before its first or after its last bar; the strategy sees the market jump across gaps",
+        f"Still missing: {_ms(stored, 0) - (_ms(stored, 5) - _ms(stored, 0)):%Y-%m-%d %H:%M} → "
+        f"{_ms(stored, 0) - (_ms(stored, 1) - _ms(stored, 0)):%H:%M} UTC (5 bars); "
+        f"{_ms(stored, 100):%Y-%m-%d %H:%M} → {_ms(stored, 109):%H:%M} UTC (10 bars)",
         f"1 of {BARS - 10} bars have zero volume: a market order there fills at the bar's open "
         "although nothing traded",
     ]
