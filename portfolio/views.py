@@ -14,6 +14,17 @@ from exchanges.selectors import (
     exchange_account_list,
     sandbox_venue_next,
 )
+from portfolio.report import (
+    DEFAULT_SORT,
+    SORT_KEYS,
+    bots_snapshot_stats,
+    comparison_lines,
+    comparison_sort,
+    fee_lines,
+    fee_totals,
+    portfolio_value_series,
+    sort_key_parse,
+)
 from portfolio.selectors import (
     FEED_LENGTH,
     dashboard_feed,
@@ -24,12 +35,74 @@ from portfolio.selectors import (
 from portfolio.services import exchange_balances_refresh
 
 
+def _main_asset(summary) -> str:
+    if not summary.totals:
+        return "USDT"
+    return max(summary.totals.items(), key=lambda item: item[1]["value"])[0]
+
+
 @login_required
+@require_GET
 def overview(request):
-    """The user's whole portfolio now."""
+    """The user's whole portfolio: value over time, bots compared, fees, holdings, balances."""
     summary = portfolio_summary(user=request.user)
-    accounts = exchange_account_list(user=request.user).filter(status="active")
-    return render(request, "portfolio/overview.html", {"summary": summary, "accounts": accounts})
+    sort_error = None
+    try:
+        sort, descending = sort_key_parse(request.GET.get("sort"))
+    except ValueError as exc:  # a bad ?sort= is said on the page, sorted by the default
+        sort_error, sort, descending = str(exc), DEFAULT_SORT, False
+    stats = bots_snapshot_stats(bot.pk for bot, _ in summary.bots)
+    lines = comparison_sort(
+        comparison_lines(summary.bots, stats=stats), key=sort, descending=descending
+    )
+    comparison = {
+        "lines": lines,
+        "sort": sort,
+        "descending": descending,
+        "sort_error": sort_error,
+        "columns": [(key, title) for key, (title, _) in SORT_KEYS.items()],
+    }
+    if request.htmx and request.htmx.target == "portfolio-comparison":
+        return render(request, "portfolio/_overview_comparison.html", comparison)
+    fees = fee_lines(user=request.user)
+    context = {
+        "summary": summary,
+        "comparison": comparison,
+        "fees": fees,
+        "fee_totals": fee_totals(fees),
+        "paper_bots": [(bot, value) for bot, value in summary.bots if not bot.is_live],
+        "live_bots": [bot for bot, _ in summary.bots if bot.is_live],
+        "main_asset": _main_asset(summary),
+        "accounts": exchange_account_list(user=request.user).filter(status="active"),
+    }
+    return render(request, "portfolio/overview.html", context)
+
+
+def _points(rows) -> list[dict]:
+    return [{"time": int(at.timestamp()), "value": float(value)} for at, value in rows]
+
+
+@login_required
+@require_GET
+def value_chart(request):
+    """Value over time for ?range=1d|1w|all&asset=: total, cash, crypto and one line per bot."""
+    range_key = request.GET.get("range", "1d")
+    asset = request.GET.get("asset", "USDT").upper()[:16]
+    try:
+        series = portfolio_value_series(user=request.user, range_key=range_key, asset=asset)
+    except ValueError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse(
+        {
+            "asset": series.asset,
+            "total": _points(series.total),
+            "cash": _points(series.cash),
+            "crypto": _points(series.crypto),
+            "bots": [
+                {"id": pk, "name": name, "points": _points(rows)} for pk, name, rows in series.bots
+            ],
+        }
+    )
 
 
 @login_required

@@ -1,0 +1,210 @@
+/*
+ * The portfolio page: value over time (total and one line per bot), cash vs crypto allocation,
+ * and live refresh.
+ *
+ * Charts: lightweight-charts (v5, vendored) from GET <data-url>?range=1d|1w|all&asset=<asset>,
+ * {total, cash, crypto: [{time, value}], bots: [{id, name, points}]} (time in Unix seconds),
+ * bounded server-side. The allocation chart is stacked: the crypto area is drawn at cash + crypto
+ * (its top edge is the total) and the cash area over it, so the band between them is crypto.
+ *
+ * Live: the same mechanism as the dashboard. A websocket to <data-socket> (the user's event
+ * stream, group user.<id>, see trading/events.py); a bot's minute snapshot ("equity") or a fill
+ * reloads the charts and replaces the page's sections by their version in a fresh copy of the
+ * page (its URL keeps the chosen ?sort=), once for a burst of events. The socket reconnects with
+ * jittered backoff and catches up the same way after a reconnect.
+ */
+(function () {
+  "use strict";
+
+  var PALETTE = ["#8250df", "#1a7f37", "#bf3989", "#9a6700", "#0969da", "#cf222e", "#57606a"];
+  var SECTIONS = ["portfolio-totals", "portfolio-comparison", "portfolio-fees", "portfolio-paper",
+    "portfolio-balances"];
+  var REFRESHED_BY = { equity: 1, fill: 1, status: 1 };
+
+  function chartOptions() {
+    return {
+      autoSize: true,
+      layout: { background: { color: "transparent" }, textColor: "#555" },
+      grid: { vertLines: { color: "#eee" }, horzLines: { color: "#eee" } },
+      rightPriceScale: { borderVisible: false },
+      timeScale: { timeVisible: true, secondsVisible: false, borderVisible: false },
+      localization: {
+        priceFormatter: function (p) {
+          return p.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+        },
+      },
+    };
+  }
+
+  /* [{time, value}] + [{time, value}] on the same times (the server sends aligned series). */
+  function stacked(lower, upper) {
+    return lower.map(function (point, i) {
+      return { time: point.time, value: point.value + (upper[i] ? upper[i].value : 0) };
+    });
+  }
+
+  function ValueCharts(valueEl, allocationEl, legend, empty) {
+    var LC = window.LightweightCharts;
+    this.url = valueEl.dataset.url;
+    this.asset = valueEl.dataset.asset || "USDT";
+    this.legend = legend;
+    this.empty = empty;
+    this.valueEl = valueEl;
+    this.allocationEl = allocationEl;
+    this.value = LC.createChart(valueEl, chartOptions());
+    this.total = this.value.addSeries(LC.AreaSeries, {
+      lineColor: "#1f6feb", topColor: "rgba(31,111,235,0.25)", bottomColor: "rgba(31,111,235,0.02)",
+      lineWidth: 2, priceLineVisible: false, title: "Total",
+    });
+    this.botLines = {};
+    this.allocation = LC.createChart(allocationEl, chartOptions());
+    this.crypto = this.allocation.addSeries(LC.AreaSeries, {
+      lineColor: "#f0883e", topColor: "rgba(240,136,62,0.85)", bottomColor: "rgba(240,136,62,0.85)",
+      lineWidth: 1, priceLineVisible: false, lastValueVisible: false,
+    });
+    this.cash = this.allocation.addSeries(LC.AreaSeries, {
+      lineColor: "#1f6feb", topColor: "rgba(31,111,235,0.9)", bottomColor: "rgba(31,111,235,0.9)",
+      lineWidth: 1, priceLineVisible: false, lastValueVisible: false,
+    });
+    this.range = "1d";
+  }
+
+  ValueCharts.prototype.botLine = function (bot, index) {
+    var line = this.botLines[bot.id];
+    if (!line) {
+      line = this.botLines[bot.id] = this.value.addSeries(window.LightweightCharts.LineSeries, {
+        color: PALETTE[index % PALETTE.length], lineWidth: 1, priceLineVisible: false,
+        lastValueVisible: false,
+      });
+    }
+    return line;
+  };
+
+  ValueCharts.prototype.draw = function (data) {
+    var self = this;
+    this.total.setData(data.total);
+    var seen = {};
+    this.legend.textContent = "";
+    var swatch = function (color, label) {
+      var span = document.createElement("span");
+      span.className = "swatch";
+      span.style.background = color;
+      self.legend.append(span, " " + label + " ");
+    };
+    if (data.total.length) swatch("#1f6feb", "total");
+    data.bots.forEach(function (bot, index) {
+      seen[bot.id] = true;
+      self.botLine(bot, index).setData(bot.points);
+      swatch(PALETTE[index % PALETTE.length], bot.name);
+    });
+    Object.keys(this.botLines).forEach(function (id) {
+      if (!seen[id]) { self.value.removeSeries(self.botLines[id]); delete self.botLines[id]; }
+    });
+    this.cash.setData(data.cash);
+    this.crypto.setData(stacked(data.cash, data.crypto));
+    this.value.timeScale().fitContent();
+    this.allocation.timeScale().fitContent();
+    var none = data.total.length === 0;
+    if (this.empty) this.empty.hidden = !none;
+    this.valueEl.classList.toggle("is-empty", none);
+    this.allocationEl.classList.toggle("is-empty", none);
+    this.valueEl.dataset.points = String(data.total.length);
+    this.valueEl.dataset.bots = String(data.bots.length);
+  };
+
+  ValueCharts.prototype.load = function () {
+    var self = this;
+    var url = this.url + "?range=" + encodeURIComponent(this.range) +
+      "&asset=" + encodeURIComponent(this.asset);
+    return fetch(url, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+      .then(function (data) { self.draw(data); })
+      .catch(function (error) { console.warn("portfolio charts not loaded:", error); });
+  };
+
+  function bindRanges(charts) {
+    var buttons = document.querySelectorAll(".portfolio-charts [data-range]");
+    buttons.forEach(function (button) {
+      button.addEventListener("click", function () {
+        charts.range = button.dataset.range;
+        buttons.forEach(function (b) { b.setAttribute("aria-pressed", String(b === button)); });
+        charts.load();
+      });
+    });
+  }
+
+  /* Replace the elements with these ids by their version in a fresh copy of the page. */
+  function refresh(ids) {
+    return fetch(window.location.href, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        var page = new DOMParser().parseFromString(html, "text/html");
+        ids.forEach(function (id) {
+          var fresh = page.getElementById(id), current = document.getElementById(id);
+          if (fresh && current) {
+            current.innerHTML = fresh.innerHTML;
+            if (window.htmx) window.htmx.process(current);
+          }
+        });
+        document.body.dataset.portfolioRefreshed = String(Date.now());
+      })
+      .catch(function (error) { console.warn("portfolio sections not refreshed:", error); });
+  }
+
+  // Many bots snapshot in the same minute: wait a moment and refresh once for the lot.
+  function debounce(action, ms) {
+    var pending = null;
+    return function () {
+      if (pending) return;
+      pending = window.setTimeout(function () { pending = null; action(); }, ms);
+    };
+  }
+
+  function connect(path, onEvent, onReconnect) {
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    var url = scheme + window.location.host + path;
+    var attempt = 0, opened = false;
+    function open() {
+      var socket = new WebSocket(url);
+      socket.onopen = function () {
+        if (opened) onReconnect();
+        opened = true;
+        attempt = 0;
+      };
+      socket.onmessage = function (message) {
+        var event;
+        try { event = JSON.parse(message.data); } catch (e) { return; }
+        if (event && event.kind) onEvent(event);
+      };
+      socket.onclose = function () {
+        window.setTimeout(open, Math.random() * Math.min(30000, 1000 * Math.pow(2, attempt++)));
+      };
+    }
+    open();
+  }
+
+  function start() {
+    var valueEl = document.getElementById("portfolio-value-chart");
+    var charts = null;
+    if (valueEl && window.LightweightCharts) {
+      charts = new ValueCharts(valueEl, document.getElementById("portfolio-allocation-chart"),
+        document.getElementById("portfolio-value-legend"),
+        document.getElementById("portfolio-chart-empty"));
+      bindRanges(charts);
+      charts.load();
+    }
+    var socketHolder = document.querySelector("[data-socket]");
+    if (!socketHolder) return;
+    var soon = debounce(function () {
+      refresh(SECTIONS);
+      if (charts) charts.load();
+    }, 1500);
+    connect(socketHolder.dataset.socket, function (event) {
+      if (REFRESHED_BY[event.kind]) soon();
+    }, soon);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+  window.PeregrinePortfolio = { stacked: stacked };
+})();
