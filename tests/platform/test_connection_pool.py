@@ -21,6 +21,7 @@ from tests.browser.conftest import serve
 pytestmark = pytest.mark.django_db(transaction=True)
 
 POOL_MAX = 4
+APP_NAME = "peregrine-pool-test"
 CONCURRENT = 200
 
 
@@ -41,8 +42,11 @@ class ConnectionSampler:
         self._stop = threading.Event()
 
     def now(self) -> int:
+        # only the server under test: its connections carry APP_NAME (libpq's PGAPPNAME), so
+        # processes of earlier tests still closing their connections are not counted
         rows = self.conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.name,)
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
+            (self.name, APP_NAME),
         ).fetchall()
         return len({pid for (pid,) in rows} - self.exclude)
 
@@ -93,6 +97,7 @@ def test_200_concurrent_requests_wait_for_a_pooled_connection(
         DATABASE_POOL_MIN_SIZE="1",
         DATABASE_POOL_MAX_SIZE=str(POOL_MAX),
         DATABASE_POOL_TIMEOUT="120",
+        PGAPPNAME=APP_NAME,
     )
     port = int(serve(child_processes).rsplit(":", 1)[1])
 
