@@ -197,3 +197,41 @@ def charted_market(transactional_db, market):  # noqa: F811
     market.book(venue, "BTC/USDT", round(last - 0.5, 2), round(last + 0.5, 2), size="0.25")
     yield venue, last
     market.clear(venue, "BTC/USDT")
+
+
+# Pixels drawn on the canvases under a selector (lightweight-charts paints candles, lines and
+# markers on stacked canvases, on an animation frame after the data is set): a blank chart has
+# none. One alpha sample every 4 pixels.
+PAINTED = """(selector) => {
+  let painted = 0;
+  document.querySelectorAll(selector + " canvas").forEach((canvas) => {
+    if (!canvas.width || !canvas.height) return;
+    const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    for (let i = 3; i < data.length; i += 16) if (data[i]) painted++;
+  });
+  return painted;
+}"""
+
+
+def painted(page, selector: str) -> int:
+    """The painted pixel samples under `selector` now (see PAINTED)."""
+    return page.evaluate(PAINTED, selector)
+
+
+def wait_painted(page, selector: str, more_than: int, timeout_ms: int = WAIT_MS) -> int:
+    """Wait until the canvases under `selector` have more than `more_than` painted samples.
+
+    A chart paints on a later animation frame than the one its data arrives in, so a single
+    read can see a blank canvas; this polls on every frame until the chart is painted (the
+    timeout is a hang guard). Returns the count; on timeout fails with the last count seen."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    check = f"(selector) => ({PAINTED})(selector) > {int(more_than)}"
+    try:
+        page.wait_for_function(check, arg=selector, polling="raf", timeout=timeout_ms)
+    except PlaywrightTimeout:
+        pytest.fail(
+            f"{selector}: {painted(page, selector)} painted samples after {timeout_ms} ms,"
+            f" expected more than {more_than}"
+        )
+    return painted(page, selector)

@@ -14,6 +14,7 @@ import pytest
 
 from marketdata.services.candles import candle_copy_upsert
 from portfolio.models import BotPerformance
+from tests.browser.conftest import wait_painted
 from tests.trading.conftest import VENUE_A
 from trading.models import Fill, Order, Signal
 from trading.services.bots import bot_start, bot_stop
@@ -21,18 +22,6 @@ from trading.services.bots import bot_start, bot_stop
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BARS = 240
-
-# Pixels drawn on the chart's canvases (lightweight-charts paints candles, lines and markers on
-# stacked canvases): a blank chart has none.
-PAINTED = """(selector) => {
-  let painted = 0;
-  document.querySelectorAll(selector + " canvas").forEach((canvas) => {
-    if (!canvas.width || !canvas.height) return;
-    const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
-    for (let i = 3; i < data.length; i += 16) if (data[i]) painted++;
-  });
-  return painted;
-}"""
 
 
 def _minute_ms(offset: int = 0) -> int:
@@ -113,8 +102,8 @@ def test_a_signal_bots_page_charts_candles_fills_indicators_and_equity(
     fills = [m for m in markers if m["shape"] != "circle"]
     assert [m["shape"] for m in fills] == ["arrowUp", "arrowDown", "arrowUp", "arrowDown"]
     assert [m["time"] for m in fills] == [int(_at(ago).timestamp()) for ago, _, _ in trades]
-    assert page.evaluate(PAINTED, "[data-bot-chart=market]") > 1000
-    assert page.evaluate(PAINTED, "[data-bot-chart=equity]") > 1000
+    wait_painted(page, "[data-bot-chart=market]", 1000)
+    wait_painted(page, "[data-bot-chart=equity]", 1000)
     assert "fast, slow" in page.locator("[data-bot-chart-legend]").inner_text()
     history = page.locator("#bot-trades").inner_text()
     assert "opens" in history and "No trades yet." not in history
@@ -182,7 +171,7 @@ def test_rsi_and_macd_bots_draw_their_indicator_in_a_pane_under_the_price(
     _chart_ready(page)
     panes = page.evaluate("window.PeregrineBotDetail.pages[0].candleChart.chart.panes().length")
     assert panes == 2
-    assert page.evaluate(PAINTED, "[data-bot-chart=market]") > 1000
+    wait_painted(page, "[data-bot-chart=market]", 1000)
     assert lines in page.locator("[data-bot-chart-legend]").inner_text()
     page.locator("[data-bot-chart=market]").scroll_into_view_if_needed()
     shot(page, f"bot-detail-{strategy}")
@@ -211,7 +200,7 @@ def test_a_new_minute_snapshot_draws_the_equity_chart_without_a_reload(
         "() => document.querySelector('[data-bot-chart-url]').dataset.equityPoints === '2'"
     )
     assert "is-empty" not in equity.get_attribute("class")
-    assert page.evaluate(PAINTED, "[data-bot-chart=equity]") > 500
+    wait_painted(page, "[data-bot-chart=equity]", 500)
     assert "→" in page.locator("#equity-curve").inner_text()
     equity.scroll_into_view_if_needed()
     shot(page, "bot-detail-equity-live")
