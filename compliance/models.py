@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class AuditEventQuerySet(models.QuerySet):
@@ -13,9 +14,15 @@ class AuditEventQuerySet(models.QuerySet):
 
 
 class AuditEvent(models.Model):
-    """Who did what, when, from where, to which object; written only by audit_record()."""
+    """Who did what, when, from where, to which object; written only by audit_record().
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    `seq`, `prev_hash` and `hash` link the events into one hash chain (compliance.audit_chain);
+    `manage.py audit_verify` checks it. An event without `seq` was never chained: verify names
+    it as a broken link (migration 0003 chained the events that existed before the chain).
+    """
+
+    # Set by audit_record() before hashing (the hash covers it), not by the database.
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     # No database constraint and no cascade: deleting a user must not rewrite their history.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -33,6 +40,9 @@ class AuditEvent(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
+    seq = models.BigIntegerField(null=True, blank=True, unique=True, editable=False)
+    prev_hash = models.CharField(max_length=64, blank=True, editable=False)
+    hash = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -50,3 +60,33 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("audit events are append-only")
+
+
+class AuditAnchor(models.Model):
+    """The chain head at a point in time, signed with a key kept outside the database.
+
+    Made periodically (compliance.services.audit_anchor_create, by Celery beat) and written to
+    the log as well. Rewriting the chain up to an anchor's seq, even consistently, shows against
+    the anchor; removing events after the last anchor shows against the next one.
+    """
+
+    created_at = models.DateTimeField(default=timezone.now)
+    seq = models.BigIntegerField()
+    head_hash = models.CharField(max_length=64)
+    mac = models.CharField(max_length=64)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-seq", "-id"]
+
+    def __str__(self) -> str:
+        return f"anchor at #{self.seq} ({self.created_at:%Y-%m-%d %H:%M:%S})"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("audit anchors are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("audit anchors are append-only")
