@@ -46,12 +46,16 @@ def sample_indices(n: int, limit: int = MAX_POINTS) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, limit).round().astype(np.int64))
 
 
-def _chart_bars(candles: CandleArrays, limit: int) -> tuple[np.ndarray, list[list]]:
-    """The candles merged into at most `limit` bars (OHLC of each bucket), with bucket starts."""
-    n = len(candles)
+def _buckets(n: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first and one-past-last bar index of each of at most `limit` chart buckets."""
     size = max(1, math.ceil(n / limit))
     starts = np.arange(0, n, size)
-    stops = np.minimum(starts + size, n)
+    return starts, np.minimum(starts + size, n)
+
+
+def _chart_bars(candles: CandleArrays, limit: int) -> tuple[np.ndarray, list[list]]:
+    """The candles merged into at most `limit` bars (OHLC of each bucket), with bucket starts."""
+    starts, stops = _buckets(len(candles), limit)
     bars = [
         [
             int(candles.ts[a]),
@@ -116,6 +120,28 @@ def results_build(
         "trades": trades,
         "fills": fills,
     }
+
+
+def chart_indicators(
+    strategy: str, params: dict, candles: CandleArrays, *, limit: int = MAX_POINTS
+) -> dict:
+    """The strategy's indicator lines (strategies.indicators, the bot page's own) over every
+    bar, one point per chart bar: the value at the bucket's last bar, at the bucket's time (as
+    its close). {name: {"pane": 0 | 1, "points": [[ts_ms, value], ...], "levels"?: [...]}};
+    warm-up bars (no value yet) are left out; {} for a strategy without indicators."""
+    from strategies.indicators import indicator_config, indicator_series
+
+    series = indicator_series(strategy, indicator_config(strategy, params), candles.close)
+    starts, stops = _buckets(len(candles), limit)
+    times = candles.ts[starts].tolist()
+    out = {}
+    for name, line in series.items():
+        values = line["values"][stops - 1].tolist()
+        points = [[t, v] for t, v in zip(times, values, strict=True) if math.isfinite(v)]
+        out[name] = {"pane": line["pane"], "points": points}
+        if "levels" in line:
+            out[name]["levels"] = line["levels"]
+    return out
 
 
 def _iso(ts_ms: int) -> str:

@@ -22,7 +22,7 @@ from django.utils.timezone import is_aware, make_aware, now
 
 from marketdata.services.candles import Gap, dt_to_ms
 from marketdata.timeframes import TIMEFRAMES_MS
-from strategies.backtest_results import data_fingerprint, results_build
+from strategies.backtest_results import chart_indicators, data_fingerprint, results_build
 from strategies.live import ProgressPublisher, backtest_status_publish
 from strategies.models import BacktestRun, StrategyConfig
 from strategies.selectors import FAMILIES, backtest_candles, instrument_steps
@@ -212,10 +212,8 @@ def _backtest_strategy_validate(errors, strategy, params) -> dict:
         return {}
 
 
-@transaction.atomic
-def backtest_run_create(
+def backtest_inputs_validate(
     *,
-    user,
     strategy: str,
     params: Mapping | None,
     exchange: str,
@@ -226,12 +224,10 @@ def backtest_run_create(
     cash,
     fee_rate=None,
     slippage_bp=0,
-) -> BacktestRun:
-    """Validate every input, save a queued run and queue its task once committed.
-
-    Raises ValidationError naming each bad field (parameters as `params.<name>`); nothing is
-    written then. Whether candles exist for the period is the run's business: it fails saying so.
-    """
+) -> dict:
+    """Every input of a backtest checked and made clean (params complete, times aware,
+    numbers Decimal), as the keyword arguments of a run; ValidationError naming each bad field
+    (parameters as `params.<name>`). Backtests and optimizations share it."""
     errors: dict[str, object] = {}
     clean_params = _backtest_strategy_validate(errors, strategy, params)
     exchange, symbol, timeframe = _backtest_market_validate(errors, exchange, symbol, timeframe)
@@ -255,11 +251,23 @@ def backtest_run_create(
     )  # fmt: skip
     if errors:
         raise ValidationError(errors)
-    run = BacktestRun.objects.create(
-        user=user, strategy=strategy, params=clean_params, exchange=exchange, symbol=symbol,
-        timeframe=timeframe, start=start, end=end, cash=cash, fee_rate=fee_rate,
-        slippage_bp=slippage_bp,
-    )  # fmt: skip
+    return {
+        "strategy": strategy, "params": clean_params, "exchange": exchange, "symbol": symbol,
+        "timeframe": timeframe, "start": start, "end": end, "cash": cash, "fee_rate": fee_rate,
+        "slippage_bp": slippage_bp,
+    }  # fmt: skip
+
+
+@transaction.atomic
+def backtest_run_create(*, user, **inputs) -> BacktestRun:
+    """Validate every input (`backtest_inputs_validate`), save a queued run and queue its task
+    once committed.
+
+    Raises ValidationError naming each bad field (parameters as `params.<name>`); nothing is
+    written then. Whether candles exist for the period is the run's business: it fails saying so.
+    """
+    clean = backtest_inputs_validate(**inputs)
+    run = BacktestRun.objects.create(user=user, **clean)
     transaction.on_commit(lambda: _enqueue(run.pk))
     return run
 
@@ -521,6 +529,7 @@ def _backtest_replay(run: BacktestRun) -> dict:
         progress_every=max(PROGRESS_MIN_BARS, total // 100), **options,
     )  # fmt: skip
     results = results_build(result, candles, cash=float(run.cash))
+    results["indicators"] = chart_indicators(run.strategy, run.params, candles)
     results["monthly_returns"] = monthly_returns(candles.ts, result.equity, cash=float(run.cash))
     results["gaps"] = gaps_json(run, candles)
     return {

@@ -7,7 +7,6 @@ Views fetch through selectors and change through services; the form goes through
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 from django.contrib import messages
@@ -18,10 +17,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from marketdata.timeframes import TIMEFRAMES_MS
 from strategies import selectors
+from strategies.forms import ParamField, field_name, params_from_post, schema_fields
 from strategies.models import BacktestRun
 from strategies.services import (
     BACKTEST_FAMILIES,
     DEFAULT_FEE_RATE,
+    backtest_inputs_validate,
     backtest_paper_bot_create,
     backtest_run_cancel,
 )
@@ -36,7 +37,7 @@ def _backtest_strategies() -> list:
 
 def _form_defaults(markets) -> dict:
     """Start on the first stored market, over its whole span."""
-    values = {"strategy": "sma_cross", "params": "{}", "cash": "10000", "fee_rate": "",
+    values = {"strategy": "sma_cross", "cash": "10000", "fee_rate": "",
               "slippage_bp": "0", "timeframe": "1m"}  # fmt: skip
     if markets:
         first = markets[0]
@@ -47,30 +48,60 @@ def _form_defaults(markets) -> dict:
     return values
 
 
+def _param_fields(strategy: str) -> list[ParamField]:
+    entry = next((e for e in _backtest_strategies() if e.id == strategy), None)
+    return schema_fields(entry.id, entry.schema) if entry else []
+
+
 def _create_from_post(request) -> BacktestRun:
+    """Create the run from the form: the parameters come from the chosen strategy's fields
+    (generated from its schema); a value not of its field's type is refused with the rest."""
     data = request.POST
     exchange, _, symbol = data.get("market", "").partition("|")
-    try:
-        params = json.loads(data.get("params") or "{}")
-    except json.JSONDecodeError as exc:
-        raise ValidationError({"params": f"Parameters must be JSON: {exc.msg}."}) from None
-    return create_run(
-        user=request.user, strategy=data.get("strategy", ""), params=params, exchange=exchange,
-        symbol=symbol, timeframe=data.get("timeframe", ""), start=data.get("start", ""),
-        end=data.get("end", ""), cash=data.get("cash", ""), fee_rate=data.get("fee_rate") or None,
-        slippage_bp=data.get("slippage_bp") or 0,
-    )  # fmt: skip
+    strategy = data.get("strategy", "")
+    params, type_errors = params_from_post(strategy, _param_fields(strategy), data)
+    inputs = {
+        "strategy": strategy, "params": params, "exchange": exchange, "symbol": symbol,
+        "timeframe": data.get("timeframe", ""), "start": data.get("start", ""),
+        "end": data.get("end", ""), "cash": data.get("cash", ""),
+        "fee_rate": data.get("fee_rate") or None, "slippage_bp": data.get("slippage_bp") or 0,
+    }  # fmt: skip
+    if type_errors:  # the service checks the rest, so one answer names every bad field
+        try:
+            backtest_inputs_validate(**inputs)
+        except ValidationError as exc:
+            type_errors = {**exc.message_dict, **type_errors}
+        raise ValidationError(type_errors)
+    return create_run(user=request.user, **inputs)
 
 
-def _form_errors(exc: ValidationError) -> dict[str, str]:
-    """The service's errors by form field: parameter errors all go to the params box."""
+def _form_errors(exc: ValidationError, strategy: str) -> dict[str, str]:
+    """The service's errors by form field: `params.<name>` goes to that parameter's field of
+    the chosen strategy, exchange and symbol to the market."""
     errors: dict[str, list[str]] = {}
     for name, problems in exc.message_dict.items():
-        field = "params" if name.startswith("params") else name
-        field = "market" if field in ("exchange", "symbol") else field
-        prefix = f"{name.removeprefix('params.')}: " if name.startswith("params.") else ""
-        errors.setdefault(field, []).extend(f"{prefix}{p}" for p in problems)
+        if name.startswith("params."):
+            field = field_name(strategy, name.removeprefix("params."))
+        else:
+            field = "market" if name in ("exchange", "symbol") else name
+        errors.setdefault(field, []).extend(problems)
     return {name: " ".join(problems) for name, problems in errors.items()}
+
+
+def _param_sets(values: dict, errors: dict) -> list[dict]:
+    """Each backtestable strategy's parameter fields with their posted value and error."""
+    sets = []
+    for entry in _backtest_strategies():
+        fields = [
+            {
+                "field": f,
+                "value": values.get(f.html_name, f.default_text),  # the default until posted
+                "error": errors.get(f.html_name),
+            }
+            for f in schema_fields(entry.id, entry.schema)
+        ]
+        sets.append({"entry": entry, "fields": fields})
+    return sets
 
 
 @login_required
@@ -83,7 +114,8 @@ def backtest_list(request):
         try:
             run = _create_from_post(request)
         except ValidationError as exc:
-            values, errors, status = request.POST.dict(), _form_errors(exc), 400
+            values, status = request.POST.dict(), 400
+            errors = _form_errors(exc, request.POST.get("strategy", ""))
         else:
             messages.success(request, "Backtest queued: a worker runs it now.")
             return redirect("strategies:backtest-detail", id=run.pk)
@@ -97,6 +129,7 @@ def backtest_list(request):
         "timeframes": list(TIMEFRAMES_MS),
         "values": values,
         "field_errors": errors,
+        "param_sets": _param_sets(values, errors),
         "default_fee": DEFAULT_FEE_RATE,
     }
     return render(request, "strategies/backtest_list.html", context, status=status)
@@ -203,6 +236,7 @@ def _detail_context(run: BacktestRun) -> dict:
                 "bars": results["chart"]["bars"],
                 "markers": results["markers"],
                 "equity": results["equity"]["points"],
+                "indicators": results.get("indicators", {}),
             },
         )
     return context

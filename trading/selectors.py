@@ -106,58 +106,27 @@ def bot_market_get(*, bot: Bot):
 
 def _indicator_config(bot: Bot):
     """The bot's strategy config (its defaults where a saved parameter no longer fits)."""
-    from tradecore.strategies import REGISTRY
+    from strategies.indicators import indicator_config
 
-    config_class = REGISTRY[bot.strategy].config_class
-    try:
-        return config_class(**bot.params)
-    except (TypeError, ValueError):
-        return config_class()
+    return indicator_config(bot.strategy, bot.params)
 
 
 def _warmup(bot: Bot, config) -> int:
     """Bars the indicators need before their first value."""
-    periods = [getattr(config, name, 0) for name in ("slow", "period")]
-    extra = getattr(config, "signal", 0) if bot.strategy == "macd" else 1
-    return max(periods) + extra
+    from strategies.indicators import indicator_warmup
 
-
-def _line(times: list[int], values) -> list[dict]:
-    """Chart points {time, value}, leaving out the warm-up bars (NaN)."""
-    return [
-        {"time": t, "value": float(v)}
-        for t, v in zip(times, values, strict=True)
-        if v == v  # NaN is the only value unequal to itself
-    ]
+    return indicator_warmup(bot.strategy, config)
 
 
 def bot_indicator_lines(*, bot: Bot, closes, times: list[int]) -> dict[str, dict]:
-    """The indicator lines a signal strategy trades on, by name: {"pane": 0 | 1, "points"}.
+    """The indicator lines a signal strategy trades on, by name: {"pane": 0 | 1, "points"}
+    (strategies.indicators, shared with the backtest results chart).
 
     Pane 0 overlays the price; pane 1 is a separate pane under it (RSI, MACD).
     """
-    from tradecore import indicators as ind
+    from strategies.indicators import indicator_lines
 
-    config = _indicator_config(bot)
-    sid = bot.strategy
-    if sid in ("sma_cross", "ema_cross"):
-        average = ind.sma if sid == "sma_cross" else ind.ema
-        fast, slow = average(closes, config.fast), average(closes, config.slow)
-        lines = {"fast": (0, fast), "slow": (0, slow)}
-    elif sid == "bollinger":
-        upper, middle, lower = ind.bollinger(closes, config.period, config.k)
-        lines = {"upper": (0, upper), "middle": (0, middle), "lower": (0, lower)}
-    elif sid == "rsi_mean_reversion":
-        lines = {"rsi": (1, ind.rsi(closes, config.period))}
-    elif sid == "macd":
-        line, signal, histogram = ind.macd(closes, config.fast, config.slow, config.signal)
-        lines = {"macd": (1, line), "signal": (1, signal), "histogram": (1, histogram)}
-    else:
-        return {}
-    out = {name: {"pane": pane, "points": _line(times, v)} for name, (pane, v) in lines.items()}
-    if sid == "rsi_mean_reversion":  # the thresholds it trades on, drawn across the pane
-        out["rsi"]["levels"] = [config.oversold, config.overbought]
-    return out
+    return indicator_lines(bot.strategy, bot.params, closes, times)
 
 
 def _fill_marker(fill: Fill, step_s: int) -> dict:

@@ -8,8 +8,12 @@
  *   [data-backtest-chart=drawdown] the strategy's drawdown: % below the running peak of the
  *                                  stored (sampled) equity points, 0 at the top
  *
- * Both read the JSON the page embeds with json_script (id in data-source): {bars: [[ts_ms, o, h,
- * l, c], ...], markers: [{time: ts_ms, side, price}, ...], equity: [[ts_ms, equity, hold], ...]}.
+ * They read the JSON the page embeds with json_script (id in data-source): {bars: [[ts_ms, o, h,
+ * l, c], ...], markers: [{time: ts_ms, side, price}, ...], equity: [[ts_ms, equity, hold], ...],
+ * indicators: {name: {pane, points: [[ts_ms, value], ...], levels?}}} — the strategy's lines,
+ * the same as the bot page draws (strategies/indicators.py). The drawdown helpers are
+ * charts.js' (window.PeregrineCharts). On the New backtest form it shows the chosen
+ * strategy's parameter fields.
  * The results arrive in a partial that HTMX swaps in when the polled run ends, so charts are
  * drawn on page load and after every swap; an element is drawn once (data-drawn).
  */
@@ -19,6 +23,34 @@
   var UP = "#26a69a";
   var DOWN = "#ef5350";
   var LABELLED_MARKERS = 30; // up to this many fills the markers carry their price; more is noise
+  // the bot page's colours for the same lines (static/js/bot-detail.js)
+  var COLORS = {
+    fast: "#1f6feb", slow: "#d9822b", upper: "#8957e5", middle: "#999", lower: "#8957e5",
+    rsi: "#8957e5", macd: "#1f6feb", signal: "#d9822b",
+  };
+
+  /** The strategy's indicator lines: over the price (pane 0) or in a pane below (RSI, MACD),
+   *  RSI's thresholds as dashed price lines. Returns the names drawn. */
+  function indicators(chart, lines) {
+    var LC = window.LightweightCharts;
+    var names = Object.keys(lines || {});
+    names.forEach(function (name) {
+      var line = lines[name];
+      var series = name === "histogram"
+        ? chart.addSeries(LC.HistogramSeries, { color: "#bbb", priceLineVisible: false, lastValueVisible: false }, line.pane)
+        : chart.addSeries(LC.LineSeries, {
+          color: COLORS[name] || "#555", lineWidth: name === "middle" ? 1 : 2,
+          lineStyle: name === "middle" ? 2 : 0, priceLineVisible: false, lastValueVisible: false,
+          title: name,
+        }, line.pane);
+      series.setData(line.points.map(function (p) { return { time: seconds(p[0]), value: p[1] }; }));
+      (line.levels || []).forEach(function (level) {
+        series.createPriceLine({ price: level, color: "#999", lineStyle: 2, lineWidth: 1, axisLabelVisible: true });
+      });
+    });
+    if (chart.panes().length > 1) chart.panes()[0].setStretchFactor(3);
+    return names;
+  }
 
   function options() {
     return {
@@ -56,6 +88,10 @@
       };
     }).sort(function (a, b) { return a.time - b.time; });
     LC.createSeriesMarkers(series, markers);
+    var names = indicators(chart, data.indicators);
+    el.dataset.indicators = names.join(",");
+    var legend = document.querySelector("[data-backtest-indicators]");
+    if (legend && names.length) legend.textContent = "▲ buy · ▼ sell · lines: " + names.join(", ");
     chart.timeScale().fitContent();
     return chart;
   }
@@ -81,29 +117,14 @@
     });
   }
 
-  /** A drawdown in percent; never "-0.00%". */
-  function percent(value) {
-    return (Math.abs(value) < 0.005 ? 0 : value).toFixed(2) + "%";
-  }
-
-  /** The scale: 0 at the top, at least 1% deep (a flat 0 is not centred). */
-  function drawdownRange(original) {
-    var range = original();
-    if (range && range.priceRange) {
-      range.priceRange.maxValue = 0;
-      range.priceRange.minValue = Math.min(range.priceRange.minValue, -1);
-    }
-    return range;
-  }
-
   function drawdown(el, data) {
     var LC = window.LightweightCharts;
     var chart = LC.createChart(el, options());
     var series = chart.addSeries(LC.AreaSeries, {
       lineColor: DOWN, topColor: DOWN + "05", bottomColor: DOWN + "55", lineWidth: 1,
       invertFilledArea: true, title: "drawdown %",
-      priceFormat: { type: "custom", formatter: percent },
-      autoscaleInfoProvider: drawdownRange,
+      priceFormat: { type: "custom", formatter: window.PeregrineCharts.percent },
+      autoscaleInfoProvider: window.PeregrineCharts.drawdownRange,
     });
     series.setData(drawdownPoints(data.equity));
     chart.timeScale().fitContent();
@@ -126,7 +147,20 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
+  /** The New backtest form: show the chosen strategy's parameter fields only. */
+  function strategyFields() {
+    var select = document.getElementById("id_strategy");
+    if (!select) return;
+    var show = function () {
+      document.querySelectorAll("[data-strategy-params]").forEach(function (set) {
+        set.hidden = set.dataset.strategyParams !== select.value;
+      });
+    };
+    select.addEventListener("change", show);
+    show();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { strategyFields(); drawAll(document); });
   document.addEventListener("htmx:afterSettle", function () { drawAll(document); });
   window.PeregrineBacktest = { drawAll: drawAll, drawdownPoints: drawdownPoints };
 })();

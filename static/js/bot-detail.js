@@ -58,20 +58,9 @@
     };
   }
 
-  /** A drawdown in percent; never "-0.00%". */
-  function percent(value) {
-    return (Math.abs(value) < 0.005 ? 0 : value).toFixed(2) + "%";
-  }
-
-  /** The drawdown pane's scale: 0 at the top, at least 1% deep (a flat 0 is not centred). */
-  function drawdownRange(original) {
-    var range = original();
-    if (range && range.priceRange) {
-      range.priceRange.maxValue = 0;
-      range.priceRange.minValue = Math.min(range.priceRange.minValue, -1);
-    }
-    return range;
-  }
+  // shared with the backtest page (charts.js, loaded first)
+  var percent = window.PeregrineCharts.percent;
+  var drawdownRange = window.PeregrineCharts.drawdownRange;
 
   function BotPage(root) {
     this.root = root;

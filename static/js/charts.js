@@ -25,6 +25,22 @@
 
   // -- pure helpers ------------------------------------------------------------------------
 
+  /** A percentage for a price scale (drawdowns); never "-0.00%". */
+  function percent(value) {
+    return (Math.abs(value) < 0.005 ? 0 : value).toFixed(2) + "%";
+  }
+
+  /** A drawdown scale (autoscaleInfoProvider): 0 at the top, at least 1% deep (a flat 0 is
+   *  not centred). */
+  function drawdownRange(original) {
+    var range = original();
+    if (range && range.priceRange) {
+      range.priceRange.maxValue = 0;
+      range.priceRange.minValue = Math.min(range.priceRange.minValue, -1);
+    }
+    return range;
+  }
+
   /** The open time (UTC seconds) of the bar of `step` seconds containing `seconds`. */
   function bucket(seconds, step) {
     return seconds - (seconds % step);
@@ -432,6 +448,8 @@
   };
 
   window.PeregrineCharts = {
+    percent: percent,
+    drawdownRange: drawdownRange,
     FormingBar: FormingBar,
     ladderLevels: ladderLevels,
     depthPoints: depthPoints,

@@ -71,7 +71,8 @@ def test_a_backtest_run_from_the_form_shows_its_progress_live_then_its_chart(
     page.get_by_role("link", name="Backtests").first.click()
     page.wait_for_url("**/strategies/backtests/")
     page.select_option("#id_strategy", "sma_cross")
-    page.fill("#id_params", '{"fast": 10, "slow": 30}')
+    page.fill("#id_params-sma_cross-fast", "10")
+    page.fill("#id_params-sma_cross-slow", "30")
     shot(page, "form")
     page.click("#backtest-submit")  # no worker yet: the run waits, its page is live
     page.wait_for_url("**/strategies/backtests/*/")

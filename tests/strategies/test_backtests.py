@@ -356,7 +356,7 @@ def test_api_downloads_trades_and_equity_as_csv_once_done(alice_client, queued):
 # -- pages ---------------------------------------------------------------------------------
 def _form(candles, **changes) -> dict:
     form = {
-        "strategy": "sma_cross", "params": '{"fast": 10, "slow": 30}',
+        "strategy": "sma_cross", "params-sma_cross-fast": "10", "params-sma_cross-slow": "30",
         "market": "binance|BTC/USDT", "timeframe": "1m",
         "start": _ms(candles, 0).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "end": _ms(candles, len(candles) - 1).strftime("%Y-%m-%dT%H:%M:59Z"),
@@ -395,12 +395,14 @@ def test_the_list_page_offers_stored_markets_and_starts_a_backtest(
 
 def test_the_form_shows_the_services_field_errors_and_starts_nothing(alice_client, stored, sent):
     url = reverse("strategies:backtest-list")
-    response = alice_client.post(url, _form(stored, params='{"fast": 40}', cash="-5"))
+    response = alice_client.post(url, _form(stored, **{"params-sma_cross-fast": "40"}, cash="-5"))
     assert response.status_code == 400
     page = response.content.decode()
-    assert 'id="id_params-error"' in page and "fast:" in page
+    assert 'id="id_params-sma_cross-fast-error"' in page  # fast >= slow, on the fast field
     assert 'id="id_cash-error"' in page
-    assert alice_client.post(url, _form(stored, params="{oops")).status_code == 400
+    oops = alice_client.post(url, _form(stored, **{"params-sma_cross-slow": "oops"}))
+    assert oops.status_code == 400
+    assert 'id="id_params-sma_cross-slow-error"' in oops.content.decode()
     assert not BacktestRun.objects.exists() and sent == []
 
 
