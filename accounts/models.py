@@ -165,3 +165,84 @@ class ApiToken(models.Model):
 
     def is_usable(self, now) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class Verification(models.Model):
+    """A user's KYC/AML verification, set by an operator (no document files are stored).
+
+    Written only by accounts.services.verification, which audits every change.
+    """
+
+    class Status(models.TextChoices):
+        UNVERIFIED = "unverified", "Unverified"
+        PENDING = "pending", "Pending review"
+        VERIFIED = "verified", "Verified"
+        REJECTED = "rejected", "Rejected"
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, primary_key=True, related_name="verification"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.UNVERIFIED)
+    notes = models.TextField(blank=True, help_text="Operator notes; the user never sees them.")
+    reviewed_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["unverified", "pending", "verified", "rejected"]),
+                name="verification_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.get_status_display()}"
+
+
+class VerificationDocument(models.Model):
+    """What an operator saw of one identity document: its metadata only, never the file."""
+
+    class Kind(models.TextChoices):
+        PASSPORT = "passport", "Passport"
+        ID_CARD = "id_card", "National identity card"
+        DRIVING_LICENCE = "driving_licence", "Driving licence"
+        PROOF_OF_ADDRESS = "proof_of_address", "Proof of address"
+        OTHER = "other", "Other"
+
+    verification = models.ForeignKey(
+        Verification, on_delete=models.CASCADE, related_name="documents"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    issuing_country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 alpha-2.")
+    number_last4 = models.CharField(
+        max_length=4, blank=True, help_text="Last 4 characters of the document number only."
+    )
+    expires_on = models.DateField(null=True, blank=True)
+    checked_on = models.DateField(null=True, blank=True)
+    notes = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.issuing_country} …{self.number_last4}".strip()
+
+
+class SitePolicy(models.Model):
+    """Installation-wide switches an operator sets in the admin (one row, id 1)."""
+
+    live_trading_requires_verification = models.BooleanField(
+        default=False,
+        help_text="Only users whose verification is 'verified' may start or resume live bots.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "site policy"
+        verbose_name_plural = "site policy"
+
+    def __str__(self) -> str:
+        return "Site policy"

@@ -234,6 +234,7 @@ def _start_inventory_add(raw, mode: str, symbols, balances: dict, errors) -> Non
 
 def _live_check(user, accounts: list, consent: LiveConsent | None) -> None:
     from accounts.services.two_factor import two_factor_enabled
+    from accounts.services.verification import live_trading_verification_error
 
     consent = consent or LiveConsent()
     errors: dict[str, str] = {}
@@ -251,6 +252,8 @@ def _live_check(user, accounts: list, consent: LiveConsent | None) -> None:
             errors["venues"] = "Live bots trade only on exchange accounts in live mode."
         elif not account.is_active:
             errors["venues"] = f"The exchange account '{account.label}' is disabled."
+    if unverified := live_trading_verification_error(user):  # operator's KYC policy
+        errors["mode"] = unverified
     if errors:
         raise ValidationError(errors)
 
