@@ -90,3 +90,7 @@ class AuditAnchor(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("audit anchors are append-only")
+
+
+# Tax lots' inputs (settings per tax year, non-fill transactions) live in their own module.
+from compliance.tax_models import TaxTransaction, TaxYear  # noqa: E402,F401
