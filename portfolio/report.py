@@ -11,7 +11,8 @@ Definitions (the page says them too):
   peak.
 - Sharpe: mean over sample standard deviation of the returns between consecutive snapshots,
   times the square root of the number of such periods in a year at the bot's average spacing
-  (minute snapshots: sqrt(525,600); crypto trades all year round); risk-free rate 0.
+  (minute snapshots: sqrt(525,600); crypto trades all year round); risk-free rate 0. One from
+  less than a week of snapshots is shown with its span: annualizing a short sample inflates it.
 - Win rate: closing trades that realized a gain over all closing trades, from the FIFO ledger.
 - Fee cost: a fee paid in the quote asset counts as is, one paid in the base asset at the
   fill's own price; a fee in a third asset (e.g. BNB) is listed, not valued.
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
@@ -34,6 +35,8 @@ from portfolio.models import BotPerformance
 from portfolio.selectors import EQUITY_RANGES, _bots, _latest_rows
 
 YEAR_SECONDS = 365 * 24 * 3600
+# a Sharpe annualized from less than this is shown with the span it comes from
+SHORT_CURVE = timedelta(days=7)
 CHART_POINTS = 300
 
 
@@ -115,6 +118,7 @@ class SnapshotStats:
     first_value: Decimal
     max_drawdown: Decimal  # 0..1
     sharpe: float | None
+    span_seconds: float = 0.0  # first to last snapshot
 
 
 _STATS_SQL = """
@@ -156,6 +160,7 @@ def bots_snapshot_stats(bot_ids) -> dict[int, SnapshotStats]:
             first_value=first_value,
             max_drawdown=drawdown,
             sharpe=_sharpe(mean, deviation, periods, first, last),
+            span_seconds=(last - first).total_seconds(),
         )
         for bot_id, count, first, last, first_value, drawdown, mean, deviation, periods in rows
     }
@@ -176,6 +181,19 @@ class ComparisonLine:
     closing_trades: int
     winning_trades: int
     fees: Decimal
+    curve_seconds: float | None = None  # how long the snapshots behind drawdown and Sharpe span
+
+    @property
+    def short_curve(self) -> str | None:
+        """'2 h' when the curve spans less than SHORT_CURVE (its Sharpe is a small sample's)."""
+        seconds = self.curve_seconds
+        if seconds is None or seconds >= SHORT_CURVE.total_seconds():
+            return None
+        if seconds < 2 * 3600:
+            return f"{max(1, round(seconds / 60))} min"
+        if seconds < 2 * 86400:
+            return f"{round(seconds / 3600)} h"
+        return f"{round(seconds / 86400)} d"
 
     @property
     def win_rate_pct(self) -> Decimal | None:
@@ -237,6 +255,7 @@ def comparison_lines(bots_and_values, *, stats: dict[int, SnapshotStats]) -> lis
                 closing_trades=value.closing_trades,
                 winning_trades=value.winning_trades,
                 fees=value.fees,
+                curve_seconds=stat.span_seconds if stat else None,
             )
         )
     return lines

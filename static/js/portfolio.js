@@ -43,6 +43,13 @@
     });
   }
 
+  /* A series' autoscale range stretched down to 0. */
+  function fromZero(original) {
+    var range = original();
+    if (range && range.priceRange) range.priceRange.minValue = Math.min(0, range.priceRange.minValue);
+    return range;
+  }
+
   function ValueCharts(valueEl, allocationEl, legend, empty) {
     var LC = window.LightweightCharts;
     this.url = valueEl.dataset.url;
@@ -51,20 +58,30 @@
     this.empty = empty;
     this.valueEl = valueEl;
     this.allocationEl = allocationEl;
-    this.value = LC.createChart(valueEl, chartOptions());
+    // The total in value on the right axis; each bot on the left axis in percent of its first
+    // point in the range (one value axis for all would flatten every line: a 5,000 bot next to
+    // a 25,000 total moves by a pixel).
+    var valueOptions = chartOptions();
+    valueOptions.leftPriceScale = {
+      visible: true, borderVisible: false, mode: LC.PriceScaleMode.Percentage,
+    };
+    this.value = LC.createChart(valueEl, valueOptions);
     this.total = this.value.addSeries(LC.AreaSeries, {
       lineColor: "#1f6feb", topColor: "rgba(31,111,235,0.25)", bottomColor: "rgba(31,111,235,0.02)",
       lineWidth: 2, priceLineVisible: false, title: "Total",
     });
     this.botLines = {};
     this.allocation = LC.createChart(allocationEl, chartOptions());
+    // stacked areas read as shares only from a zero baseline: the axis always includes 0
     this.crypto = this.allocation.addSeries(LC.AreaSeries, {
       lineColor: "#f0883e", topColor: "rgba(240,136,62,0.85)", bottomColor: "rgba(240,136,62,0.85)",
       lineWidth: 1, priceLineVisible: false, lastValueVisible: false,
+      autoscaleInfoProvider: fromZero,
     });
     this.cash = this.allocation.addSeries(LC.AreaSeries, {
       lineColor: "#1f6feb", topColor: "rgba(31,111,235,0.9)", bottomColor: "rgba(31,111,235,0.9)",
       lineWidth: 1, priceLineVisible: false, lastValueVisible: false,
+      autoscaleInfoProvider: fromZero,
     });
     this.range = "1d";
   }
@@ -73,8 +90,8 @@
     var line = this.botLines[bot.id];
     if (!line) {
       line = this.botLines[bot.id] = this.value.addSeries(window.LightweightCharts.LineSeries, {
-        color: PALETTE[index % PALETTE.length], lineWidth: 1, priceLineVisible: false,
-        lastValueVisible: false,
+        color: PALETTE[index % PALETTE.length], lineWidth: 2, priceLineVisible: false,
+        lastValueVisible: false, priceScaleId: "left",
       });
     }
     return line;
@@ -91,12 +108,15 @@
       span.style.background = color;
       self.legend.append(span, " " + label + " ");
     };
-    if (data.total.length) swatch("#1f6feb", "total");
+    if (data.total.length) swatch("#1f6feb", "total (" + this.asset + ", right axis)");
     data.bots.forEach(function (bot, index) {
       seen[bot.id] = true;
       self.botLine(bot, index).setData(bot.points);
       swatch(PALETTE[index % PALETTE.length], bot.name);
     });
+    if (data.bots.length) {
+      self.legend.append(document.createTextNode("· bots in % change since the range's start, left axis"));
+    }
     Object.keys(this.botLines).forEach(function (id) {
       if (!seen[id]) { self.value.removeSeries(self.botLines[id]); delete self.botLines[id]; }
     });
@@ -206,5 +226,5 @@
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
-  window.PeregrinePortfolio = { stacked: stacked };
+  window.PeregrinePortfolio = { stacked: stacked, fromZero: fromZero };
 })();

@@ -119,7 +119,7 @@ def test_bots_compared_with_hand_computed_figures(alice_client, trader):
         "return": "1.05%",
         "pnl": "104.82",
         "drawdown": "5.00%",
-        "sharpe": f"{sharpe:,.2f}",
+        "sharpe": f"{sharpe:,.2f} over 3 min",  # three minutes of snapshots: said
         "trades": "3",
         "win_rate": "50.0% (1/2)",
         "fees": "5.18",
@@ -141,7 +141,7 @@ def test_bots_compared_with_hand_computed_figures(alice_client, trader):
     assert "104.82" in _text(doc, "#portfolio-totals")
 
 
-def test_sharpe_is_annualized_at_the_curves_own_spacing(alice, make_bot, venue, now):
+def test_sharpe_is_annualized_at_the_curves_own_spacing(alice, alice_client, make_bot, venue, now):
     bot = make_bot(alice, venues=[venue])
     values = ["1000", "1010", "1005", "1020", "1019"]
     for hour, value in enumerate(values):  # hourly snapshots
@@ -151,6 +151,12 @@ def test_sharpe_is_annualized_at_the_curves_own_spacing(alice, make_bot, venue, 
     stats = bots_snapshot_stats([bot.pk])[bot.pk]
     assert stats.snapshots == 5 and stats.first_value == D("1000")
     assert stats.sharpe == pytest.approx(expected, rel=1e-9)
+    assert stats.span_seconds == 4 * 3600
+    line = alice_client.get(URL).context["comparison"]["lines"][0]
+    assert line.short_curve == "4 h"
+    _snapshot(bot, now - timedelta(days=8), "990")  # a week and more of snapshots: no mark
+    assert alice_client.get(URL).context["comparison"]["lines"][0].short_curve is None
+    assert b"portfolio-short-curve" not in alice_client.get(URL).content
     assert stats.max_drawdown == pytest.approx((D("1010") - D("1005")) / D("1010"), rel=D("1e-15"))
 
 
