@@ -203,3 +203,28 @@ def instrument_steps(*, exchange: str, symbol: str) -> dict | None:
         .values("price_step", "amount_step", "min_cost")
         .first()
     )
+
+
+def backtest_run_ids_parse(raw) -> list[int]:
+    """Run ids from a query: "3,5,8" or repeated values; ValueError in words if one is not a
+    whole number."""
+    values = raw if isinstance(raw, list | tuple) else [raw]
+    ids = []
+    for value in values:
+        for part in str(value or "").split(","):
+            part = part.strip().lstrip("#")
+            if not part:
+                continue
+            if not part.isdigit():
+                raise ValueError(f"{part!r} is not a backtest id.")
+            ids.append(int(part))
+    return ids
+
+
+def backtest_runs_get_for_user(*, user, ids: list[int]) -> list[BacktestRun]:
+    """The user's runs with these ids, in the order given (repeats kept: the caller refuses
+    them); Http404 if any is not the user's or does not exist."""
+    found = {run.pk: run for run in BacktestRun.objects.filter(user_id=user.pk, pk__in=ids)}
+    if any(i not in found for i in ids):
+        raise Http404("No such backtest.")
+    return [found[i] for i in ids]

@@ -6,6 +6,7 @@ app_name = "strategies"
 
 urlpatterns = [
     path("backtests/", views.backtest_list, name="backtest-list"),
+    path("backtests/compare/", views.backtest_compare, name="backtest-compare"),
     path("backtests/<int:id>/", views.backtest_detail, name="backtest-detail"),
     path("backtests/<int:id>/cancel/", views.backtest_cancel, name="backtest-cancel"),
     path("backtests/<int:id>/paper-bot/", views.backtest_paper_bot, name="backtest-paper-bot"),

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from marketdata.timeframes import TIMEFRAMES_MS
 from strategies import selectors
+from strategies.compare import compare_runs
 from strategies.forms import ParamField, field_name, params_from_post, schema_fields
 from strategies.models import BacktestRun
 from strategies.services import (
@@ -282,3 +283,64 @@ def backtest_paper_bot(request, id):  # noqa: A002
         return redirect("strategies:backtest-detail", id=run.pk)
     messages.success(request, "Paper bot created as a draft: check it and start it.")
     return redirect("trading:bot-detail", id=bot.pk)
+
+
+COMPARE_COLORS = ("#1f6feb", "#d9822b", "#2da44e", "#8957e5", "#cf222e", "#0a7ea4", "#9a6700",
+                  "#6e7781")  # fmt: skip
+
+
+def _pct_points(value) -> str:
+    return f"{value * 100:+.2f} pp" if isinstance(value, int | float) else "–"
+
+
+def _compare_context(comparison: dict) -> dict:
+    """The compare page's tables: metrics by run, the significance of each run against the
+    benchmark, and the chart's JSON."""
+    runs = comparison["runs"]
+    by_run = [dict(metrics_rows(run["metrics"])) for run in runs]
+    labels = [label for label, _ in metrics_rows(runs[0]["metrics"])]
+    pairs = []
+    for pair in comparison["pairs"]:
+        s_low, s_high = pair["sharpe_ci"]
+        r_low, r_high = pair["return_ci"]
+        pairs.append({
+            "run": pair["run"], "against": pair["against"], "identical": pair["identical"],
+            "sharpe_diff": f"{pair['sharpe_diff']:+.2f}",
+            "sharpe_ci": f"{s_low:+.2f} to {s_high:+.2f}",
+            "sharpe_p": f"{pair['sharpe_p']:.3f}", "sharpe_sig": pair["sharpe_p"] < 0.05,
+            "return_diff": _pct_points(pair["return_diff"]),
+            "return_ci": f"{_pct_points(r_low)} to {_pct_points(r_high)}",
+            "return_p": f"{pair['return_p']:.3f}", "return_sig": pair["return_p"] < 0.05,
+            "block_size": pair["block_size"],
+        })  # fmt: skip
+    colors = [COMPARE_COLORS[i % len(COMPARE_COLORS)] for i in range(len(runs))]
+    return {
+        "comparison": comparison,
+        "period_text": _duration(comparison.get("period_ms")),
+        "runs": [{**run, "color": color} for run, color in zip(runs, colors, strict=True)],
+        "metric_rows": [(label, [m.get(label, "–") for m in by_run]) for label in labels],
+        "pairs": pairs,
+        "chart_data": {
+            "curves": comparison["curves"],
+            "names": [f"#{run['id']} {run['strategy']}" for run in runs],
+            "colors": colors,
+        },
+    }
+
+
+@login_required
+def backtest_compare(request):
+    """2 to 8 of the user's finished runs side by side (?ids=3,5 or ids=3&ids=5; the first is
+    the benchmark): metrics, equity as return over time, and whether the difference is luck."""
+    try:
+        ids = selectors.backtest_run_ids_parse(request.GET.getlist("ids"))
+    except ValueError as exc:
+        context, status = {"error": str(exc)}, 400
+    else:
+        runs = selectors.backtest_runs_get_for_user(user=request.user, ids=ids)  # 404: not yours
+        try:
+            context, status = _compare_context(compare_runs(runs)), 200
+        except ValidationError as exc:
+            context, status = {"error": " ".join(exc.messages)}, 400
+    context["chart_id"] = "backtest-compare-data"
+    return render(request, "strategies/backtest_compare.html", context, status=status)

@@ -131,7 +131,34 @@
     return chart;
   }
 
-  var DRAW = { candles: candles, equity: equity, drawdown: drawdown };
+  /** The compare page: each run's return since its start (%), one line per run. */
+  function compare(el, data) {
+    var LC = window.LightweightCharts;
+    var chart = LC.createChart(el, options());
+    data.curves.forEach(function (points, i) {
+      var series = chart.addSeries(LC.LineSeries, {
+        color: data.colors[i], lineWidth: i === 0 ? 3 : 2, title: data.names[i],
+        priceFormat: { type: "custom", formatter: window.PeregrineCharts.percent },
+      });
+      series.setData(points.map(function (p) { return { time: seconds(p[0]), value: p[1] }; }));
+    });
+    chart.timeScale().fitContent();
+    el.dataset.curves = String(data.curves.length);
+    return chart;
+  }
+
+  /** The optimization heatmap's cells carry their colour in data-shade (0..1, or empty). */
+  function heatmap(root) {
+    (root || document).querySelectorAll("[data-shade]:not([data-shaded])").forEach(function (cell) {
+      cell.dataset.shaded = "1";
+      if (cell.dataset.shade === "") return;
+      var t = Number(cell.dataset.shade); // 0 worst .. 1 best: red through pale to green
+      var hue = 4 + t * 126;
+      cell.style.background = "hsl(" + hue + ", 60%, " + (88 - Math.abs(t - 0.5) * 40) + "%)";
+    });
+  }
+
+  var DRAW = { candles: candles, equity: equity, drawdown: drawdown, compare: compare };
 
   function drawAll(root) {
     if (!window.LightweightCharts) return;
@@ -160,7 +187,9 @@
     show();
   }
 
-  document.addEventListener("DOMContentLoaded", function () { strategyFields(); drawAll(document); });
-  document.addEventListener("htmx:afterSettle", function () { drawAll(document); });
+  document.addEventListener("DOMContentLoaded", function () {
+    strategyFields(); drawAll(document); heatmap(document);
+  });
+  document.addEventListener("htmx:afterSettle", function () { drawAll(document); heatmap(document); });
   window.PeregrineBacktest = { drawAll: drawAll, drawdownPoints: drawdownPoints };
 })();

@@ -1,5 +1,6 @@
 """Strategy catalog and saved configs over the API."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from strategies.models import BacktestRun, StrategyConfig
@@ -55,6 +56,22 @@ class BacktestRunDetailOutputSerializer(BacktestRunOutputSerializer):
         read_only_fields = fields
 
 
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "number"}]})
+class NumberOrTextField(serializers.Field):
+    """A number given as a JSON number or as its text ("10000", 10000): the service parses it
+    exactly (Decimal) and names the field when it is not a number."""
+
+    default_error_messages = {"invalid": "Give a number or its text."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, str | int | float):
+            self.fail("invalid")
+        return data if isinstance(data, str) else repr(data)
+
+    def to_representation(self, value):
+        return str(value)
+
+
 class BacktestRunInputSerializer(serializers.Serializer):
     """Values are checked by the service, which names every bad field; these are the shapes."""
 
@@ -65,8 +82,58 @@ class BacktestRunInputSerializer(serializers.Serializer):
     timeframe = serializers.CharField(max_length=8, help_text="1m, 5m, 15m, 1h, 4h or 1d")
     start = serializers.CharField(help_text="ISO date or date-time, UTC when no offset")
     end = serializers.CharField(help_text="ISO date or date-time (exclusive)")
-    cash = serializers.CharField(help_text="Starting quote cash, e.g. 10000")
-    fee_rate = serializers.CharField(
-        required=False, allow_blank=True, help_text="Fee fraction; default the exchange's or 0.001"
+    cash = NumberOrTextField(help_text="Starting quote cash, e.g. 10000")
+    fee_rate = NumberOrTextField(
+        required=False, help_text="Fee fraction; default the exchange's or 0.001"
     )
-    slippage_bp = serializers.CharField(required=False, default="0")
+    slippage_bp = NumberOrTextField(required=False, default="0")
+
+
+class BacktestPairOutputSerializer(serializers.Serializer):
+    run = serializers.IntegerField()
+    against = serializers.IntegerField(help_text="The benchmark: the first run")
+    identical = serializers.BooleanField(help_text="The same returns: nothing to test")
+    block_size = serializers.IntegerField(help_text="Mean block length of the bootstrap")
+    reps = serializers.IntegerField()
+    sharpe_diff = serializers.FloatField(help_text="Annualized Sharpe of run minus benchmark")
+    sharpe_ci = serializers.ListField(child=serializers.FloatField(), help_text="95% interval")
+    sharpe_p = serializers.FloatField(help_text="Two-sided p-value of no difference")
+    return_diff = serializers.FloatField(help_text="Total return over the common period")
+    return_ci = serializers.ListField(child=serializers.FloatField())
+    return_p = serializers.FloatField()
+
+
+class BacktestSpaOutputSerializer(serializers.Serializer):
+    p_value = serializers.FloatField(help_text="Hansen's SPA, consistent p-value")
+    p_lower = serializers.FloatField()
+    p_upper = serializers.FloatField()
+    block_size = serializers.IntegerField()
+    reps = serializers.IntegerField()
+
+
+class BacktestCompareRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    strategy = serializers.CharField()
+    params = serializers.DictField()
+    market = serializers.CharField()
+    start = serializers.CharField()
+    end = serializers.CharField()
+    metrics = serializers.DictField()
+
+
+class BacktestCompareOutputSerializer(serializers.Serializer):
+    """2 to 8 runs side by side; the first is the benchmark."""
+
+    runs = BacktestCompareRunSerializer(many=True)
+    curves = serializers.ListField(
+        child=serializers.ListField(child=serializers.ListField(child=serializers.FloatField())),
+        help_text="Per run: [ts_ms, return since start in %] points",
+    )
+    benchmark = serializers.IntegerField()
+    periods = serializers.IntegerField(help_text="Common periods the test uses")
+    period_ms = serializers.IntegerField(required=False)
+    common_start_ms = serializers.IntegerField(required=False)
+    common_end_ms = serializers.IntegerField(required=False)
+    pairs = BacktestPairOutputSerializer(many=True)
+    spa = BacktestSpaOutputSerializer(allow_null=True, help_text="With more than two runs")
+    verdict = serializers.CharField(help_text="The answer in one plain sentence")

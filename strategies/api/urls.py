@@ -16,6 +16,7 @@ urlpatterns = [
         name="strategies-api-config-detail",
     ),
     path("backtests/", views.backtest_run_list_api, name="strategies-api-backtest-list"),
+    path("backtests/compare/", views.backtest_compare_api, name="strategies-api-backtest-compare"),
     path(
         "backtests/<str:id>/", views.backtest_run_detail_api, name="strategies-api-backtest-detail"
     ),

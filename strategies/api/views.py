@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import APIException
@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from accounts.api.permissions import HasTradeScope
 from strategies.api.serializers import (
+    BacktestCompareOutputSerializer,
     BacktestRunDetailOutputSerializer,
     BacktestRunInputSerializer,
     BacktestRunOutputSerializer,
@@ -23,10 +24,13 @@ from strategies.api.serializers import (
     StrategyConfigOutputSerializer,
 )
 from strategies.backtest_results import equity_csv, trades_csv
+from strategies.compare import compare_runs
 from strategies.models import BacktestRun
 from strategies.selectors import (
     backtest_run_get_for_user,
+    backtest_run_ids_parse,
     backtest_run_list,
+    backtest_runs_get_for_user,
     strategy_catalog,
     strategy_config_get_for_user,
     strategy_config_list,
@@ -211,3 +215,33 @@ def backtest_run_trades_csv_api(request, id):  # noqa: A002
 def backtest_run_equity_csv_api(request, id):  # noqa: A002
     """The run's sampled equity curve and buy-and-hold as CSV (409 until the run is done)."""
     return _csv(request, id, equity_csv, "equity")
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter(
+            "ids",
+            OpenApiTypes.STR,
+            required=True,
+            description="2 to 8 of your finished run ids, comma-separated; the first is the "
+            "benchmark",
+        )
+    ],  # fmt: skip
+    responses=BacktestCompareOutputSerializer,
+)
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def backtest_compare_api(request):
+    """Compare runs: metrics, return curves, and a paired stationary bootstrap (Sharpe and
+    return difference, 95% interval and p-value) of each against the first; Hansen's SPA with
+    more than two; the verdict in one sentence. 404 if any run is not yours."""
+    try:
+        ids = backtest_run_ids_parse(request.query_params.getlist("ids"))
+    except ValueError as exc:
+        raise serializers.ValidationError({"ids": [str(exc)]}) from None
+    runs = backtest_runs_get_for_user(user=request.user, ids=ids)
+    try:
+        comparison = compare_runs(runs)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.message_dict) from None
+    return Response(comparison)
