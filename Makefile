@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements/*.in 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: run test install lock lint check bench clean-var
+.PHONY: run test install lock lint check bench clean-var backup restore
 
 $(STAMP): requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,16 @@ check: install
 test: export PEREGRINE_ENV = test
 test: install lint
 	$(PY) -m config.embedded -- sh -c '$(PY) manage.py makemigrations --check --dry-run && $(PY) -m pytest $(PYTEST_ARGS)'
+
+# make backup [BACKUP_DIR=var/backups]: the database, pg_dump custom format, timestamped
+backup: install
+	$(PY) -m config.embedded -- $(PY) -m config.backup backup --dir $(or $(BACKUP_DIR),var/backups)
+
+# make restore BACKUP=var/backups/<file>.dump DATABASE=<name> [CONFIRM=yes]: without CONFIRM it
+# only says what it would do
+restore: install
+	@test -n "$(BACKUP)" -a -n "$(DATABASE)" || { echo "usage: make restore BACKUP=var/backups/<file>.dump DATABASE=<name> [CONFIRM=yes]"; exit 2; }
+	$(PY) -m config.embedded -- $(PY) -m config.backup restore $(BACKUP) --database $(DATABASE) $(if $(filter yes,$(CONFIRM)),--confirm)
 
 bench: install
 	$(PY) -m config.embedded -- sh -c 'for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done'
