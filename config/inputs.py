@@ -6,7 +6,10 @@ sees them, so bad input gets a 400 that names the problem, never a 500 from the 
   or an offset, and the database would fail on it).
 - JSON bodies (the API's parser): at most `MAX_JSON_DEPTH` levels of nesting (deeper documents
   overflow the parser's recursion) and no NUL in any string or key.
-- Pagination: at most `MAX_PAGE_SIZE` items a page.
+- Pagination: `limit` a whole number from 1 to `MAX_PAGE_SIZE`, `offset` a whole number from 0;
+  anything else is refused (400), not silently replaced by the default.
+- Text fields take text: DRF's CharField turns a JSON number into a string (`{"reason": 0}`
+  became "0"); here a CharField refuses anything but a string, as the schema says.
 
 Timestamps have their own bounds where they are parsed (`epoch_ms_field`).
 """
@@ -17,7 +20,7 @@ import json
 
 from django.http import JsonResponse
 from rest_framework import serializers
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import JSONParser
 
@@ -99,9 +102,42 @@ class BoundedJSONParser(JSONParser):
 
 
 class Pagination(LimitOffsetPagination):
-    """Limit/offset pages of at most MAX_PAGE_SIZE items."""
+    """Limit/offset pages of at most MAX_PAGE_SIZE items; a bad limit or offset is a 400."""
 
     max_limit = MAX_PAGE_SIZE
+
+    def _whole(self, request, name: str, minimum: int, maximum: int | None):
+        raw = request.query_params.get(name)
+        if raw is None:
+            return None
+        text = raw.strip()
+        if not (text.isascii() and text.isdigit()) or int(text) < minimum:
+            raise ValidationError({name: [f"Give a whole number from {minimum}."]})
+        value = int(text)
+        if maximum is not None and value > maximum:
+            raise ValidationError({name: [f"At most {maximum}."]})
+        return value
+
+    def get_limit(self, request):
+        limit = self._whole(request, self.limit_query_param, 1, self.max_limit)
+        return self.default_limit if limit is None else limit
+
+    def get_offset(self, request):
+        offset = self._whole(request, self.offset_query_param, 0, INT64_MAX)
+        return 0 if offset is None else offset
+
+
+def _strict_char_to_internal_value(self, data):
+    if not isinstance(data, str):
+        self.fail("invalid")
+    return _lenient_char_to_internal_value(self, data)
+
+
+# one place for every serializer's text fields (see the module docstring)
+_lenient_char_to_internal_value = serializers.CharField.to_internal_value
+if not getattr(serializers.CharField.to_internal_value, "strict", False):
+    _strict_char_to_internal_value.strict = True
+    serializers.CharField.to_internal_value = _strict_char_to_internal_value
 
 
 def epoch_ms_field(**kwargs) -> serializers.IntegerField:

@@ -252,7 +252,16 @@ REST_FRAMEWORK = {
     ],
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"user": "1000/min", "anon": "60/min"},
+    # every API request counts against its caller's rate (per user, or per address when
+    # anonymous); over it the answer is 429 with Retry-After (documented on every operation)
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.AnonRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env.string("PEREGRINE_API_RATE_USER", "1000/min"),
+        "anon": env.string("PEREGRINE_API_RATE_ANON", "60/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Peregrine API",
@@ -263,6 +272,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",  # served from our own static files: no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # the schema is the API (config/schema.py): JSON bodies only (what clients send), request
+    # and response shapes apart, and every operation's error responses documented
+    "PARSER_WHITELIST": ["config.inputs.BoundedJSONParser"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.postprocess",
+    ],
 }
 
 # --- Celery ---------------------------------------------------------------------------------

@@ -41,3 +41,5 @@ urlpatterns = [
 
 # an exhausted database connection pool answers 503 + Retry-After, not 500 (config/dbpool.py)
 handler500 = "config.dbpool.server_error"
+# an API path that matches no route (or a path parameter of the wrong type) answers in JSON
+handler404 = "config.views.not_found"

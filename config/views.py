@@ -22,6 +22,16 @@ def healthz(request):
     return JsonResponse(body, status=200 if not failing else 503)
 
 
+def not_found(request, exception=None):
+    """handler404: on the API, the API's error shape (JSON); elsewhere Django's page."""
+    if request.path.startswith("/api/"):
+        body = {"error": {"code": "not_found", "message": "Not found.", "fields": {}}}
+        return JsonResponse(body, status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
 def home(request):
     """The dashboard for a signed-in user; for anyone else, what Peregrine is and how to start."""
     if request.user.is_authenticated:

@@ -23,13 +23,10 @@ class MarketInputSerializer(serializers.Serializer):
 class CandleInputSerializer(MarketInputSerializer):
     timeframe = serializers.ChoiceField(choices=sorted(TIMEFRAMES_MS), default="1m")
     start = epoch_ms_field(required=False, help_text="epoch ms, inclusive")
-    end = epoch_ms_field(required=False, help_text="epoch ms, exclusive")
+    end = epoch_ms_field(
+        required=False, help_text="epoch ms, exclusive (an end at or before start: no bars)"
+    )
     limit = serializers.IntegerField(required=False, min_value=1, max_value=5000, default=500)
-
-    def validate(self, attrs):
-        if "start" in attrs and "end" in attrs and attrs["end"] <= attrs["start"]:
-            raise serializers.ValidationError({"end": "must be after start"})
-        return attrs
 
 
 class CandleOutputSerializer(serializers.Serializer):
@@ -45,7 +42,14 @@ class CandleOutputSerializer(serializers.Serializer):
         return dt_to_ms(candle.ts)
 
 
-@extend_schema(parameters=[CandleInputSerializer], responses=CandleOutputSerializer(many=True))
+class CandleListOutputSerializer(serializers.Serializer):
+    exchange = serializers.CharField()
+    symbol = serializers.CharField()
+    timeframe = serializers.CharField()
+    results = CandleOutputSerializer(many=True)
+
+
+@extend_schema(parameters=[CandleInputSerializer], responses=CandleListOutputSerializer)
 @api_view(["GET"])
 def candle_list_api(request):
     """Candles of one market, oldest first (the latest `limit` when no start is given)."""
@@ -70,7 +74,11 @@ def candle_list_api(request):
     )
 
 
-@extend_schema(parameters=[MarketInputSerializer], responses=OpenApiTypes.OBJECT)
+@extend_schema(
+    parameters=[MarketInputSerializer],
+    responses=OpenApiTypes.OBJECT,
+    extensions={"x-not-found": True},
+)
 @api_view(["GET"])
 def ticker_api(request):
     """The latest ticker of a market, as the collector last saw it."""
@@ -82,7 +90,11 @@ def ticker_api(request):
     return Response(ticker)
 
 
-@extend_schema(parameters=[MarketInputSerializer], responses=OpenApiTypes.OBJECT)
+@extend_schema(
+    parameters=[MarketInputSerializer],
+    responses=OpenApiTypes.OBJECT,
+    extensions={"x-not-found": True},
+)
 @api_view(["GET"])
 def book_api(request):
     """The latest order book (top 20 levels) of a market."""

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from config.inputs import Pagination
+from config.schema import page_parameters, paginated
 from notifications.api.serializers import (
     DeliveryLogOutputSerializer,
     NotificationChannelOutputSerializer,
@@ -40,11 +41,16 @@ def notification_channel_detail_api(request, id):  # noqa: A002
     return Response(NotificationChannelOutputSerializer(channel).data)
 
 
-@extend_schema(responses=DeliveryLogOutputSerializer(many=True))
+@extend_schema(
+    responses=paginated(DeliveryLogOutputSerializer),
+    parameters=[
+        *page_parameters(),
+    ],
+)
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def delivery_log_list_api(request):
     """The caller's delivery log, newest first, paginated."""
-    paginator = LimitOffsetPagination()
+    paginator = Pagination()
     page = paginator.paginate_queryset(delivery_log_list(user=request.user), request)
     return paginator.get_paginated_response(DeliveryLogOutputSerializer(page, many=True).data)

@@ -7,11 +7,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from config.inputs import Pagination
 from config.readcache import cached_read
+from config.schema import page_parameters, paginated
 from portfolio.api.serializers import (
     BalanceSerializer,
     BotPortfolioSerializer,
@@ -63,9 +64,10 @@ def bot_portfolio_api(request, id):  # noqa: A002
 
 @extend_schema(
     parameters=[
-        OpenApiParameter("since", OpenApiTypes.DATETIME, description="ISO 8601, inclusive")
+        OpenApiParameter("since", OpenApiTypes.DATETIME, description="ISO 8601, inclusive"),
+        *page_parameters(),
     ],
-    responses=EquityPointSerializer(many=True),
+    responses=paginated(EquityPointSerializer),
 )
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
@@ -77,7 +79,7 @@ def bot_equity_api(request, id):  # noqa: A002
     if since and since_at is None:
         raise ValidationError({"since": ["Give an ISO 8601 date and time."]})
     rows = bot_performance_list(user=request.user, bot_id=id, since=since_at)
-    paginator = LimitOffsetPagination()
+    paginator = Pagination()
     page = paginator.paginate_queryset(rows, request)
     return paginator.get_paginated_response([equity_point_data(row) for row in page])
 

@@ -10,12 +10,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.api.permissions import HasTradeScope
+from config.inputs import Pagination
 from config.readcache import cached_read
+from config.schema import page_parameters, paginated
 from trading.api.serializers import (
     BotActionInputSerializer,
     BotCreateInputSerializer,
@@ -45,7 +46,7 @@ def _invalid(exc: DjangoValidationError):
 
 
 def _page(request, queryset, serializer_class):
-    paginator = LimitOffsetPagination()
+    paginator = Pagination()
     page = paginator.paginate_queryset(queryset, request)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
@@ -55,7 +56,12 @@ def _page(request, queryset, serializer_class):
     responses=BotOutputSerializer(many=True),
     parameters=[OpenApiParameter("status", str, required=False)],
 )
-@extend_schema(methods=["POST"], request=BotCreateInputSerializer, responses=BotOutputSerializer)
+@extend_schema(
+    methods=["POST"],
+    request=BotCreateInputSerializer,
+    responses={201: BotOutputSerializer},
+    extensions={"x-not-found": True},  # saved_config_id of no config of the caller's
+)
 @api_view(["GET", "POST"])
 @permission_classes([IsAuthenticated])
 @cached_read
@@ -212,19 +218,23 @@ def _bot_filter(request):
 
 def _active(request):
     value = request.query_params.get("active")
-    return {"true": True, "1": True, "false": False, "0": False}.get((value or "").lower())
+    if value is None:
+        return None
+    choice = {"true": True, "1": True, "false": False, "0": False}.get(value.lower())
+    if choice is None:
+        raise serializers.ValidationError({"active": ["Give true or false."]})
+    return choice
 
 
-_LIST_PARAMS = [
-    OpenApiParameter("bot", int, required=False),
-    OpenApiParameter("limit", int, required=False),
-    OpenApiParameter("offset", int, required=False),
-]
+_PAGE_PARAMS = page_parameters()
+_LIST_PARAMS = [OpenApiParameter("bot", int, required=False), *_PAGE_PARAMS]
 
 
 @extend_schema(
-    responses=OrderOutputSerializer(many=True),
+    operation_id="v1_orders_list",
+    responses=paginated(OrderOutputSerializer),
     parameters=[*_LIST_PARAMS, OpenApiParameter("active", bool, required=False)],
+    extensions={"x-not-found": True},
 )
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
@@ -244,7 +254,11 @@ def order_detail_api(request, id):  # noqa: A002
     return Response(OrderOutputSerializer(order_get_for_user(user=request.user, id=id)).data)
 
 
-@extend_schema(responses=FillOutputSerializer(many=True), parameters=_LIST_PARAMS)
+@extend_schema(
+    responses=paginated(FillOutputSerializer),
+    parameters=_LIST_PARAMS,
+    extensions={"x-not-found": True},
+)
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 @cached_read
@@ -255,7 +269,7 @@ def fill_list_api(request):
     )
 
 
-@extend_schema(responses=SignalOutputSerializer(many=True))
+@extend_schema(responses=paginated(SignalOutputSerializer), parameters=_PAGE_PARAMS)
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 @cached_read
@@ -265,7 +279,7 @@ def bot_signal_list_api(request, id):  # noqa: A002
     return _page(request, signal_list(user=request.user, bot=bot), SignalOutputSerializer)
 
 
-@extend_schema(responses=BotEventOutputSerializer(many=True))
+@extend_schema(responses=paginated(BotEventOutputSerializer), parameters=_PAGE_PARAMS)
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 @cached_read
@@ -275,7 +289,7 @@ def bot_event_list_api(request, id):  # noqa: A002
     return _page(request, bot_event_list(user=request.user, bot=bot), BotEventOutputSerializer)
 
 
-@extend_schema(request=KillSwitchInputSerializer, responses=KillSwitchOutputSerializer)
+@extend_schema(request=KillSwitchInputSerializer, responses={201: KillSwitchOutputSerializer})
 @api_view(["POST"])
 @permission_classes([HasTradeScope])
 def kill_switch_api(request):
