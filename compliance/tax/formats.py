@@ -109,7 +109,7 @@ def gains_rows(report) -> Iterator[list]:
             p.acquired_at.strftime(KOINLY_DATE) if p.acquired_at else "",
             d.disposed_at.strftime(KOINLY_DATE), money(p.proceeds), money(p.cost),
             money(p.proceeds) if p.lot is None else money(p.gain), p.term,
-            report.wallet_name(d.wallet), d.ref, p.lot.ref if p.lot else "", d.method, flag,
+            line.wallet, d.ref, p.lot.ref if p.lot else "", d.method, flag,
         ]  # fmt: skip
 
 

@@ -8,7 +8,7 @@ down to the fills and entries behind each line.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -130,16 +130,28 @@ def tax_report_build(*, user, year: int) -> TaxReport:
     settings = tax_year_settings(user=user, year=year)
     ledger, normalized, prices = tax_ledger(user=user, year=year, settings=settings)
     start, end = year_bounds(year)
-    lines = [GainLine(d, p, d.wallet) for d in ledger.disposals_in(year) for p in d.pieces]
+    labels = wallet_labels(user=user)
+    lines = [
+        GainLine(d, p, labels.get(d.wallet, d.wallet))
+        for d in ledger.disposals_in(year)
+        for p in d.pieces
+    ]
     report = TaxReport(
         year=year,
         settings=settings,
         ledger=ledger,
         lines=lines,
-        incomes=[i for i in normalized.incomes if start <= i.at < end],
-        holdings=_holdings(ledger, prices, end, settings.scope),
+        incomes=[
+            replace(i, wallet=labels.get(i.wallet, i.wallet))
+            for i in normalized.incomes
+            if start <= i.at < end
+        ],
+        holdings=[
+            replace(h, wallet=labels.get(h.wallet, h.wallet))
+            for h in _holdings(ledger, prices, end, settings.scope)
+        ],
         flags=[f for f in normalized.flags if start <= f.at < end],
-        labels=wallet_labels(user=user),
+        labels=labels,
     )
     by_asset: dict[tuple[str, str], Totals] = defaultdict(Totals)
     by_term: dict[str, Totals] = defaultdict(Totals)
