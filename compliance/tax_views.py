@@ -115,7 +115,7 @@ def history_export_response(user, kind: str) -> StreamingHttpResponse:
     if kind == "koinly":
         lines = csv_lines(KOINLY_HEADER, koinly_rows(records, CandlePrices(), label))
     elif kind == "cointracking":
-        lines = csv_lines(COINTRACKING_HEADER, cointracking_rows(records, label))
+        lines = csv_lines(COINTRACKING_HEADER, cointracking_rows(records, CandlePrices(), label))
     else:
         raise Http404("no such export")
     return _csv_response(lines, f"peregrine-{kind}.csv")

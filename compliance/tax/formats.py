@@ -57,6 +57,7 @@ BOXES = {
 }
 
 
+_COMMENT_VALUE = re.compile(r"\(USD (\d+(?:\.\d+)?)\)$")
 _FORMAT_NAMES = {KOINLY_DATE: "YYYY-MM-DD HH:mm:ss"}
 
 
@@ -165,29 +166,36 @@ def koinly_rows(records: Iterable[Trade | Flow], prices: PriceLookup,
                    f"{r.kind} on {label(r.wallet)}", r.ref]  # fmt: skip
 
 
-def cointracking_rows(records: Iterable[Trade | Flow],
+def _comment(ref: str, value: Decimal | None) -> str:
+    """CoinTracking has no value column: the USD value Peregrine used rides in the comment."""
+    return ref if value is None else f"{ref} (USD {number(value)})"
+
+
+def cointracking_rows(records: Iterable[Trade | Flow], prices: PriceLookup,
                       label: Callable[[str], str]) -> Iterator[list]:  # fmt: skip
     """The whole history in CoinTracking's CSV import format (UTC dates)."""
     for r in records:
         date = r.at.strftime(COINTRACKING_DATE)
         if isinstance(r, Trade):
+            value = trade_value(r, prices)
             yield ["Trade", number(r.received_amount), r.received_asset, number(r.given_amount),
                    r.given_asset, number(r.fee) if r.fee else "", r.fee_asset if r.fee else "",
-                   label(r.wallet), "", r.ref, date]  # fmt: skip
+                   label(r.wallet), "", _comment(r.ref, value), date]  # fmt: skip
             continue
         fee = [number(r.fee), r.asset] if r.fee else ["", ""]
+        comment = _comment(r.ref, r.value_usd)
         if r.kind == "transfer":
             group = f"transfer {r.ref}"
             yield ["Withdrawal", "", "", number(r.amount), r.asset, *fee, label(r.wallet), group,
-                   r.ref, date]  # fmt: skip
+                   comment, date]  # fmt: skip
             yield ["Deposit", number(r.amount), r.asset, "", "", "", "", label(r.to_wallet),
-                   group, r.ref, date]  # fmt: skip
+                   group, comment, date]  # fmt: skip
         elif r.kind in ("deposit", "income"):
             yield ["Income" if r.kind == "income" else "Deposit", number(r.amount), r.asset, "",
-                   "", "", "", label(r.wallet), "", r.ref, date]  # fmt: skip
+                   "", "", "", label(r.wallet), "", comment, date]  # fmt: skip
         else:
             kind = "Other Fee" if r.kind == "fee" else "Withdrawal"
-            yield [kind, "", "", number(r.amount), r.asset, "", "", label(r.wallet), "", r.ref,
+            yield [kind, "", "", number(r.amount), r.asset, "", "", label(r.wallet), "", comment,
                    date]  # fmt: skip
 
 
@@ -298,7 +306,8 @@ def parse_koinly(lines: Iterable[str], *, wallet: str) -> list[dict]:
         tx_hash = line.text("TxHash")
         if (sent and not sent_cur) or (got and not got_cur) or (fee and not fee_cur):
             line.error("an amount has no currency")
-        if not sent and not got:
+        bad = bool(errors) and errors[-1].startswith(f"line {n}:")
+        if not sent and not got and not bad:
             line.error("neither Sent Amount nor Received Amount is given")
         if worth is not None and worth_cur not in ("", "USD"):
             line.error(f"Net Worth Currency {worth_cur!r} is not USD")
@@ -353,6 +362,8 @@ def parse_cointracking(lines: Iterable[str]) -> list[dict]:
                 "fee_asset": fee_cur if fee else "", "note": line.text("Comment")[:500],
                 "value_usd": None}  # fmt: skip
         ext = _row_id(row) if not group.startswith("transfer ") else group
+        value = _COMMENT_VALUE.search(line.text("Comment"))
+        base["value_usd"] = Decimal(value.group(1)) if value else None
         if kind_raw == "trade":
             if not (buy and buy_cur and sell and sell_cur):
                 line.error("a Trade needs Buy and Sell amounts and currencies")
