@@ -12,6 +12,14 @@ import logging
 
 from celery import shared_task
 from celery.signals import worker_ready, worker_shutting_down
+from django.db import DatabaseError
+
+from exchanges.gateway.errors import GatewayError
+from tradecore.order_manager import VenueTimeout
+from trading.runtime.runner import bot_run_slice, drain, live_cancel_all
+from trading.services.bots import bot_supervise
+from trading.services.realized_costs import realized_costs_refresh
+from trading.services.risk import risk_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +43,6 @@ def _drain_bots(**kwargs) -> None:
     slice (PEREGRINE_BOT_SLICE_SECONDS) for each bot. Thread pools only: a prefork child does
     not hear the signal and finishes its slice.
     """
-    from trading.runtime.runner import drain
-
     drain()
 
 
@@ -48,26 +54,38 @@ def bot_run_slice_task(bot_id: int, handover_token: int | None = None) -> str:
     resumes the bot once its lease expires (a redelivery an hour later would only find the
     lease taken).
     """
-    from trading.runtime.runner import bot_run_slice
-
     outcome = bot_run_slice(bot_id, handover_token)
     logger.info("bot %s slice: %s", bot_id, outcome)
     return outcome
 
 
+@shared_task(
+    name="trading.tasks.bot_orders_cancel_task",
+    ignore_result=True,
+    autoretry_for=(GatewayError, VenueTimeout, DatabaseError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def bot_orders_cancel_task(bot_id: int, reason: str) -> int:
+    """Cancel every order of a killed live bot on the exchange (its lease is already revoked).
+
+    Sent by the kill (a risk halt, the owner, a kill switch) instead of cancelling on the
+    caller's thread; idempotent, so a retry after a transient error cancels what is left.
+    """
+    cancelled = live_cancel_all(bot_id, reason)
+    logger.info("bot %s kill: %s orders cancelled", bot_id, cancelled)
+    return cancelled
+
+
 @shared_task(name="trading.tasks.bot_supervise_task", ignore_result=True)
 def bot_supervise_task() -> dict:
     """Resume bots whose runner died (beat, every 10 s); too many restarts put them in error."""
-    from trading.services.bots import bot_supervise
-
     return bot_supervise()
 
 
 @shared_task(name="trading.tasks.risk_sweep_task", ignore_result=True)
 def risk_sweep_task() -> dict:
     """Check every trading bot's and user's risk limits (beat, every 5 s)."""
-    from trading.services.risk import risk_sweep
-
     result = risk_sweep()
     return {"checked": len(result["checked"]), "breaches": len(result["breaches"])}
 
@@ -75,6 +93,4 @@ def risk_sweep_task() -> dict:
 @shared_task(name="trading.tasks.realized_costs_refresh_task", ignore_result=True)
 def realized_costs_refresh_task() -> dict:
     """Recompute the anonymous realized fee and slippage aggregates (beat, every 15 min)."""
-    from trading.services.realized_costs import realized_costs_refresh
-
     return realized_costs_refresh()

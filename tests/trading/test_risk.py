@@ -137,7 +137,13 @@ def test_the_runners_own_guard_halts_on_a_daily_loss(alice, make_bot, feeder):
 
 
 def test_kill_switch_cancels_live_orders_on_the_exchange(
-    alice, alice_totp, live_account, sandbox, market
+    alice,
+    alice_totp,
+    live_account,
+    sandbox,
+    market,
+    eager_celery,
+    django_capture_on_commit_callbacks,
 ):
     account = live_account(alice, funds={"USDT": "100000", "BTC": "0.1"})
     consent = LiveConsent(**LIVE_OK)
@@ -153,7 +159,8 @@ def test_kill_switch_cancels_live_orders_on_the_exchange(
     client = sync_client(VENUE_A, api_key=account.sandbox.api_key, secret=account.sandbox.secret,
                          sandbox_url=account.sandbox.base_url)  # fmt: skip
     assert len(client.fetch_open_orders("BTC/USDT")) == 2
-    switch = kill_switch_engage(user=alice, reason="flash crash", actor=alice)
+    with django_capture_on_commit_callbacks(execute=True):  # the cancel task runs (eager)
+        switch = kill_switch_engage(user=alice, reason="flash crash", actor=alice)
     assert switch.bots_stopped == 1 and switch.orders_cancelled == 2
     assert client.fetch_open_orders("BTC/USDT") == []
     assert not Order.objects.filter(bot=bot, status__in=Order.ACTIVE).exists()

@@ -17,48 +17,27 @@ from collections import deque
 from dataclasses import dataclass
 
 import redis
-from django.conf import settings
 
 from marketdata.timeframes import MINUTE_MS
 from tradecore.domain import Candle, Side, Trade
 from tradecore.orderbook import OrderBook
+from trading.services.channels import (
+    CONTROL_CHANNEL,
+    MARKET_PATTERN,
+    book_key,
+    market_channel,
+    redis_client,
+)
+
+# the Redis names live below the services, which use them too; re-exported for the runtime
+from trading.services.channels import control_publish as control_publish
+from trading.services.channels import ticker_key as ticker_key
 
 logger = logging.getLogger(__name__)
 
-CONTROL_CHANNEL = "trading:bot-control"
-MARKET_PATTERN = "market:*"
-
-
-# The collectors' Redis names (marketdata's fan-out): a channel per market with every event,
-# and the latest book and ticker under keys next to it.
-def market_channel(exchange: str, symbol: str) -> str:
-    return f"market:{exchange}:{symbol}"
-
-
-def book_key(exchange: str, symbol: str) -> str:
-    return f"{market_channel(exchange, symbol)}:book"
-
-
-def ticker_key(exchange: str, symbol: str) -> str:
-    return f"{market_channel(exchange, symbol)}:ticker"
-
 
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
-
-
-_publisher: redis.Redis | None = None
-
-
-def control_publish(bot_id: int) -> None:
-    """Tell the bot's runner, wherever it runs, to re-read its status now."""
-    global _publisher
-    try:
-        if _publisher is None:
-            _publisher = _redis()
-        _publisher.publish(CONTROL_CHANNEL, str(bot_id))
-    except redis.RedisError:  # the runner also re-reads its status with every lease renewal
-        logger.warning("control message for bot %s not sent", bot_id, exc_info=True)
+    return redis_client()
 
 
 @dataclass(frozen=True, slots=True)

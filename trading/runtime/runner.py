@@ -901,10 +901,16 @@ def bot_run_slice(bot_id: int, handover_token: int | None = None) -> str:
     return runner.run(handover_token)
 
 
-def live_cancel_all(bot: Bot, reason: str) -> int:
-    """Kill switch for a live bot (lease already revoked): cancel every order it has."""
-    runner = BotRunner(bot.pk, token=None)
-    runner.bot = db_call(_load_bot, bot.pk)
+def live_cancel_all(bot_id: int, reason: str) -> int:
+    """Kill of a live bot (lease already revoked): cancel every order it has; return how many.
+
+    Runs on a task's own thread (trading.tasks.bot_orders_cancel_task), never on a database
+    thread: it makes exchange calls and its own database calls.
+    """
+    runner = BotRunner(bot_id, token=None)
+    runner.bot = db_call(_load_bot, bot_id)
+    if runner.bot is None:
+        return 0
     cancelled = 0
     try:
         runner._build_venues()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
+from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -29,7 +30,7 @@ from tradecore.risk import RiskLimits
 from trading import conf
 from trading.events import bot_event_publish, bot_owner_notify
 from trading.models import Bot, BotEvent, BotVenue, KillSwitch, Order
-from trading.runtime.hub import control_publish
+from trading.services.channels import control_publish
 from trading.services.leases import (
     LeaseLost,
     lease_check,
@@ -38,6 +39,7 @@ from trading.services.leases import (
     lease_release,
     lease_revoke,
 )
+from trading.services.reconcile import bot_orders_cancel_all
 
 S = Bot.Status
 STARTABLE = frozenset({S.DRAFT, S.STOPPED, S.ERROR})
@@ -47,6 +49,9 @@ EDITABLE = frozenset({S.DRAFT, S.STOPPED, S.ERROR})
 SUPERVISED = (S.STARTING, S.RUNNING, S.STOPPING)
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,16}/[A-Z0-9]{1,16}$")
 _NOTIFY = {S.RUNNING: "bot_started", S.STOPPED: "bot_stopped", S.ERROR: "bot_error"}
+# tasks are sent by name: services sit below the tasks and the runtime and never import them
+SLICE_TASK = "trading.tasks.bot_run_slice_task"
+CANCEL_TASK = "trading.tasks.bot_orders_cancel_task"
 
 
 @dataclass(frozen=True)
@@ -475,13 +480,14 @@ def _dispatch(bot: Bot) -> None:
     bot.dispatched_at = timezone.now()
     bot.save(update_fields=["dispatched_at"])
     bot_id = bot.pk
+    transaction.on_commit(lambda: task_send(SLICE_TASK, bot_id))
 
-    def send() -> None:
-        from trading.tasks import bot_run_slice_task
 
-        bot_run_slice_task.apply_async((bot_id,), queue="bots")
-
-    transaction.on_commit(send)
+def task_send(name: str, *args) -> None:
+    """Enqueue a trading task by name on the "bots" queue (where trading.tasks.bot_* go)."""
+    if name not in current_app.tasks:  # a web process loads the apps' task modules lazily
+        current_app.loader.import_default_modules()
+    current_app.tasks[name].apply_async(args, queue="bots")
 
 
 def _has_active_orders(bot: Bot) -> bool:
@@ -557,17 +563,23 @@ def bot_stop(*, bot: Bot, reason: str = "Stopped by the owner.", actor=None) -> 
 def bot_kill(*, bot: Bot, reason: str, actor=None) -> int:
     """Kill a bot now: fence out its runner, mark it stopped, cancel every order it has.
 
-    Returns the number of orders cancelled. Works whatever state the bot is in (a stopped bot
-    with orders left on the exchange is cleaned up).
+    Works whatever state the bot is in (a stopped bot with orders left on the exchange is
+    cleaned up). Returns the number of orders cancelled: paper and manual orders are cancelled
+    before it returns; a live bot's are counted from the books and cancelled on the exchange by
+    a task on the bots queue (also those the books lack), so a kill never makes exchange calls
+    on the caller's thread, which may be a runner's database thread.
     """
-    from trading.services.reconcile import bot_orders_cancel_all
-
+    message = f"Killed: {reason}"
     with transaction.atomic():
         locked = _lock(bot)
         lease_revoke(bot_id=locked.pk)
-        message = f"Killed: {reason}"
         if locked.status != S.STOPPED or locked.status_reason != message:
             _transition(locked, S.STOPPED, message, actor=actor)
+        if locked.is_live and locked.strategy != "manual":
+            active = Order.objects.filter(bot_id=locked.pk, status__in=Order.ACTIVE).count()
+            bot_id = locked.pk
+            transaction.on_commit(lambda: task_send(CANCEL_TASK, bot_id, message))
+            return active
     return bot_orders_cancel_all(bot=locked, reason=message)
 
 
@@ -601,9 +613,7 @@ def bot_dispatch_next(*, bot_id: int, token: int, grace_seconds: float | None = 
 
 
 def _send_slice(bot_id: int, token: int | None) -> None:
-    from trading.tasks import bot_run_slice_task
-
-    bot_run_slice_task.apply_async((bot_id, token), queue="bots")
+    task_send(SLICE_TASK, bot_id, token)
 
 
 def bot_lease_release(*, bot_id: int, token: int) -> bool:

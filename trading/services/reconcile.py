@@ -26,7 +26,13 @@ from django.utils import timezone
 from exchanges.gateway.errors import GatewayError
 from tradecore.domain import ZERO, OrderStatus
 from trading.models import Bot, Fill, Order
-from trading.services.orders import OrderChange, OrderDraft, lookup_not_found
+from trading.services.orders import (
+    Batch,
+    OrderChange,
+    OrderDraft,
+    bot_books_write,
+    lookup_not_found,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -237,27 +243,24 @@ def fill_counts(bot_id: int, order_ids: list[int]) -> dict[int, tuple[int, Decim
     return {order_id: (n, qty) for order_id, n, qty in rows}
 
 
-# -- cancelling everything (stop, kill) ------------------------------------------------------
+# -- cancelling everything (kill) ------------------------------------------------------------
 def bot_orders_cancel_all(*, bot: Bot, reason: str) -> int:
-    """Cancel every order of the bot, on the exchange and in the books; return how many.
+    """Cancel every order of a paper or manual bot, in the books (and on the exchange); count.
 
-    Runs outside the lease (the kill switch revoked it first). Paper orders exist only in the
-    books once the runner is fenced out, so they are cancelled there.
+    Runs outside the lease (the kill revoked it first). Paper orders exist only in the books
+    once the runner is fenced out, so they are cancelled there. A live runner bot's orders are
+    cancelled by the runtime's cancel task instead (trading.tasks.bot_orders_cancel_task).
     """
     if bot.mode == Bot.Mode.PAPER:
         return _paper_cancel_all(bot, reason)
-    if bot.strategy == "manual":  # orders placed by hand: on the account's own session
-        from trading.services.manual import manual_orders_cancel_all
+    if bot.strategy != "manual":
+        raise ValueError(f"bot {bot.pk}: a live bot's orders are cancelled by the cancel task")
+    from trading.services.manual import manual_orders_cancel_all  # it imports this module
 
-        return manual_orders_cancel_all(bot=bot, reason=reason)
-    from trading.runtime.runner import live_cancel_all
-
-    return live_cancel_all(bot, reason)
+    return manual_orders_cancel_all(bot=bot, reason=reason)
 
 
 def _paper_cancel_all(bot: Bot, reason: str) -> int:
-    from trading.services.orders import Batch, bot_books_write
-
     batch = Batch()
     for order in Order.objects.filter(bot_id=bot.pk, status__in=Order.ACTIVE):
         batch.change(

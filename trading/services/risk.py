@@ -77,7 +77,7 @@ _marks_client: redis.Redis | None = None
 
 def marks(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], Decimal]:
     """Latest prices per (exchange, symbol) from the collectors' tickers (else books)."""
-    from trading.runtime.hub import book_key, ticker_key
+    from trading.services.channels import book_key, ticker_key
 
     global _marks_client
     if not pairs:
