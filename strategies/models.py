@@ -113,3 +113,68 @@ class BacktestRun(models.Model):
 
     def can_move_to(self, status: str) -> bool:
         return status in self.TRANSITIONS[self.Status(self.status)]
+
+
+class Optimization(models.Model):
+    """A parameter search for one signal strategy over stored candles, run by a worker on the
+    backtests queue: a grid (a heatmap for two parameters), Optuna's TPE, or a walk-forward
+    analysis (rolling in-sample searches, each judged on the out-of-sample bars after it).
+
+    Only `strategies.services` writes these (`optimization_create` after validating every
+    input, the task through `optimization_execute`)."""
+
+    class Method(models.TextChoices):
+        GRID = "grid", "Grid"
+        TPE = "tpe", "Optuna TPE"
+        WALK_FORWARD = "walk_forward", "Walk-forward"
+
+    class Objective(models.TextChoices):
+        SHARPE = "sharpe", "Sharpe ratio"
+        RETURN = "return", "Total return"
+        RETURN_DD = "return_dd", "Return with a drawdown limit"
+
+    Status = BacktestRun.Status
+    FINAL = BacktestRun.FINAL
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="optimizations"
+    )
+    strategy = models.CharField(max_length=64)
+    params = models.JSONField(default=dict, blank=True, help_text="Fixed parameters, complete.")
+    space = models.JSONField(default=dict, help_text="{param: [values]} searched.")
+    method = models.CharField(max_length=16, choices=Method.choices)
+    objective = models.CharField(max_length=16, choices=Objective.choices)
+    options = models.JSONField(default=dict, blank=True, help_text="Trials, folds, gates.")
+    exchange = models.CharField(max_length=64)
+    symbol = models.CharField(max_length=64)
+    timeframe = models.CharField(max_length=8)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    cash = models.DecimalField(max_digits=38, decimal_places=18)
+    fee_rate = models.DecimalField(max_digits=12, decimal_places=10)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    done = models.PositiveIntegerField(default=0, help_text="Evaluations finished.")
+    total = models.PositiveIntegerField(default=0, help_text="Evaluations planned.")
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    results = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="optimization_user_recent")]
+
+    def __str__(self) -> str:
+        return f"optimization {self.pk} {self.method} {self.strategy} {self.symbol}"
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return int(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL

@@ -228,3 +228,22 @@ def backtest_runs_get_for_user(*, user, ids: list[int]) -> list[BacktestRun]:
     if any(i not in found for i in ids):
         raise Http404("No such backtest.")
     return [found[i] for i in ids]
+
+
+def optimization_list(*, user):
+    """The user's parameter searches, newest first (results deferred)."""
+    from strategies.models import Optimization
+
+    return (
+        Optimization.objects.filter(user_id=user.pk).defer("results").order_by("-created_at", "-id")
+    )
+
+
+def optimization_get_for_user(*, user, id):  # noqa: A002
+    """One of the user's searches; Http404 for anyone else's or an unknown id."""
+    from strategies.models import Optimization
+
+    try:
+        return Optimization.objects.filter(user_id=user.pk).get(pk=int(id))
+    except (Optimization.DoesNotExist, TypeError, ValueError):
+        raise Http404("No such optimization.") from None

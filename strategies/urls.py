@@ -10,4 +10,7 @@ urlpatterns = [
     path("backtests/<int:id>/", views.backtest_detail, name="backtest-detail"),
     path("backtests/<int:id>/cancel/", views.backtest_cancel, name="backtest-cancel"),
     path("backtests/<int:id>/paper-bot/", views.backtest_paper_bot, name="backtest-paper-bot"),
+    path("optimizations/", views.optimization_list, name="optimization-list"),
+    path("optimizations/<int:id>/", views.optimization_detail, name="optimization-detail"),
+    path("optimizations/<int:id>/cancel/", views.optimization_cancel, name="optimization-cancel"),
 ]

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -344,3 +345,222 @@ def backtest_compare(request):
             context, status = {"error": " ".join(exc.messages)}, 400
     context["chart_id"] = "backtest-compare-data"
     return render(request, "strategies/backtest_compare.html", context, status=status)
+
+
+# -- optimization ------------------------------------------------------------------------------
+def _optimizable() -> list:
+    from tradecore.strategies import REGISTRY
+    from tradecore.strategies.base import SignalStrategy
+
+    return [e for e in _backtest_strategies() if issubclass(REGISTRY[e.id], SignalStrategy)]
+
+
+def _space_sets(values: dict, errors: dict) -> list[dict]:
+    """Per strategy, its numeric parameters as min / max / step rows of the search space."""
+    sets = []
+    for entry in _optimizable():
+        rows = []
+        for f in schema_fields(entry.id, entry.schema):
+            if f.kind not in ("integer", "number"):
+                continue
+            name = f"space-{entry.id}-{f.name}"
+            rows.append({
+                "field": f, "name": name,
+                "min": values.get(f"{name}-min", ""), "max": values.get(f"{name}-max", ""),
+                "step": values.get(f"{name}-step", ""), "error": errors.get(name),
+            })  # fmt: skip
+        sets.append({"entry": entry, "rows": rows})
+    return sets
+
+
+def _space_from_post(strategy: str, data) -> tuple[dict, dict]:
+    space, errors = {}, {}
+    entry = next((e for e in _optimizable() if e.id == strategy), None)
+    for f in schema_fields(entry.id, entry.schema) if entry else []:
+        name = f"space-{strategy}-{f.name}"
+        low, high = data.get(f"{name}-min", "").strip(), data.get(f"{name}-max", "").strip()
+        step = data.get(f"{name}-step", "").strip()
+        if not (low or high):
+            continue
+        if not (low and high):
+            errors[f"space.{f.name}"] = "Give both the lowest and the highest value."
+            continue
+        space[f.name] = {"min": low, "max": high, "step": step or ("1" if f.kind == "integer"
+                                                                   else "")}  # fmt: skip
+    if not space and not errors:
+        errors["space"] = "Give a range (lowest and highest) for at least one parameter."
+    return space, errors
+
+
+OPTIMIZATION_OPTIONS = ("trials", "folds", "ratio", "min_folds", "min_profitable_share",
+                        "max_drawdown")  # fmt: skip
+
+
+def _optimization_from_post(request):
+    from strategies.optimizations import optimization_create
+
+    data = request.POST
+    exchange, _, symbol = data.get("market", "").partition("|")
+    strategy = data.get("strategy", "")
+    params, errors = params_from_post(strategy, _param_fields(strategy), data)
+    space, space_errors = _space_from_post(strategy, data)
+    errors.update(space_errors)
+    options = {name: data.get(name, "").strip() for name in OPTIMIZATION_OPTIONS}
+    for name in ("max_drawdown", "min_profitable_share"):  # the form takes percentages
+        if options[name]:
+            try:
+                options[name] = str(float(options[name]) / 100)
+            except ValueError:
+                errors[f"options.{name}"] = "Enter a number (a percentage)."
+    inputs = {
+        "strategy": strategy, "params": params, "space": space or {"_": []},
+        "method": data.get("method", ""), "objective": data.get("objective", ""),
+        "options": {k: v for k, v in options.items() if v}, "exchange": exchange,
+        "symbol": symbol, "timeframe": data.get("timeframe", ""), "start": data.get("start", ""),
+        "end": data.get("end", ""), "cash": data.get("cash", ""),
+        "fee_rate": data.get("fee_rate") or None,
+    }  # fmt: skip
+    try:
+        with transaction.atomic():
+            run = optimization_create(user=request.user, **inputs)
+            if errors:  # the service's checks ran too, so one answer names every bad field
+                transaction.set_rollback(True)
+    except ValidationError as exc:
+        service = exc.message_dict
+        if space_errors:
+            service = {k: v for k, v in service.items() if not k.startswith("space")}
+        raise ValidationError({**service, **errors}) from None
+    if errors:
+        raise ValidationError(errors)
+    return run
+
+
+def _optimization_errors(exc: ValidationError, strategy: str) -> dict[str, str]:
+    errors: dict[str, list[str]] = {}
+    for name, problems in exc.message_dict.items():
+        if name.startswith("params."):
+            field = field_name(strategy, name.removeprefix("params."))
+        elif name.startswith("space."):
+            field = f"space-{strategy}-{name.removeprefix('space.')}"
+        elif name.startswith("options."):
+            field = name.removeprefix("options.")
+        else:
+            field = "market" if name in ("exchange", "symbol") else name
+        errors.setdefault(field, []).extend(problems)
+    return {name: " ".join(problems) for name, problems in errors.items()}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def optimization_list(request):
+    """The user's parameter searches; POST queues a new one (grid, TPE or walk-forward)."""
+    from strategies.models import Optimization
+
+    markets = selectors.backtest_market_list()
+    values = {
+        **_form_defaults(markets), "method": "grid", "objective": "sharpe", "trials": "100",
+        "folds": "5", "ratio": "3", "min_profitable_share": "50", "max_drawdown": "",
+    }  # fmt: skip
+    errors, status = {}, 200
+    if request.method == "POST":
+        try:
+            run = _optimization_from_post(request)
+        except ValidationError as exc:
+            values, status = request.POST.dict(), 400
+            errors = _optimization_errors(exc, request.POST.get("strategy", ""))
+        else:
+            messages.success(request, "Optimization queued: a backtest worker runs it now.")
+            return redirect("strategies:optimization-detail", id=run.pk)
+    runs = list(selectors.optimization_list(user=request.user))
+    context = {
+        "runs": runs,
+        "any_active": any(not run.is_final for run in runs),
+        "markets": markets,
+        "strategies": _optimizable(),
+        "timeframes": list(TIMEFRAMES_MS),
+        "methods": Optimization.Method.choices,
+        "objectives": Optimization.Objective.choices,
+        "values": values,
+        "field_errors": errors,
+        "param_sets": [
+            s
+            for s in _param_sets(values, errors)
+            if s["entry"].id in {e.id for e in _optimizable()}
+        ],  # fmt: skip
+        "space_sets": _space_sets(values, errors),
+        "default_fee": DEFAULT_FEE_RATE,
+    }
+    return render(request, "strategies/optimization_list.html", context, status=status)
+
+
+def _shade_rows(heat: dict) -> list[dict]:
+    """The heatmap's rows: each cell's text, its shade (0 worst .. 1 best) and why it is
+    empty."""
+    scores = [v for row in heat["cells"] for v in row if v is not None]
+    low, high = (min(scores), max(scores)) if scores else (0.0, 0.0)
+    best = high
+    rows = []
+    for y, cells, reasons in zip(heat["ys"], heat["cells"], heat["reasons"], strict=True):
+        row = []
+        for value, reason in zip(cells, reasons, strict=True):
+            shade = "" if value is None else (
+                f"{(value - low) / (high - low):.3f}" if high > low else "0.5")  # fmt: skip
+            row.append({"text": "" if value is None else f"{value:.2f}", "shade": shade,
+                        "reason": reason, "best": value is not None and value == best})  # fmt: skip
+        rows.append({"y": y, "cells": row})
+    return rows
+
+
+def _optimization_context(run) -> dict:
+    context = {"run": run, "polling": not run.is_final}
+    results = run.results if run.status == "done" else None
+    if not results:
+        return context
+    percent = run.objective != "sharpe"
+    context["score_label"] = dict(run.Objective.choices)[run.objective]
+    context["percent"] = percent
+    if results.get("heatmap"):
+        heat = results["heatmap"]
+        context["heatmap"] = {**heat, "rows": _shade_rows(heat)}
+        if percent:  # returns are fractions: show them as percentages
+            for row in context["heatmap"]["rows"]:
+                for cell in row["cells"]:
+                    if cell["text"]:
+                        cell["text"] = f"{float(cell['text']) * 100:.1f}%"
+    context["top"] = results.get("top", [])[:20]
+    context["skipped"] = results.get("skipped", [])
+    wf = results.get("walk_forward")
+    if wf:
+        context["walk_forward"] = wf
+        points = wf["stitched"]["points"]
+        curve = [[p[0], (p[1] / points[0][1] - 1) * 100] for p in points]
+        context["chart_data"] = {
+            "curves": [curve], "names": ["out-of-sample, stitched"], "colors": ["#1f6feb"],
+        }  # fmt: skip
+    return context
+
+
+@login_required
+def optimization_detail(request, id):  # noqa: A002
+    """One search: its progress while it runs (the page refreshes itself), then the heatmap,
+    the best combinations, or the walk-forward folds, gates and warning."""
+    run = selectors.optimization_get_for_user(user=request.user, id=id)
+    context = _optimization_context(run)
+    if request.htmx:
+        return render(request, "strategies/_optimization_run.html", context)
+    return render(request, "strategies/optimization_detail.html", context)
+
+
+@login_required
+@require_POST
+def optimization_cancel(request, id):  # noqa: A002
+    from strategies.optimizations import optimization_cancel as cancel
+
+    run = selectors.optimization_get_for_user(user=request.user, id=id)
+    try:
+        cancel(run=run)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Cancelling the optimization.")
+    return redirect("strategies:optimization-detail", id=run.pk)

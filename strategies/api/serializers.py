@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from strategies.models import BacktestRun, StrategyConfig
+from strategies.models import BacktestRun, Optimization, StrategyConfig
 
 
 class CatalogEntryOutputSerializer(serializers.Serializer):
@@ -137,3 +137,57 @@ class BacktestCompareOutputSerializer(serializers.Serializer):
     pairs = BacktestPairOutputSerializer(many=True)
     spa = BacktestSpaOutputSerializer(allow_null=True, help_text="With more than two runs")
     verdict = serializers.CharField(help_text="The answer in one plain sentence")
+
+
+class OptimizationOutputSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(
+        read_only=True, help_text="queued, running, done, failed or cancelled"
+    )
+    method = serializers.CharField(read_only=True, help_text="grid, tpe or walk_forward")
+    objective = serializers.CharField(read_only=True, help_text="sharpe, return or return_dd")
+    progress_percent = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Optimization
+        fields = [
+            "id", "strategy", "params", "space", "method", "objective", "options", "exchange",
+            "symbol", "timeframe", "start", "end", "cash", "fee_rate", "status", "done", "total",
+            "progress_percent", "cancel_requested", "error", "created_at", "started_at",
+            "finished_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class OptimizationDetailOutputSerializer(OptimizationOutputSerializer):
+    """One search with its results: best, top combinations, heatmap (two parameters) or the
+    walk-forward folds, stitched out-of-sample equity, gates and overfitting warning."""
+
+    class Meta(OptimizationOutputSerializer.Meta):
+        fields = [*OptimizationOutputSerializer.Meta.fields, "results"]
+        read_only_fields = fields
+
+
+class OptimizationInputSerializer(serializers.Serializer):
+    """Shapes only; the service checks the values and names every bad field."""
+
+    strategy = serializers.CharField(max_length=64)
+    params = serializers.DictField(required=False, default=dict, help_text="Fixed parameters")
+    space = serializers.DictField(
+        help_text='Per parameter a list of values or {"min", "max", "step"}, e.g. '
+        '{"fast": {"min": 5, "max": 50, "step": 5}, "slow": [30, 60, 90]}'
+    )
+    method = serializers.CharField(help_text="grid, tpe or walk_forward")
+    objective = serializers.CharField(help_text="sharpe, return or return_dd")
+    options = serializers.DictField(
+        required=False, default=dict,
+        help_text="trials (TPE), folds, ratio (in-sample / out-of-sample), min_folds, "
+        "min_profitable_share (0-1), max_drawdown (0-1: the return_dd limit and the "
+        "walk-forward gate)",
+    )  # fmt: skip
+    exchange = serializers.CharField(max_length=64)
+    symbol = serializers.CharField(max_length=64)
+    timeframe = serializers.CharField(max_length=8)
+    start = serializers.CharField()
+    end = serializers.CharField()
+    cash = NumberOrTextField()
+    fee_rate = NumberOrTextField(required=False)

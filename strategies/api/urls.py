@@ -40,4 +40,15 @@ urlpatterns = [
         views.backtest_run_equity_csv_api,
         name="strategies-api-backtest-equity-csv",
     ),
+    path("optimizations/", views.optimization_list_api, name="strategies-api-optimization-list"),
+    path(
+        "optimizations/<str:id>/",
+        views.optimization_detail_api,
+        name="strategies-api-optimization-detail",
+    ),
+    path(
+        "optimizations/<str:id>/cancel/",
+        views.optimization_cancel_api,
+        name="strategies-api-optimization-cancel",
+    ),
 ]

@@ -20,6 +20,9 @@ from strategies.api.serializers import (
     BacktestRunInputSerializer,
     BacktestRunOutputSerializer,
     CatalogEntryOutputSerializer,
+    OptimizationDetailOutputSerializer,
+    OptimizationInputSerializer,
+    OptimizationOutputSerializer,
     StrategyConfigInputSerializer,
     StrategyConfigOutputSerializer,
 )
@@ -245,3 +248,62 @@ def backtest_compare_api(request):
     except DjangoValidationError as exc:
         raise serializers.ValidationError(exc.message_dict) from None
     return Response(comparison)
+
+
+# -- optimization ------------------------------------------------------------------------------
+class _OptimizationWritesNeedTradeScope(_WritesNeedTradeScope):
+    message = (
+        "This API token has read scope; running or cancelling optimizations needs trade scope."
+    )
+
+
+@extend_schema(methods=["GET"], responses=OptimizationOutputSerializer(many=True))
+@extend_schema(
+    methods=["POST"], request=OptimizationInputSerializer, responses=OptimizationOutputSerializer
+)
+@api_view(["GET", "POST"])
+@permission_classes([_OptimizationWritesNeedTradeScope])
+def optimization_list_api(request):
+    """The caller's parameter searches, newest first; POST validates one (grid, tpe or
+    walk_forward) and queues it for a backtest worker."""
+    from strategies.optimizations import optimization_create
+    from strategies.selectors import optimization_list
+
+    if request.method == "GET":
+        return Response(
+            OptimizationOutputSerializer(optimization_list(user=request.user), many=True).data
+        )
+    serializer = OptimizationInputSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    try:
+        run = optimization_create(user=request.user, **serializer.validated_data)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.message_dict) from None
+    return Response(OptimizationOutputSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(responses=OptimizationDetailOutputSerializer)
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def optimization_detail_api(request, id):  # noqa: A002
+    """One of the caller's searches with its progress and results (404 for anyone else's)."""
+    from strategies.selectors import optimization_get_for_user
+
+    run = optimization_get_for_user(user=request.user, id=id)
+    return Response(OptimizationDetailOutputSerializer(run).data)
+
+
+@extend_schema(request=None, responses=OptimizationOutputSerializer)
+@api_view(["POST"])
+@permission_classes([_OptimizationWritesNeedTradeScope])
+def optimization_cancel_api(request, id):  # noqa: A002
+    """Cancel a queued search, or stop a running one at its next progress report."""
+    from strategies.optimizations import optimization_cancel
+    from strategies.selectors import optimization_get_for_user
+
+    run = optimization_get_for_user(user=request.user, id=id)
+    try:
+        run = optimization_cancel(run=run)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.message_dict) from None
+    return Response(OptimizationOutputSerializer(run).data)
