@@ -13,13 +13,6 @@ from accounts.services.verification import (
 )
 from compliance.models import AuditEvent
 from compliance.selectors import audit_chain_verify
-from tests.trading.conftest import (  # noqa: F401 - fixtures
-    _runtime_inline,
-    live_account,
-    make_bot,
-    sandbox,
-    sandbox_url,
-)
 from trading.models import Bot
 from trading.services.bots import LiveConsent, bot_start
 
@@ -74,7 +67,9 @@ def test_paper_bots_start_whatever_the_status(alice, make_bot, operator):
 
 
 def test_every_change_is_audited_with_before_and_after(alice, operator):
-    verification_set(user=alice, status="pending", notes="asked for ID", actor=operator, ip="10.1.1.1")
+    verification_set(
+        user=alice, status="pending", notes="asked for ID", actor=operator, ip="10.1.1.1"
+    )
     verification_set(user=alice, status="pending", notes="asked for ID", actor=operator)  # no-op
     verification_set(user=alice, status="verified", notes="ok", actor=operator)
     document = VerificationDocument(
