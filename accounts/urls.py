@@ -17,6 +17,9 @@ urlpatterns = [
     path("tokens/", views.token_list, name="tokens"),
     path("tokens/new/", views.token_create, name="token-create"),
     path("tokens/<int:id>/revoke/", views.token_revoke, name="token-revoke"),
+    path("data/", views.data_overview, name="data"),
+    path("data/download/", views.data_download, name="data-download"),
+    path("delete/", views.account_delete, name="account-delete"),
     # allauth's own pages, wrapped so they need a recent re-auth (same paths as allauth's)
     path("password/change/", views.password_change, name="password-change"),
     path("email/", views.email_change, name="email-change"),

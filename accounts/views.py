@@ -320,3 +320,61 @@ def token_revoke(request, id):  # noqa: A002
 
 password_change = require_recent_auth(allauth_views.password_change)
 email_change = require_recent_auth(allauth_views.email)
+
+
+# --- your data: download it, delete the account ---------------------------------------------
+
+
+@login_required
+def data_overview(request):
+    """What an archive of the user's data holds, and the way to delete the account."""
+    from trading.models import Bot
+
+    bots = Bot.objects.filter(user_id=request.user.pk)
+    context = {
+        "bot_count": bots.count(),
+        "live_running": bots.filter(mode=Bot.Mode.LIVE).exclude(status=Bot.Status.STOPPED).count(),
+        "recent_auth": has_recent_auth(request),
+    }
+    return render(request, "accounts/data.html", context)
+
+
+@never_cache
+@require_recent_auth
+@require_http_methods(["GET"])
+def data_download(request):
+    """The user's own data as a zip archive, streamed (recent re-auth needed)."""
+    from accounts.data_export import user_data_archive_response
+    from compliance.services import audit_record
+
+    audit_record(actor=request.user, action="account.data_download", ip=client_ip(request))
+    return user_data_archive_response(user=request.user)
+
+
+@never_cache
+@require_recent_auth
+@require_http_methods(["GET", "POST"])
+def account_delete(request):
+    """Delete the account (recent re-auth and the typed email address needed)."""
+    from django.contrib.auth import logout
+
+    from accounts.forms import AccountDeleteForm
+    from accounts.services.lifecycle import account_delete as account_delete_service
+
+    form = AccountDeleteForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            account_delete_service(user=request.user, ip=client_ip(request))
+        except ValidationError as exc:
+            form.add_error(None, exc.messages)
+        else:
+            logout(request)
+            messages.success(
+                request,
+                "Your account was deleted. The security log's entries about it are kept "
+                "(the audit trail is append-only).",
+            )
+            return redirect("home")
+    return render(
+        request, "accounts/account_delete.html", {"form": form}, status=400 if form.errors else 200
+    )

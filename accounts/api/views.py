@@ -29,3 +29,19 @@ def me(request):
         "scope": token.scope if token else None,
     }
     return Response(MeOutputSerializer(data).data)
+
+
+@extend_schema(
+    responses={(200, "application/zip"): bytes},
+    description="All of the authenticated user's data as one zip archive (streamed): account, "
+    "exchange accounts' metadata (never keys or secrets), bots, orders, fills, audit events.",
+)
+@api_view(["GET"])
+def data_archive(request):
+    """The authenticated user's data archive (any token scope)."""
+    from accounts.data_export import user_data_archive_response
+    from accounts.security import client_ip
+    from compliance.services import audit_record
+
+    audit_record(actor=request.user, action="account.data_download", ip=client_ip(request))
+    return user_data_archive_response(user=request.user)
