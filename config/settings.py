@@ -533,6 +533,15 @@ CELERY_BEAT_SCHEDULE["portfolio-bot-performance-prune"] = {
     "options": {"expires": 3600},
 }
 
+# --- audit trail (issue 12) ---------------------------------------------------------------
+# The audit chain's head is signed as an anchor every hour (compliance.models.AuditAnchor);
+# `manage.py audit_verify` checks the chain against every anchor.
+CELERY_BEAT_SCHEDULE["compliance-audit-anchor"] = {
+    "task": "compliance.tasks.audit_anchor_task",
+    "schedule": timedelta(hours=1),
+    "options": {"expires": 3000, "queue": "default"},
+}
+
 # --- fee intelligence (issue 10) ------------------------------------------------------------
 # Realized fee rate and slippage per exchange and market from every user's live fills over a
 # rolling window, kept and shown only where at least FEE_INTELLIGENCE_MIN_USERS distinct users
