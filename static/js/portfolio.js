@@ -10,7 +10,8 @@
  * Live: the same mechanism as the dashboard. A websocket to <data-socket> (the user's event
  * stream, group user.<id>, see trading/events.py); a bot's minute snapshot ("equity") or a fill
  * reloads the charts and replaces the page's sections by their version in a fresh copy of the
- * page (its URL keeps the chosen ?sort=), once for a burst of events. The socket reconnects with
+ * page (its URL keeps the chosen ?sort=): at once, and once more for whatever arrived during a
+ * refresh, so a burst of events costs two fetches. The socket reconnects with
  * jittered backoff and catches up the same way after a reconnect.
  */
 (function () {
@@ -171,12 +172,23 @@
       .catch(function (error) { console.warn("portfolio sections not refreshed:", error); });
   }
 
-  // Many bots snapshot in the same minute: wait a moment and refresh once for the lot.
-  function debounce(action, ms) {
-    var pending = null;
+  /* At most one refresh at a time, started at once: events that arrive while one runs (many
+   * bots snapshot in the same minute) are caught up by one more refresh when it ends.
+   * `action` returns a promise. */
+  function coalesce(action) {
+    var running = false, again = false;
+    function run() {
+      running = true;
+      again = false;
+      Promise.resolve(action()).then(done, done);
+    }
+    function done() {
+      running = false;
+      if (again) run();
+    }
     return function () {
-      if (pending) return;
-      pending = window.setTimeout(function () { pending = null; action(); }, ms);
+      if (running) again = true;
+      else run();
     };
   }
 
@@ -215,10 +227,9 @@
     }
     var socketHolder = document.querySelector("[data-socket]");
     if (!socketHolder) return;
-    var soon = debounce(function () {
-      refresh(SECTIONS);
-      if (charts) charts.load();
-    }, 1500);
+    var soon = coalesce(function () {
+      return Promise.all([refresh(SECTIONS), charts ? charts.load() : null]);
+    });
     connect(socketHolder.dataset.socket, function (event) {
       if (REFRESHED_BY[event.kind]) soon();
     }, soon);
@@ -226,5 +237,5 @@
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
-  window.PeregrinePortfolio = { stacked: stacked, fromZero: fromZero };
+  window.PeregrinePortfolio = { stacked: stacked, fromZero: fromZero, coalesce: coalesce };
 })();

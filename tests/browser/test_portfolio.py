@@ -162,3 +162,33 @@ def test_dashboard_equity_is_the_sum_of_its_exposure(signed_in, alice, traded, s
     page.locator(".dashboard-exposure").scroll_into_view_if_needed()
     shot(page, "dashboard-equity-and-exposure")
     assert page.errors == []
+
+
+def test_a_fill_refreshes_the_portfolio_without_a_reload(signed_in, alice, make_bot, market, shot):
+    from trading.events import bot_event_publish, events_flush
+
+    page = signed_in
+    bot = make_bot(alice, name="alice-live", paper_balances={VENUE_A: {"USDT": "10000"}})
+    market.book(VENUE_A, "BTC/USDT", "29999", "30001")
+    now = timezone.now().replace(second=0, microsecond=0)
+    bot_performance_record(bots=[bot], at=now - timedelta(minutes=1))
+    with page.expect_websocket(lambda ws: "/ws/events/" in ws.url):
+        page.goto("/portfolio/")
+    trades = page.locator(f'#portfolio-comparison tr[data-bot="{bot.pk}"] td[data-col=trades]')
+    assert trades.inner_text() == "0"
+    page.evaluate("window.loadedOnce = true")  # gone if the page were reloaded
+
+    _fill(bot, side="buy", price="30000", qty="0.1", at=now, n=1)
+    bot_event_publish(bot=bot, kind="fill", data={"fills": []})
+    events_flush()
+    page.wait_for_function(
+        '(id) => document.querySelector(`#portfolio-comparison tr[data-bot="${id}"]'
+        " td[data-col=trades]`).textContent.trim() === '1'",
+        arg=bot.pk,
+    )
+    paper = page.locator("#portfolio-paper").inner_text()
+    assert "BTC" in paper and "0.1" in paper  # the holdings followed
+    assert page.evaluate("window.loadedOnce") is True
+    shot(page, "portfolio-after-fill")
+    market.clear(VENUE_A, "BTC/USDT")
+    assert page.errors == []
