@@ -13,7 +13,7 @@ from tradecore.clock import Clock
 from tradecore.domain import ZERO, Candle, Fill, Instrument, Order, OrderType, Position, Side, Trade
 from tradecore.exchange.simulated import DEFAULT_ACCOUNT
 from tradecore.intents import OrderIntent
-from tradecore.order_manager import OrderManager
+from tradecore.order_manager import OrderManager, Venue
 from tradecore.orderbook import OrderBook
 from tradecore.risk import GuardTrip, RiskManager
 from tradecore.strategies.base import Strategy
@@ -22,13 +22,13 @@ from tradecore.strategies.base import Strategy
 class EngineContext:
     """Read-only view of the account a strategy trades, across venues."""
 
-    def __init__(self, venues: Mapping[str, object], account_id: str, clock: Clock) -> None:
+    def __init__(self, venues: Mapping[str, Venue], account_id: str, clock: Clock) -> None:
         self.venues = venues
         self.account_id = account_id
         self.clock = clock
         self.default_venue = next(iter(venues))
 
-    def _venue(self, venue: str):
+    def _venue(self, venue: str) -> Venue:
         return self.venues[venue or self.default_venue]
 
     def now_ms(self) -> int:
@@ -42,16 +42,10 @@ class EngineContext:
         return self.total(v.instruments[symbol].base, venue)
 
     def free(self, asset: str, venue: str = "") -> Decimal:
-        v = self._venue(venue)
-        if hasattr(v, "free"):
-            return v.free(self.account_id, asset)
-        return v.balance(self.account_id, asset).free
+        return self._venue(venue).free(self.account_id, asset)
 
     def total(self, asset: str, venue: str = "") -> Decimal:
-        v = self._venue(venue)
-        if hasattr(v, "total"):
-            return v.total(self.account_id, asset)
-        return v.balance(self.account_id, asset).total
+        return self._venue(venue).total(self.account_id, asset)
 
     def book(self, symbol: str, venue: str = "") -> OrderBook | None:
         return self._venue(venue).book(symbol)
@@ -69,7 +63,7 @@ class TradingEngine:
     def __init__(
         self,
         strategy: Strategy,
-        venues: Mapping[str, object] | object,
+        venues: Mapping[str, Venue] | Venue,
         *,
         clock: Clock,
         account_id: str = DEFAULT_ACCOUNT,
@@ -106,10 +100,8 @@ class TradingEngine:
         self.errors: list[str] = []
         self._pending: list[Fill] = []
         for venue in self.venues.values():
-            if hasattr(venue, "subscribe"):
-                venue.subscribe(self._on_venue_fill)
-            if hasattr(venue, "subscribe_orders"):
-                venue.subscribe_orders(self._on_venue_order)
+            venue.subscribe(self._on_venue_fill)
+            venue.subscribe_orders(self._on_venue_order)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:

@@ -3,6 +3,12 @@
 Life cycle: NEW -> OPEN -> PARTIALLY_FILLED -> FILLED, or to CANCELLED / REJECTED / EXPIRED.
 A send that times out makes the order UNKNOWN; it is resolved by looking it up, never by
 sending it again. Terminal states never change; a late, stale update is ignored and reported.
+
+Besides the orders it sends, a runtime hands the manager what it learns elsewhere, through
+public operations that keep the same rules and emit events: `adopt` (an order restored from
+the books or found on the exchange), `apply_snapshot` (the exchange's word, also about the
+filled quantity), `mark_lost` (the exchange never received it: REJECTED, from any working
+state) and `forget_finished` (drop what is finished, which the books hold).
 """
 
 from __future__ import annotations
@@ -15,14 +21,17 @@ from typing import Protocol
 from tradecore.clock import Clock
 from tradecore.domain import (
     ZERO,
+    Balance,
     Denial,
     Fill,
+    Instrument,
     Order,
     OrderRequest,
     OrderStatus,
     OrderType,
 )
 from tradecore.intents import CancelAllIntent, CancelIntent, OrderIntent, QuoteIntent
+from tradecore.orderbook import OrderBook
 from tradecore.risk import RiskManager, RiskView
 
 S = OrderStatus
@@ -42,17 +51,59 @@ ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.REJECTED: frozenset(),
     S.EXPIRED: frozenset(),
 }
+# mark_lost: the exchange answered, repeatedly, that it never received the order
+LOSABLE = frozenset({S.NEW, S.OPEN, S.PARTIALLY_FILLED, S.UNKNOWN})
 
 
 class Venue(Protocol):
-    """What the order manager needs from a venue (the simulated exchange or a live gateway)."""
+    """Everything the engine, its context and the order manager use of a venue.
+
+    Implemented by the simulated exchange (backtests, and the paper venue built on it) and by
+    the runtime's live venue; a type checker holds each to it.
+    """
 
     name: str
 
+    @property
+    def instruments(self) -> Mapping[str, Instrument]: ...
+
     def place_order(self, account_id: str, request: OrderRequest) -> Order: ...
-    def cancel_order(self, account_id: str, order_id=None, client_order_id=None) -> Order: ...
-    def get_order(self, account_id: str, order_id=None, client_order_id=None) -> Order: ...
+    def cancel_order(
+        self, account_id: str, order_id: str | None = None, client_order_id: str | None = None
+    ) -> Order: ...
+    def get_order(
+        self, account_id: str, order_id: str | None = None, client_order_id: str | None = None
+    ) -> Order: ...
+    def open_orders(self, account_id: str, symbol: str | None = None) -> list[Order]: ...
     def last_price(self, symbol: str) -> Decimal | None: ...
+    def book(self, symbol: str) -> OrderBook | None: ...
+    def balance(self, account_id: str, asset: str) -> Balance: ...
+    def balances(self, account_id: str) -> dict[str, Balance]: ...
+    def free(self, account_id: str, asset: str) -> Decimal: ...
+    def total(self, account_id: str, asset: str) -> Decimal: ...
+    def subscribe(self, listener: Callable[[Fill], None]) -> None: ...
+    def subscribe_orders(self, listener: Callable[[Order], None]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAdopted:
+    """The manager now tracks an order it did not send (restored, or found on the exchange)."""
+
+    client_order_id: str
+    venue: str
+    status: OrderStatus
+    filled_qty: Decimal
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLost:
+    """The exchange never received the order: it is REJECTED."""
+
+    client_order_id: str
+    previous: OrderStatus
+    reason: str
+    ts_ms: int
 
 
 class VenueTimeout(Exception):
@@ -152,17 +203,16 @@ class OrderManager:
         self.update(order)
         return order
 
-    def _view(self, symbol: str, venue) -> RiskView:
-        book = venue.book(symbol) if hasattr(venue, "book") else None
+    def _view(self, symbol: str, venue: Venue) -> RiskView:
+        book = venue.book(symbol)
         mid = book.mid() if book is not None else None
         if mid is None:
             mid = venue.last_price(symbol)
         position = ZERO
-        if hasattr(venue, "balances") and hasattr(venue, "instruments"):
-            inst = venue.instruments.get(symbol)
-            if inst is not None:
-                bal = venue.balances(self.account_id).get(inst.base)
-                position = bal.total if bal else ZERO
+        inst = venue.instruments.get(symbol)
+        if inst is not None:
+            bal = venue.balances(self.account_id).get(inst.base)
+            position = bal.total if bal else ZERO
         return RiskView(self.clock.now_ms(), mid, position, len(self.active()))
 
     def cancel(self, client_order_id: str) -> Order | None:
@@ -290,6 +340,88 @@ class OrderManager:
             if self.update(order) and tracked.status is not before:
                 changed.append(tracked)
         return changed
+
+    # -- what the runtime learns elsewhere -----------------------------------------------
+    def adopt(
+        self,
+        *,
+        client_order_id: str,
+        venue: str,
+        intent: OrderIntent,
+        status: OrderStatus,
+        filled_qty: Decimal = ZERO,
+        level: int | None = None,
+        created_ms: int | None = None,
+    ) -> TrackedOrder:
+        """Track an order the manager did not send: one the books hold after a restart, or
+        one found on the exchange. A NEW order's send may have happened: it is UNKNOWN."""
+        if client_order_id in self.orders:
+            raise ValueError(f"order {client_order_id} is already tracked")
+        if venue not in self.venues:
+            raise ValueError(f"order {client_order_id}: unknown venue {venue!r}")
+        if status is OrderStatus.NEW:
+            status = OrderStatus.UNKNOWN
+        tracked = TrackedOrder(
+            client_order_id=client_order_id,
+            venue=venue,
+            intent=intent,
+            status=status,
+            filled_qty=filled_qty,
+            level=level,
+            created_ms=self.clock.now_ms() if created_ms is None else created_ms,
+            history=[status],
+        )
+        self.orders[client_order_id] = tracked
+        self._emit(OrderAdopted(client_order_id, venue, status, filled_qty, self.clock.now_ms()))
+        return tracked
+
+    def apply_snapshot(self, order: Order) -> bool:
+        """Apply the exchange's snapshot of an order: unlike a venue's update, it is the truth
+        also when it reports less filled than the fills counted so far (a fill counted twice,
+        a snapshot older than a fill). The state still moves only by the allowed transitions."""
+        tracked = self.orders.get(order.client_order_id)
+        if tracked is None:
+            return False
+        ok = self._transition(tracked, order.status)
+        if ok:
+            tracked.order = order
+            tracked.filled_qty = order.filled_qty
+            self._emit(order)
+        return ok
+
+    def mark_lost(self, client_order_id: str, reason: str = "") -> bool:
+        """The exchange never received the order (it said so, repeatedly): REJECTED."""
+        tracked = self.orders.get(client_order_id)
+        if tracked is None:
+            return False
+        previous = tracked.status
+        if previous not in LOSABLE:
+            self._emit(
+                Denial(
+                    "state_machine",
+                    f"ignored lost: the order is {previous.value}",
+                    client_order_id,
+                    self.clock.now_ms(),
+                )
+            )
+            return False
+        tracked.status = OrderStatus.REJECTED
+        tracked.history.append(OrderStatus.REJECTED)
+        self._emit(OrderLost(client_order_id, previous, reason, self.clock.now_ms()))
+        return True
+
+    def forget_finished(self) -> list[str]:
+        """Drop finished orders and the event log (their record lives elsewhere, e.g. the
+        books); return the client order ids forgotten. Working orders stay tracked."""
+        done = [cid for cid, t in self.orders.items() if t.status.is_terminal]
+        for cid in done:
+            del self.orders[cid]
+        self.events.clear()
+        return done
+
+    def tracked(self, client_order_id: str) -> TrackedOrder | None:
+        """The order as the manager knows it (None if it does not track it)."""
+        return self.orders.get(client_order_id)
 
     def mark_unknown(self, client_order_id: str) -> bool:
         tracked = self.orders.get(client_order_id)

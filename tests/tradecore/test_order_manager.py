@@ -1,12 +1,22 @@
+import dataclasses
 from decimal import Decimal as D
 
 import pytest
 
 from tradecore.clock import SimulatedClock
-from tradecore.domain import Candle, Denial, OrderStatus, OrderType, Side, TimeInForce
+from tradecore.domain import (
+    Candle,
+    Denial,
+    Fill,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
 from tradecore.exchange import SimulatedExchange
 from tradecore.intents import CancelAllIntent, CancelIntent, OrderIntent, Quote, QuoteIntent
-from tradecore.order_manager import OrderManager, VenueTimeout
+from tradecore.order_manager import OrderAdopted, OrderLost, OrderManager, VenueTimeout
 from tradecore.testing import instrument
 
 S = OrderStatus
@@ -200,3 +210,108 @@ def test_a_post_only_quote_placed_before_any_book_is_rejected_on_arrival_and_the
     tracked = engine.om.orders[order.client_order_id]
     assert tracked.status is S.REJECTED
     assert tracked.history == [S.NEW, S.REJECTED]
+
+
+# -- what a runtime hands the manager: adopt, apply a snapshot, mark lost, forget finished ----
+def test_an_adopted_order_is_tracked_with_an_event_and_a_new_one_is_unknown(setup):
+    clock, venue, om = setup
+    placed = venue.place_order("bot", _request("ext-1", "95"))
+    tracked = om.adopt(
+        client_order_id="ext-1", venue="sim", intent=buy("95"), status=S.NEW, level=0
+    )
+    assert tracked.status is S.UNKNOWN and tracked.history == [S.UNKNOWN]
+    adopted = [e for e in om.events if isinstance(e, OrderAdopted)]
+    assert [(e.client_order_id, e.status) for e in adopted] == [("ext-1", S.UNKNOWN)]
+    om.resolve_unknown()  # looked up like any order whose send timed out
+    assert om.tracked("ext-1").status is S.OPEN and placed.status is S.OPEN
+    with pytest.raises(ValueError, match="already tracked"):
+        om.adopt(client_order_id="ext-1", venue="sim", intent=buy("95"), status=S.OPEN)
+    with pytest.raises(ValueError, match="unknown venue"):
+        om.adopt(client_order_id="ext-2", venue="elsewhere", intent=buy("95"), status=S.OPEN)
+    assert om.tracked("ext-2") is None
+
+
+def test_a_snapshot_is_the_truth_about_the_filled_quantity_but_keeps_the_state_machine(setup):
+    clock, venue, om = setup
+    order = om.submit(buy("95", "2"))
+    tracked = om.tracked(order.client_order_id)
+    tracked_fill = D("1.5")
+    om.on_fill(_fill(order, tracked_fill))  # counted, say twice, by the runtime
+    assert om.update(dataclasses.replace(order, filled_qty=D("1"))) is False  # stale for update
+    assert om.apply_snapshot(
+        dataclasses.replace(order, status=S.PARTIALLY_FILLED, filled_qty=D("1"))
+    )
+    assert tracked.filled_qty == D("1") and tracked.status is S.PARTIALLY_FILLED
+    assert om.events[-1].filled_qty == D("1")
+    # an illegal move is refused and reported, as for any update
+    assert om.apply_snapshot(dataclasses.replace(order, status=S.OPEN, filled_qty=D("0"))) is False
+    assert tracked.status is S.PARTIALLY_FILLED and isinstance(om.events[-1], Denial)
+    assert om.apply_snapshot(dataclasses.replace(order, client_order_id="nobody")) is False
+
+
+def test_mark_lost_rejects_a_working_order_with_an_event_and_never_a_finished_one(setup):
+    clock, venue, om = setup
+    order = om.submit(buy("95"))
+    assert om.mark_lost(order.client_order_id, "never received")
+    tracked = om.tracked(order.client_order_id)
+    assert tracked.status is S.REJECTED and tracked.history[-1] is S.REJECTED
+    lost = om.events[-1]
+    assert isinstance(lost, OrderLost) and lost.previous is S.OPEN
+    assert lost.reason == "never received"
+    assert om.mark_lost(order.client_order_id) is False  # terminal: refused, reported
+    assert isinstance(om.events[-1], Denial)
+    assert om.mark_lost("nobody") is False
+
+
+def test_forget_finished_drops_only_finished_orders_and_the_event_log(setup):
+    clock, venue, om = setup
+    working = om.submit(buy("95"))
+    done = om.submit(buy("94"))
+    om.cancel(done.client_order_id)
+    assert om.forget_finished() == [done.client_order_id]
+    assert om.tracked(done.client_order_id) is None and om.events == []
+    assert om.tracked(working.client_order_id).status is S.OPEN
+    assert [t.client_order_id for t in om.active()] == [working.client_order_id]
+
+
+def test_the_simulated_exchange_forgets_finished_orders_but_keeps_those_asked_to(setup):
+    clock, venue, om = setup
+    kept, dropped, working = om.submit(buy("95")), om.submit(buy("94")), om.submit(buy("93"))
+    om.cancel(kept.client_order_id)
+    om.cancel(dropped.client_order_id)
+    assert venue.forget_finished(keep=frozenset({kept.client_order_id})) == 1
+    assert venue.get_order("bot", client_order_id=kept.client_order_id).status is S.CANCELLED
+    with pytest.raises(KeyError):
+        venue.get_order("bot", client_order_id=dropped.client_order_id)
+    assert venue.get_order("bot", client_order_id=working.client_order_id).status is S.OPEN
+
+
+def _request(cid, price, qty="1"):
+    return OrderRequest(
+        client_order_id=cid,
+        symbol="BTC-USDT",
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        qty=D(qty),
+        price=D(price),
+        stop_price=None,
+        tif=TimeInForce.GTC,
+    )
+
+
+def _fill(order, qty):
+    return Fill(
+        trade_id="t1",
+        order_id=order.order_id,
+        client_order_id=order.client_order_id,
+        symbol=order.symbol,
+        side=order.side,
+        price=order.price,
+        qty=qty,
+        fee=D(0),
+        fee_asset="USDT",
+        liquidity="maker",
+        ts=1_000,
+        account_id="bot",
+        order_status=S.PARTIALLY_FILLED,
+    )

@@ -192,6 +192,25 @@ class SimulatedExchange:
         `order_status` reports the rest."""
         self._order_listeners.append(listener)
 
+    def forget_finished(self, keep: frozenset[str] = frozenset()) -> int:
+        """Drop finished orders (except those whose client order id is in `keep`) and past
+        fills from memory; return how many orders were dropped.
+
+        For a venue that runs for days (paper trading) whose owner keeps its own record of
+        what finished; a dropped order is no longer found by `get_order`.
+        """
+        done = [
+            oid
+            for oid, live in self._orders.items()
+            if live.status.is_terminal and live.client_order_id not in keep
+        ]
+        for oid in done:
+            live = self._orders.pop(oid)
+            self._by_client.pop((live.account_id, live.client_order_id), None)
+        for fills in self._fills.values():
+            fills.clear()
+        return len(done)
+
     # -- market state ----------------------------------------------------------------------
     def last_price(self, symbol: str) -> Decimal | None:
         value = self._last.get(symbol)

@@ -39,12 +39,9 @@ from tradecore.domain import (
     Side,
     TimeInForce,
 )
-from tradecore.domain import (
-    Order as VenueOrder,
-)
 from tradecore.engine import TradingEngine
 from tradecore.intents import OrderIntent
-from tradecore.order_manager import TrackedOrder, VenueTimeout
+from tradecore.order_manager import VenueTimeout
 from tradecore.risk import RiskManager
 from tradecore.strategies import get_strategy_class, validate_config
 from trading import conf
@@ -436,22 +433,25 @@ class BotRunner:
     def _track_restored(self) -> None:
         """Give the order manager every order the books hold as active."""
         om = self.engine.om
+        paper = self.books.paper
         for known in self.books.active():
             row = self.rows.get(known.client_order_id)
-            paper = self.books.paper
             qty = known.qty - (row.filled_qty if (row and paper) else 0)
             intent = OrderIntent(
-                known.symbol, Side(known.side),
-                OrderType(row.type) if row else OrderType.LIMIT, qty,
-                row.price if row else None, tif=TimeInForce(row.time_in_force) if row else
-                TimeInForce.GTC, venue=known.exchange, tag=known.tag,
-            )  # fmt: skip
-            status = OrderStatus.UNKNOWN if known.status == "new" else OrderStatus(known.status)
-            om.orders[known.client_order_id] = TrackedOrder(
-                known.client_order_id,
-                known.exchange,
-                intent,
-                status=status,
+                symbol=known.symbol,
+                side=Side(known.side),
+                type=OrderType(row.type) if row else OrderType.LIMIT,
+                qty=qty,
+                price=row.price if row else None,
+                tif=TimeInForce(row.time_in_force) if row else TimeInForce.GTC,
+                venue=known.exchange,
+                tag=known.tag,
+            )
+            om.adopt(
+                client_order_id=known.client_order_id,
+                venue=known.exchange,
+                intent=intent,
+                status=OrderStatus(known.status),  # a NEW one's send may have happened: UNKNOWN
                 filled_qty=Decimal(0) if paper else known.filled_qty,
                 level=known.level,
                 created_ms=_ms(known.created_at),
@@ -615,28 +615,13 @@ class BotRunner:
             if report.newest_trade_ms:
                 self.trade_since[name] = report.newest_trade_ms - 2000
             for order in report.snapshots:
-                self._om_apply(order)
+                self.engine.om.apply_snapshot(order)  # the exchange's word, also on filled qty
             for cid in report.lost:
-                self._om_lost(cid)
+                self.engine.om.mark_lost(cid, "the exchange never received it")
             for draft in report.new_fills:
                 self._feed_fill(draft)
             if report.new_fills or self.stats["polls"] % BALANCE_EVERY_POLLS == 0:
                 venue.refresh_balances()
-
-    def _om_apply(self, order: VenueOrder) -> None:
-        """A live snapshot is the exchange's truth, also about the filled quantity."""
-        tracked = self.engine.om.orders.get(order.client_order_id)
-        if tracked is None:
-            return
-        if order.filled_qty < tracked.filled_qty:
-            tracked.filled_qty = order.filled_qty
-        self.engine.om.update(order)
-
-    def _om_lost(self, cid: str) -> None:
-        tracked = self.engine.om.orders.get(cid)
-        if tracked is not None and not tracked.status.is_terminal:
-            tracked.status = OrderStatus.REJECTED
-            tracked.history.append(OrderStatus.REJECTED)
 
     def _feed_fill(self, draft) -> None:
         known = self.books.known.get(draft.client_order_id)
@@ -646,10 +631,21 @@ class BotRunner:
             full = known.qty > 0 and known.booked_qty >= known.qty
             status = OrderStatus.FILLED if full else OrderStatus.PARTIALLY_FILLED
         fill = Fill(
-            draft.trade_id, known.exchange_order_id if known else "", draft.client_order_id,
-            draft.symbol, Side(draft.side), draft.price, draft.qty, draft.fee, draft.fee_asset,
-            draft.liquidity or "taker", draft.ts_ms, "live", draft.exchange, status,
-        )  # fmt: skip
+            trade_id=draft.trade_id,
+            order_id=known.exchange_order_id if known else "",
+            client_order_id=draft.client_order_id,
+            symbol=draft.symbol,
+            side=Side(draft.side),
+            price=draft.price,
+            qty=draft.qty,
+            fee=draft.fee,
+            fee_asset=draft.fee_asset,
+            liquidity=draft.liquidity or "taker",
+            ts=draft.ts_ms,
+            account_id="live",
+            venue=draft.exchange,
+            order_status=status,
+        )
         self.stats["fills"] += 1
         self.engine.on_fill(fill)
 
@@ -770,10 +766,8 @@ class BotRunner:
     def _prune(self) -> None:
         """Forget what the books already hold, so a runner that lives for days stays small."""
         om = self.engine.om
-        om.events.clear()
+        om.forget_finished()
         self.engine.fills.clear()
-        for cid in [cid for cid, t in om.orders.items() if t.status.is_terminal]:
-            del om.orders[cid]
         settled = self.books.forget_settled()
         working = frozenset(om.orders)  # what the order manager still tracks stays askable
         for venue in self.venues.values():

@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Protocol
 
@@ -19,6 +20,7 @@ from exchanges.gateway.interface import ExchangeOrder, ExchangeTrade
 from tradecore.domain import (
     ZERO,
     Balance,
+    Fill,
     Instrument,
     Order,
     OrderRequest,
@@ -146,20 +148,9 @@ class PaperExchange(SimulatedExchange):
 
         A bot runs for days on one venue object; without this it would keep every order it
         ever placed. Orders in `keep` (those the bot still counts as working) stay, so the bot
-        can still ask about them. (Reaches into the simulated exchange's own tables: tradecore
-        has no public way to do this yet.)
+        can still ask about them.
         """
-        done = [
-            oid
-            for oid, live in self._orders.items()
-            if live.status.is_terminal and live.client_order_id not in keep
-        ]
-        for oid in done:
-            live = self._orders.pop(oid)
-            self._by_client.pop((live.account_id, live.client_order_id), None)
-        for fills in self._fills.values():
-            fills.clear()
-        return len(done)
+        return super().forget_finished(keep)
 
 
 # -- live ------------------------------------------------------------------------------------
@@ -227,6 +218,8 @@ class LiveVenue:
         self._books: dict[str, OrderBook] = {}
         self._last: dict[str, Decimal] = {}
         self._balances: dict[str, Balance] = {}
+        self._fill_listeners: list[Callable[[Fill], None]] = []
+        self._order_listeners: list[Callable[[Order], None]] = []
 
     def run(self, coroutine):
         return self.loop.run_until_complete(coroutine)
@@ -258,6 +251,23 @@ class LiveVenue:
 
     def balance(self, account_id: str, asset: str) -> Balance:
         return self._balances.get(asset, Balance(asset, ZERO, ZERO))
+
+    def free(self, account_id: str, asset: str) -> Decimal:
+        return self.balance(account_id, asset).free
+
+    def total(self, account_id: str, asset: str) -> Decimal:
+        return self.balance(account_id, asset).total
+
+    # -- listeners (the Venue protocol) ----------------------------------------------------
+    # Accepted, never called: a live venue learns of an order only inside a call, whose answer
+    # goes to the caller, or by the runtime's polls, which hand what they read to the engine
+    # themselves (TradingEngine.on_fill, OrderManager.apply_snapshot: the exchange's word wins
+    # over the fills counted so far).
+    def subscribe(self, listener: Callable[[Fill], None]) -> None:
+        self._fill_listeners.append(listener)
+
+    def subscribe_orders(self, listener: Callable[[Order], None]) -> None:
+        self._order_listeners.append(listener)
 
     # -- orders ----------------------------------------------------------------------------
     def remember_symbol(self, client_order_id: str, symbol: str) -> None:
