@@ -10,7 +10,7 @@ from django.db import connection, connections, transaction
 from django.db.utils import DatabaseError
 
 from compliance.audit_chain import GENESIS
-from compliance.models import AuditEvent
+from compliance.models import AuditAnchor, AuditEvent
 from compliance.selectors import audit_chain_verify
 from compliance.services import audit_anchor_create, audit_chain_unchained, audit_record
 
@@ -203,3 +203,13 @@ def test_parallel_writers_build_one_gapless_chain(alice):
     seqs = list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(seqs[0], seqs[0] + writers * per_writer))
     assert audit_chain_verify().ok
+
+
+def test_beat_signs_an_anchor_every_hour(alice, settings):
+    from compliance.tasks import audit_anchor_task
+
+    entry = settings.CELERY_BEAT_SCHEDULE["compliance-audit-anchor"]
+    assert entry["task"] == audit_anchor_task.name
+    audit_record(actor=alice, action="test.event")
+    assert audit_anchor_task() == AuditEvent.objects.order_by("-seq").first().seq
+    assert audit_anchor_task() is None and AuditAnchor.objects.count() == 1
