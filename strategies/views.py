@@ -494,21 +494,37 @@ def optimization_list(request):
 
 
 def _shade_rows(heat: dict) -> list[dict]:
-    """The heatmap's rows: each cell's text, its shade (0 worst .. 1 best) and why it is
-    empty."""
-    scores = [v for row in heat["cells"] for v in row if v is not None]
-    low, high = (min(scores), max(scores)) if scores else (0.0, 0.0)
-    best = high
+    """The heatmap's rows: each cell's text, its shade by rank (0 worst .. 1 best: one outlier
+    does not wash the others out) and why it is empty."""
+    scores = sorted({v for row in heat["cells"] for v in row if v is not None})
+    rank = {v: (i / (len(scores) - 1) if len(scores) > 1 else 0.5) for i, v in enumerate(scores)}
+    best = scores[-1] if scores else None
     rows = []
     for y, cells, reasons in zip(heat["ys"], heat["cells"], heat["reasons"], strict=True):
         row = []
         for value, reason in zip(cells, reasons, strict=True):
-            shade = "" if value is None else (
-                f"{(value - low) / (high - low):.3f}" if high > low else "0.5")  # fmt: skip
+            shade = "" if value is None else f"{rank[value]:.3f}"
             row.append({"text": "" if value is None else f"{value:.2f}", "shade": shade,
                         "reason": reason, "best": value is not None and value == best})  # fmt: skip
         rows.append({"y": y, "cells": row})
     return rows
+
+
+def edge_notes(space: dict, best: dict | None) -> list[str]:
+    """A warning for each searched parameter whose best value sits at the end of its range:
+    the optimum may lie beyond what was searched."""
+    notes = []
+    for name, values in space.items():
+        if best is None or len(values) < 3 or name not in best["params"]:
+            continue
+        value = best["params"][name]
+        if value in (min(values), max(values)):
+            end = "highest" if value == max(values) else "lowest"
+            notes.append(
+                f"The best {name} ({value}) is the {end} value searched: the optimum may lie "
+                f"beyond the range; widen it before trusting this result."
+            )
+    return notes
 
 
 def _optimization_context(run) -> dict:
@@ -528,6 +544,13 @@ def _optimization_context(run) -> dict:
                     if cell["text"]:
                         cell["text"] = f"{float(cell['text']) * 100:.1f}%"
     context["top"] = results.get("top", [])[:20]
+    context["edge_notes"] = edge_notes(run.space, results.get("best"))
+    best = results.get("best")
+    if best and isinstance(best.get("total_return"), float) and best["total_return"] <= 0:
+        context["edge_notes"].insert(0, (
+            f"No combination made money over this period (the best returned "
+            f"{best['total_return'] * 100:.2f}% after fees): the strategy shows no edge here."
+        ))  # fmt: skip
     context["skipped"] = results.get("skipped", [])
     wf = results.get("walk_forward")
     if wf:

@@ -288,3 +288,19 @@ def test_optimizations_are_in_the_openapi_schema(alice_client, db):
     assert {"get", "post"} <= set(paths["/api/v1/optimizations/"])
     assert "get" in paths["/api/v1/optimizations/{id}/"]
     assert "post" in paths["/api/v1/optimizations/{id}/cancel/"]
+
+
+def test_the_heatmap_is_shaded_by_rank_and_an_optimum_at_the_edge_is_flagged():
+    from strategies.views import _shade_rows, edge_notes
+
+    heat = {"xs": [1, 2], "ys": [10, 20], "cells": [[-80.0, -3.0], [-2.0, None]],
+            "reasons": [["", ""], ["", "fast must be shorter than slow"]]}  # fmt: skip
+    rows = _shade_rows(heat)
+    assert [[c["shade"] for c in r["cells"]] for r in rows] == [["0.000", "0.500"],
+                                                                ["1.000", ""]]  # fmt: skip
+    assert rows[1]["cells"][0]["best"] and rows[1]["cells"][1]["reason"]
+    space = {"fast": [4, 8, 12], "slow": [20, 30, 40]}
+    notes = edge_notes(space, {"params": {"fast": 8, "slow": 40}})
+    assert notes == ["The best slow (40) is the highest value searched: the optimum may lie "
+                     "beyond the range; widen it before trusting this result."]  # fmt: skip
+    assert edge_notes(space, {"params": {"fast": 8, "slow": 30}}) == []
