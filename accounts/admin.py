@@ -98,7 +98,7 @@ class UserAdmin(BaseUserAdmin):
 
     @admin.action(description="Disable selected users (stop bots, revoke tokens and sessions)")
     def disable_users(self, request, queryset):
-        for user in queryset.exclude(pk=request.user.pk):
+        for user in queryset.filter(is_active=True).exclude(pk=request.user.pk):
             self._disable(request, user)
 
     @admin.action(description="Enable selected users")

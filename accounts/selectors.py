@@ -30,3 +30,13 @@ def api_token_get_for_user(*, user, id) -> ApiToken:  # noqa: A002
         return api_token_list(user=user).get(pk=int(id))
     except (ApiToken.DoesNotExist, ValueError, TypeError):
         raise Http404("No such token.") from None
+
+
+def account_data_summary(*, user) -> dict[str, int]:
+    """What the data page says before a download or a deletion: the user's bots, live ones
+    not stopped among them."""
+    from trading.models import Bot
+
+    bots = Bot.objects.filter(user_id=user.pk)
+    live = bots.filter(mode=Bot.Mode.LIVE).exclude(status=Bot.Status.STOPPED)
+    return {"bot_count": bots.count(), "live_running": live.count()}

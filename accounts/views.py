@@ -328,12 +328,8 @@ email_change = require_recent_auth(allauth_views.email)
 @login_required
 def data_overview(request):
     """What an archive of the user's data holds, and the way to delete the account."""
-    from trading.models import Bot
-
-    bots = Bot.objects.filter(user_id=request.user.pk)
     context = {
-        "bot_count": bots.count(),
-        "live_running": bots.filter(mode=Bot.Mode.LIVE).exclude(status=Bot.Status.STOPPED).count(),
+        **selectors.account_data_summary(user=request.user),
         "recent_auth": has_recent_auth(request),
     }
     return render(request, "accounts/data.html", context)

@@ -213,3 +213,16 @@ def test_bob_cannot_delete_alices_account(alice, bob_client):
     response = bob_client.post(reverse("accounts:account-delete"), {"email": "alice@example.com"})
     assert response.status_code == 400
     assert type(alice).objects.filter(pk=alice.pk).exists()
+
+
+def test_the_data_page_needs_login_and_speaks_of_the_users_own_bots(
+    alice, bob, alice_client, make_bot
+):
+    make_bot(alice, name="one")
+    make_bot(bob, name="two")
+    make_bot(bob, name="three")
+    response = Client().get(reverse("accounts:data"))
+    assert response.status_code == 302 and "login" in response.url
+    body = alice_client.get(reverse("accounts:data")).content.decode()
+    assert "your 1 bot with their settings" in body
+    assert reverse("accounts:data-download") in body and reverse("accounts:account-delete") in body
