@@ -7,12 +7,14 @@ Views fetch through selectors and change through services; the form goes through
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -587,3 +589,71 @@ def optimization_cancel(request, id):  # noqa: A002
     else:
         messages.success(request, "Cancelling the optimization.")
     return redirect("strategies:optimization-detail", id=run.pk)
+
+
+# -- config files ------------------------------------------------------------------------------
+def _json_download(data: dict, filename: str) -> HttpResponse:
+    body = json.dumps(data, indent=2, sort_keys=False) + "\n"
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")[:60] or "config"
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def config_files(request):
+    """The user's strategy configs and bots with a JSON export each; POST imports a file
+    (either kind) after validating every field, naming the bad ones."""
+    from strategies.config_files import config_import, file_parse
+    from trading.selectors import bot_list
+
+    errors, status = {}, 200
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        try:
+            if upload is None:
+                raise ValidationError({"file": "Choose a JSON file to import."})
+            data = file_parse(upload.read(MAX_IMPORT_BYTES + 1))
+            kind, obj, notes = config_import(
+                user=request.user, data=data, name=request.POST.get("name", "").strip()
+            )
+        except ValidationError as exc:
+            errors, status = {k: " ".join(v) for k, v in exc.message_dict.items()}, 400
+        else:
+            for note in notes:
+                messages.warning(request, note)
+            if kind == "bot":
+                messages.success(request, f"Bot “{obj.name}” imported as a paper draft.")
+                return redirect("trading:bot-detail", id=obj.pk)
+            messages.success(request, f"Strategy config “{obj.name}” imported.")
+            return redirect("strategies:config-files")
+    context = {
+        "configs": list(selectors.strategy_config_list(user=request.user)),
+        "bots": list(bot_list(user=request.user)),
+        "import_errors": errors,
+    }
+    return render(request, "strategies/config_files.html", context, status=status)
+
+
+MAX_IMPORT_BYTES = 256 * 1024
+
+
+@login_required
+def strategy_config_export_file(request, id):  # noqa: A002
+    from strategies.config_files import strategy_config_export
+
+    config = selectors.strategy_config_get_for_user(user=request.user, id=id)
+    return _json_download(strategy_config_export(config), f"strategy-{_slug(config.name)}.json")
+
+
+@login_required
+def bot_config_export_file(request, id):  # noqa: A002
+    from strategies.config_files import bot_config_export
+    from trading.selectors import bot_get_for_user
+
+    bot = bot_get_for_user(user=request.user, id=id)
+    return _json_download(bot_config_export(bot), f"bot-{_slug(bot.name)}.json")

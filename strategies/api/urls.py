@@ -11,6 +11,22 @@ urlpatterns = [
     ),
     path("strategy-configs/", views.strategy_config_list_api, name="strategies-api-config-list"),
     path(
+        "strategy-configs/import/",
+        views.strategy_config_import_api,
+        name="strategies-api-config-import",
+    ),
+    path(
+        "strategy-configs/<str:id>/export/",
+        views.strategy_config_export_api,
+        name="strategies-api-config-export",
+    ),
+    path("bot-configs/import/", views.bot_config_import_api, name="strategies-api-bot-import"),
+    path(
+        "bot-configs/<str:id>/export/",
+        views.bot_config_export_api,
+        name="strategies-api-bot-export",
+    ),
+    path(
         "strategy-configs/<str:id>/",
         views.strategy_config_detail_api,
         name="strategies-api-config-detail",

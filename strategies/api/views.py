@@ -307,3 +307,70 @@ def optimization_cancel_api(request, id):  # noqa: A002
     except DjangoValidationError as exc:
         raise serializers.ValidationError(exc.message_dict) from None
     return Response(OptimizationOutputSerializer(run).data)
+
+
+# -- config files ------------------------------------------------------------------------------
+def _imported(build):
+    try:
+        return build()
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.message_dict) from None
+
+
+@extend_schema(responses=OpenApiTypes.OBJECT)
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def strategy_config_export_api(request, id):  # noqa: A002
+    """One of the caller's saved configs as its file's JSON (format peregrine.strategy_config)."""
+    from strategies.config_files import strategy_config_export
+
+    return Response(strategy_config_export(strategy_config_get_for_user(user=request.user, id=id)))
+
+
+@extend_schema(
+    request=OpenApiTypes.OBJECT,
+    parameters=[OpenApiParameter("name", OpenApiTypes.STR, description="Instead of the file's")],
+    responses={201: StrategyConfigOutputSerializer},
+)
+@api_view(["POST"])
+@permission_classes([_WritesNeedTradeScope])
+def strategy_config_import_api(request):
+    """Save a strategy config from a file's JSON (the body); 400 naming each bad field."""
+    from strategies.config_files import file_parse, strategy_config_import
+
+    name = request.query_params.get("name", "")
+    config = _imported(lambda: strategy_config_import(
+        user=request.user, data=file_parse(request.data), name=name))  # fmt: skip
+    return Response(StrategyConfigOutputSerializer(config).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(responses=OpenApiTypes.OBJECT)
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def bot_config_export_api(request, id):  # noqa: A002
+    """One of the caller's bots as its file's JSON (format peregrine.bot): the configuration,
+    not its state, orders or exchange accounts."""
+    from strategies.config_files import bot_config_export
+    from trading.selectors import bot_get_for_user
+
+    return Response(bot_config_export(bot_get_for_user(user=request.user, id=id)))
+
+
+@extend_schema(
+    request=OpenApiTypes.OBJECT,
+    parameters=[OpenApiParameter("name", OpenApiTypes.STR, description="Instead of the file's")],
+    responses={201: OpenApiTypes.OBJECT},
+)
+@api_view(["POST"])
+@permission_classes([_WritesNeedTradeScope])
+def bot_config_import_api(request):
+    """Create a draft paper bot from a file's JSON (the body), through the same checks as a bot
+    made by hand; 400 naming each bad field. `notes` says what was changed (a live bot's file
+    comes in as paper)."""
+    from strategies.config_files import bot_config_import, file_parse
+
+    name = request.query_params.get("name", "")
+    bot, notes = _imported(lambda: bot_config_import(
+        user=request.user, data=file_parse(request.data), name=name))  # fmt: skip
+    body = {"id": bot.pk, "name": bot.name, "status": bot.status, "mode": bot.mode, "notes": notes}
+    return Response(body, status=status.HTTP_201_CREATED)
