@@ -16,6 +16,11 @@ urlpatterns = [
         views.strategy_config_export_file,
         name="strategy-config-export",
     ),
+    path(
+        "bots/<int:id>/compare-paper/",
+        views.bot_paper_comparison_page,
+        name="bot-paper-comparison",
+    ),
     path("bots/<int:id>/export.json", views.bot_config_export_file, name="bot-config-export"),
     path("optimizations/", views.optimization_list, name="optimization-list"),
     path("optimizations/<int:id>/", views.optimization_detail, name="optimization-detail"),

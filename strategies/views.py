@@ -657,3 +657,35 @@ def bot_config_export_file(request, id):  # noqa: A002
 
     bot = bot_get_for_user(user=request.user, id=id)
     return _json_download(bot_config_export(bot), f"bot-{_slug(bot.name)}.json")
+
+
+@login_required
+def bot_paper_comparison_page(request, id):  # noqa: A002
+    """The backtest over the bot's period next to its fills, the difference and its causes."""
+    from strategies.paper_compare import bot_paper_comparison, stamp
+    from trading.selectors import bot_get_for_user
+
+    bot = bot_get_for_user(user=request.user, id=id)
+    errors: dict = {}
+    start = _aware_or_none(request.GET.get("start"), "start", errors)
+    end = _aware_or_none(request.GET.get("end"), "end", errors)
+    context, status = {"bot": bot}, 200
+    try:
+        if errors:
+            raise ValidationError(errors)
+        result = bot_paper_comparison(bot=bot, start=start, end=end)
+    except ValidationError as exc:
+        context["error"], status = " ".join(exc.messages), 400
+    else:
+        for pair in result["pairs"]:
+            pair["time"] = stamp(pair["ts"])
+        for fill in result["missed_fills"] + result["extra_fills"]:
+            fill["time"] = stamp(fill["ts"])
+        context.update(result=result, start=stamp(result["start_ms"]), end=stamp(result["end_ms"]))
+    return render(request, "strategies/bot_paper_comparison.html", context, status=status)
+
+
+def _aware_or_none(value, field, errors):
+    from strategies.services import _aware
+
+    return _aware(errors, field, value) if value else None

@@ -20,6 +20,11 @@ urlpatterns = [
         views.strategy_config_export_api,
         name="strategies-api-config-export",
     ),
+    path(
+        "bot-comparisons/<str:id>/",
+        views.bot_paper_comparison_api,
+        name="strategies-api-bot-paper-comparison",
+    ),
     path("bot-configs/import/", views.bot_config_import_api, name="strategies-api-bot-import"),
     path(
         "bot-configs/<str:id>/export/",

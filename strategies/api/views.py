@@ -374,3 +374,30 @@ def bot_config_import_api(request):
         user=request.user, data=file_parse(request.data), name=name))  # fmt: skip
     body = {"id": bot.pk, "name": bot.name, "status": bot.status, "mode": bot.mode, "notes": notes}
     return Response(body, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("start", OpenApiTypes.STR, description="Default: the bot's first fill"),
+        OpenApiParameter("end", OpenApiTypes.STR, description="Default: now"),
+    ],
+    responses=OpenApiTypes.OBJECT,
+)
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def bot_paper_comparison_api(request, id):  # noqa: A002
+    """The backtest of one of the caller's bots over its period next to its fills: PnL, fees
+    and fills of both, the difference and its causes (fees, slippage, missed and extra fills),
+    in words too; 404 for anyone else's bot."""
+    from strategies.paper_compare import bot_paper_comparison
+    from strategies.services import _aware
+    from trading.selectors import bot_get_for_user
+
+    bot = bot_get_for_user(user=request.user, id=id)
+    errors: dict = {}
+    start, end = (request.query_params.get(k) for k in ("start", "end"))
+    start = _aware(errors, "start", start) if start else None
+    end = _aware(errors, "end", end) if end else None
+    if errors:
+        raise serializers.ValidationError(errors)
+    return Response(_imported(lambda: bot_paper_comparison(bot=bot, start=start, end=end)))
