@@ -42,6 +42,7 @@ def build_server(
     history_bars: int = 1440,
     tick_seconds: float = 0.25,
     weight_limit: int = DEFAULT_WEIGHT_LIMIT,
+    weight_window_ms: int = 60_000,
     clock: Clock | None = None,
 ) -> SandboxServer:
     """Build the venues (same market walk, each with its own offset) and their server."""
@@ -60,4 +61,10 @@ def build_server(
             replay=replay,
             replay_speed=speed,
         )
-    return SandboxServer(built, clock=clock, weight_limit=weight_limit, tick_seconds=tick_seconds)
+    return SandboxServer(
+        built,
+        clock=clock,
+        weight_limit=weight_limit,
+        weight_window_ms=weight_window_ms,
+        tick_seconds=tick_seconds,
+    )

@@ -74,5 +74,13 @@ def too_much_weight(limit: int, retry_after: int) -> BinanceError:
     return BinanceError(429, -1003, msg, {"Retry-After": str(retry_after)})
 
 
+def ip_banned(until_ms: int, retry_after: int) -> BinanceError:
+    msg = (
+        f"Way too much request weight used; IP banned until {until_ms}. "
+        "Please use WebSocket Streams for live updates to avoid bans."
+    )
+    return BinanceError(418, -1003, msg, {"Retry-After": str(retry_after)})
+
+
 def maintenance() -> BinanceError:
     return BinanceError(503, 1, "System is under maintenance.")  # ccxt: OnMaintenance

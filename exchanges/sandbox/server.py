@@ -28,11 +28,13 @@ from exchanges.sandbox import errors
 from exchanges.sandbox.errors import BinanceError
 from exchanges.sandbox.streams import StreamHub
 from exchanges.sandbox.venue import MINUTE_MS, SymbolState, Venue
+from exchanges.sandbox.wire import ORDER_TYPES, STATUS, TYPE_NAMES
 from tradecore.clock import Clock, WallClock
-from tradecore.domain import Order, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
+from tradecore.domain import Order, OrderRequest, OrderStatus, Side, TimeInForce
 
 logger = logging.getLogger(__name__)
 
+KEY_ONLY = "key"  # a route that needs the X-MBX-APIKEY header but no signature
 DEFAULT_WEIGHT_LIMIT = 6000
 DEFAULT_RECV_WINDOW = 5000
 MAX_RECV_WINDOW = 60_000
@@ -51,16 +53,6 @@ INTERVALS_MS = {
     "1d": 86_400_000,
 }
 _SIGNATURE = re.compile(r"&?signature=[^&]*")
-_STATUS = {
-    OrderStatus.NEW: "NEW",
-    OrderStatus.OPEN: "NEW",
-    OrderStatus.PARTIALLY_FILLED: "PARTIALLY_FILLED",
-    OrderStatus.FILLED: "FILLED",
-    OrderStatus.CANCELLED: "CANCELED",
-    OrderStatus.REJECTED: "REJECTED",
-    OrderStatus.EXPIRED: "EXPIRED",
-    OrderStatus.UNKNOWN: "NEW",
-}
 
 
 @dataclass(frozen=True)
@@ -93,23 +85,49 @@ class KeyStore:
 
 
 class WeightBudget:
-    """Request weight per IP in fixed one-minute windows, like Binance's REQUEST_WEIGHT limit."""
+    """Request weight per IP in fixed windows (one minute), like Binance's REQUEST_WEIGHT limit.
 
-    def __init__(self, limit: int) -> None:
+    Past the limit a request is refused with 429 and Retry-After (the end of the window). An
+    IP that keeps sending through its refusals is banned as Binance escalates: past
+    `refusals_before_ban` 429s in one window every request answers 418 with Retry-After until
+    the ban ends; bans last 2 minutes and double for each repeat, up to 3 days.
+    """
+
+    FIRST_BAN_MS = 120_000
+    MAX_BAN_MS = 3 * 86_400_000
+
+    def __init__(
+        self, limit: int, *, window_ms: int = MINUTE_MS, refusals_before_ban: int = 3
+    ) -> None:
         self.limit = limit
-        self._used: dict[str, tuple[int, int]] = {}
+        self.window_ms = window_ms
+        self.refusals_before_ban = refusals_before_ban
+        self._used: dict[str, tuple[int, int, int]] = {}  # ip -> (window, weight, refusals)
+        self._banned_until: dict[str, int] = {}
+        self._bans: dict[str, int] = {}
 
     def spend(self, ip: str, weight: int, now_ms: int) -> int:
-        window = now_ms // MINUTE_MS
-        start, used = self._used.get(ip, (window, 0))
+        until = self._banned_until.get(ip, 0)
+        if now_ms < until:
+            raise errors.ip_banned(until, -(-(until - now_ms) // 1000))
+        window = now_ms // self.window_ms
+        start, used, refusals = self._used.get(ip, (window, 0, 0))
         if start != window:
-            used = 0
+            used = refusals = 0
         used += weight
-        self._used[ip] = (window, used)
-        if used > self.limit:
-            retry_after = max(1, -(-((window + 1) * MINUTE_MS - now_ms) // 1000))
-            raise errors.too_much_weight(self.limit, retry_after)
-        return used
+        if used <= self.limit:
+            self._used[ip] = (window, used, refusals)
+            return used
+        refusals += 1
+        self._used[ip] = (window, used, refusals)
+        if refusals > self.refusals_before_ban:
+            bans = self._bans.get(ip, 0)
+            self._bans[ip] = bans + 1
+            until = now_ms + min(self.FIRST_BAN_MS * 2**bans, self.MAX_BAN_MS)
+            self._banned_until[ip] = until
+            raise errors.ip_banned(until, -(-(until - now_ms) // 1000))
+        retry_after = max(1, -(-((window + 1) * self.window_ms - now_ms) // 1000))
+        raise errors.too_much_weight(self.limit, retry_after)
 
 
 def fmt(value: Decimal | None) -> str:
@@ -139,19 +157,22 @@ class SandboxServer:
         keys: KeyStore | None = None,
         clock: Clock | None = None,
         weight_limit: int = DEFAULT_WEIGHT_LIMIT,
+        weight_window_ms: int = MINUTE_MS,
         tick_seconds: float = 0.25,
         on_tick: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.venues = venues
         self.keys = keys or KeyStore()
         self.clock = clock or WallClock()
-        self.weights = WeightBudget(weight_limit)
+        self.weights = WeightBudget(weight_limit, window_ms=weight_window_ms)
         self.tick_seconds = tick_seconds
         self.on_tick = on_tick
         self.paused = False
         self._routes: dict[tuple[str, str], tuple[Handler, int, bool]] = {}
         self._register_routes()
-        self.streams = StreamHub(venues, self._ticker)
+        self.streams = StreamHub(
+            venues, self._ticker, clock=self.clock, ws_auth=self.authenticate_ws
+        )
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -163,6 +184,7 @@ class SandboxServer:
         app = web.Application()
         app.router.add_get("/{venue}/stream/ws/{index}", self.streams.handle)
         app.router.add_get("/{venue}/stream/ws", self.streams.handle)
+        app.router.add_get("/{venue}/ws-api/v3", self.streams.handle_ws_api)
         app.router.add_route("*", "/{venue}/{api}/{version}/{path:.*}", self._dispatch)
         return app
 
@@ -226,14 +248,24 @@ class SandboxServer:
             now = time.monotonic()
             dt, last = now - last, now
             if self.paused:
+                self.streams.notify_user()  # what tests drove by hand still reaches the streams
                 continue
             try:
-                self.step(dt)
-                await self.streams.send(self.streams.collect(self.clock.now_ms()))
-                if self.on_tick is not None:
-                    await self.on_tick()
+                await self.tick(dt)
             except Exception:  # a bad tick must not stop the market
                 logger.exception("sandbox market tick failed")
+
+    async def tick(self, dt_seconds: float | None = None) -> None:
+        """One market tick: move every venue, then send what it changed to the streams."""
+        self.step(dt_seconds)
+        self.streams.notify_user()
+        await self.streams.send(self.streams.collect(self.clock.now_ms()))
+        if self.on_tick is not None:
+            await self.on_tick()
+
+    def tick_now(self, dt_seconds: float | None = None) -> None:
+        """Run one tick on the server's loop and wait for it (tests, with the market paused)."""
+        asyncio.run_coroutine_threadsafe(self.tick(dt_seconds), self._loop).result(10)
 
     def step(self, dt_seconds: float | None = None) -> None:
         """Advance every venue's market by one tick."""
@@ -264,8 +296,13 @@ class SandboxServer:
             headers["X-MBX-USED-WEIGHT-1M"] = str(used)
             if venue.maintenance:
                 raise errors.maintenance()
-            key = self._authenticate(request, params, body) if signed else None
+            if signed is KEY_ONLY:
+                key = self._api_key(request.headers.get("X-MBX-APIKEY", ""))
+            else:
+                key = self._authenticate(request, params, body) if signed else None
             result = await handler(Request(venue, params, key))
+            if key is not None:
+                self.streams.notify_user()
             return web.Response(
                 text=json.dumps(result), content_type="application/json", headers=headers
             )
@@ -281,22 +318,16 @@ class SandboxServer:
                 status=exc.status, text=payload, content_type="application/json", headers=headers
             )
 
-    def _authenticate(self, request: web.Request, params: dict, body: str) -> ApiKey:
-        api_key = request.headers.get("X-MBX-APIKEY", "")
+    def _api_key(self, api_key: str) -> ApiKey:
         if not api_key or len(api_key) < 16:
             raise errors.api_key_format_invalid()
         key = self.keys.get(api_key)
         if key is None:
             raise errors.api_key_invalid()
-        signature = params.get("signature")
-        if not signature:
-            raise errors.bad_param(
-                "Mandatory parameter 'signature' was not sent, was empty/null, or malformed."
-            )
-        payload = _SIGNATURE.sub("", request.query_string) + _SIGNATURE.sub("", body)
-        expected = hmac.new(key.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature.lower()):
-            raise errors.signature_invalid()
+        return key
+
+    def check_timestamp(self, params: dict) -> None:
+        """Binance's timestamp / recvWindow rule for a signed request."""
         try:
             timestamp = int(params.get("timestamp", ""))
             window = int(params.get("recvWindow", DEFAULT_RECV_WINDOW))
@@ -309,6 +340,35 @@ class SandboxServer:
         now = self.clock.now_ms()
         if timestamp > now + 1000 or now - timestamp > window:
             raise errors.timestamp_outside_window()
+
+    def authenticate_ws(self, params: dict) -> ApiKey:
+        """Check a websocket API request's apiKey, timestamp and signature (HMAC-SHA256 over
+        the other parameters sorted by name, as Binance's websocket API signs)."""
+        key = self._api_key(str(params.get("apiKey", "")))
+        signature = str(params.get("signature", ""))
+        if not signature:
+            raise errors.bad_param(
+                "Mandatory parameter 'signature' was not sent, was empty/null, or malformed."
+            )
+        payload = "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "signature")
+        expected = hmac.new(key.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signature.lower()):
+            raise errors.signature_invalid()
+        self.check_timestamp(params)
+        return key
+
+    def _authenticate(self, request: web.Request, params: dict, body: str) -> ApiKey:
+        key = self._api_key(request.headers.get("X-MBX-APIKEY", ""))
+        signature = params.get("signature")
+        if not signature:
+            raise errors.bad_param(
+                "Mandatory parameter 'signature' was not sent, was empty/null, or malformed."
+            )
+        payload = _SIGNATURE.sub("", request.query_string) + _SIGNATURE.sub("", body)
+        expected = hmac.new(key.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signature.lower()):
+            raise errors.signature_invalid()
+        self.check_timestamp(params)
         return key
 
     def _register_routes(self) -> None:
@@ -334,6 +394,18 @@ class SandboxServer:
         r["GET", "api/v3/account"] = (self.account, 20, True)
         r["GET", "sapi/v1/account/apiRestrictions"] = (self.api_restrictions, 1, True)
         r["GET", "sapi/v1/system/status"] = (self.system_status, 1, False)
+        # what ccxt's default binance start-up asks for besides spot: coins, margin pairs and
+        # the futures venues' exchangeInfo (the sandbox has no margin or futures markets)
+        r["GET", "sapi/v1/capital/config/getall"] = (self.capital_config, 10, True)
+        r["GET", "sapi/v1/margin/allPairs"] = (self.margin_pairs, 1, False)
+        r["GET", "sapi/v1/margin/isolated/allPairs"] = (self.margin_pairs, 10, False)
+        r["GET", "fapi/v1/exchangeInfo"] = (self.empty_exchange_info, 1, False)
+        r["GET", "dapi/v1/exchangeInfo"] = (self.empty_exchange_info, 1, False)
+        r["GET", "sapi/v1/asset/tradeFee"] = (self.trade_fee, 1, True)
+        # the listen-key user data stream (REST half; the stream is /<venue>/stream/ws/<key>)
+        r["POST", "api/v3/userDataStream"] = (self.listen_key_create, 2, KEY_ONLY)
+        r["PUT", "api/v3/userDataStream"] = (self.listen_key_keepalive, 2, KEY_ONLY)
+        r["DELETE", "api/v3/userDataStream"] = (self.listen_key_close, 2, KEY_ONLY)
 
     # -- public endpoints ------------------------------------------------------------------
     async def ping(self, req: Request) -> dict:
@@ -349,6 +421,49 @@ class SandboxServer:
             else {"status": 0, "msg": "normal"}
         )
 
+    async def capital_config(self, req: Request) -> list:
+        balances = req.venue.exchange.balances(req.key.account_id)
+        assets = sorted(
+            {a for s in req.venue.symbols.values() for a in (s.spec.base, s.spec.quote)}
+        )
+        return [_coin_info(a, balances.get(a)) for a in assets]
+
+    async def margin_pairs(self, req: Request) -> list:
+        return []  # no margin trading on the sandbox
+
+    async def empty_exchange_info(self, req: Request) -> dict:
+        return {
+            "timezone": "UTC",
+            "serverTime": self.clock.now_ms(),
+            "futuresType": "U_MARGINED",
+            "rateLimits": [],
+            "exchangeFilters": [],
+            "assets": [],
+            "symbols": [],
+        }
+
+    async def trade_fee(self, req: Request) -> list:
+        states = [_symbol(req)] if "symbol" in req.params else list(req.venue.symbols.values())
+        return [
+            {
+                "symbol": s.spec.market_id,
+                "makerCommission": fmt(s.instrument.maker_fee),
+                "takerCommission": fmt(s.instrument.taker_fee),
+            }
+            for s in states
+        ]
+
+    async def listen_key_create(self, req: Request) -> dict:
+        return {"listenKey": self.streams.listen_keys.create(req.venue.name, req.key)}
+
+    async def listen_key_keepalive(self, req: Request) -> dict:
+        self.streams.listen_keys.keepalive(req.params.get("listenKey", ""), req.key)
+        return {}
+
+    async def listen_key_close(self, req: Request) -> dict:
+        await self.streams.close_listen_key(req.params.get("listenKey", ""), req.key)
+        return {}
+
     async def exchange_info(self, req: Request) -> dict:
         symbols = [_symbol_info(s) for s in req.venue.symbols.values()]
         return {
@@ -357,8 +472,7 @@ class SandboxServer:
             "rateLimits": [
                 {
                     "rateLimitType": "REQUEST_WEIGHT",
-                    "interval": "MINUTE",
-                    "intervalNum": 1,
+                    **_interval(self.weights.window_ms),
                     "limit": self.weights.limit,
                 },
             ],
@@ -513,7 +627,7 @@ class SandboxServer:
         if side is None:
             raise BinanceError(400, -1117, "Invalid side.")
         kind = p.get("type", "")
-        if kind not in ("LIMIT", "MARKET", "LIMIT_MAKER"):
+        if kind not in ORDER_TYPES:
             raise BinanceError(400, -1116, "Invalid orderType.")
         inst = state.instrument
         quote_qty = _decimal(p, "quoteOrderQty") if "quoteOrderQty" in p else None
@@ -522,17 +636,11 @@ class SandboxServer:
             raise errors.bad_param(
                 "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed."
             )
-        price = None
+        price = stop = None
         tif = TimeInForce.GTC
-        if kind != "MARKET":
-            if "price" not in p:
-                raise errors.bad_param(
-                    "Mandatory parameter 'price' was not sent, was empty/null, or malformed."
-                )
-            price = _decimal(p, "price")
-            if price <= 0 or not inst.price_on_tick(price):
-                raise errors.filter_failure("PRICE_FILTER")
-            if kind == "LIMIT":
+        if kind in ("LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT"):
+            price = self._price_param(p, "price", inst)
+            if kind != "LIMIT_MAKER":
                 if "timeInForce" not in p:
                     raise errors.bad_param(
                         "Mandatory parameter 'timeInForce' was not sent, was empty/null, "
@@ -542,10 +650,16 @@ class SandboxServer:
                     tif = TimeInForce(p["timeInForce"])
                 except ValueError:
                     raise BinanceError(400, -1115, "Invalid timeInForce.") from None
+        if kind in ("STOP_LOSS", "STOP_LOSS_LIMIT"):
+            stop = self._price_param(p, "stopPrice", inst)
+            bid, ask = state.book.best_bid(), state.book.best_ask()
+            touch = ask[0] if side is Side.BUY else bid[0]
+            if (touch >= stop) if side is Side.BUY else (touch <= stop):
+                raise errors.order_rejected("Stop price would trigger immediately.")
         if quote_qty is None:
             if not inst.qty_on_lot(qty) or qty < Decimal(state.spec.min_qty):
                 raise errors.filter_failure("LOT_SIZE")
-            reference = price or state.last_price
+            reference = price or stop or state.last_price
             if qty * reference < inst.min_notional:
                 raise errors.filter_failure("NOTIONAL")
         elif side is not Side.BUY or kind != "MARKET":
@@ -555,14 +669,25 @@ class SandboxServer:
             client_id,
             state.spec.symbol,
             side,
-            OrderType.MARKET if kind == "MARKET" else OrderType.LIMIT,
+            ORDER_TYPES[kind],
             qty,
             price,
-            None,
+            stop,
             tif,
             kind == "LIMIT_MAKER",
             quote_qty,
         )
+
+    @staticmethod
+    def _price_param(p: dict, name: str, inst) -> Decimal:
+        if name not in p:
+            raise errors.bad_param(
+                f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+            )
+        price = _decimal(p, name)
+        if price <= 0 or not inst.price_on_tick(price):
+            raise errors.filter_failure("PRICE_FILTER")
+        return price
 
     async def order_test(self, req: Request) -> dict:
         self._request_from(req, _symbol(req))
@@ -651,9 +776,11 @@ class SandboxServer:
         state = _symbol(req)
         venue = req.venue
         fills = venue.exchange.fills(req.key.account_id, state.spec.symbol)
-        since = int(req.params.get("startTime", 0))
-        limit = min(int(req.params.get("limit", 500)), 1000)
-        return [
+        p = req.params
+        since = int(p.get("startTime", 0))
+        until = int(p.get("endTime", 2**62))
+        limit = min(int(p.get("limit", 500)), 1000)
+        rows = [
             {
                 "symbol": state.spec.market_id,
                 "id": venue.trade_numbers[f.trade_id],
@@ -670,8 +797,13 @@ class SandboxServer:
                 "isBestMatch": True,
             }
             for f in fills
-            if f.ts >= since
-        ][-limit:]
+            if since <= f.ts <= until
+        ]
+        if "orderId" in p:
+            rows = [r for r in rows if r["orderId"] == int(p["orderId"])]
+        if "fromId" in p:
+            return [r for r in rows if r["id"] >= int(p["fromId"])][:limit]
+        return rows[:limit] if "startTime" in p else rows[-limit:]
 
     async def account(self, req: Request) -> dict:
         balances = req.venue.exchange.balances(req.key.account_id)
@@ -723,11 +855,9 @@ class SandboxServer:
     def _order_json(self, venue: Venue, order: Order) -> dict:
         filled = order.filled_qty
         quote = (order.avg_price or Decimal(0)) * filled
-        kind = (
-            "MARKET"
-            if order.type is OrderType.MARKET
-            else ("LIMIT_MAKER" if order.post_only else "LIMIT")
-        )
+        kind = "LIMIT_MAKER" if order.post_only else TYPE_NAMES[order.type]
+        stop = order.stop_price
+        working = stop is None or venue.exchange.is_triggered(order.order_id)
         return {
             "symbol": order.symbol.replace("/", ""),
             "orderId": venue.order_numbers[order.order_id],
@@ -737,15 +867,15 @@ class SandboxServer:
             "origQty": fmt(order.qty),
             "executedQty": fmt(filled),
             "cummulativeQuoteQty": fmt(quote),
-            "status": _STATUS[order.status],
+            "status": STATUS[order.status],
             "timeInForce": order.tif.value,
             "type": kind,
             "side": order.side.value.upper(),
-            "stopPrice": "0.00000000",
+            "stopPrice": fmt(stop or Decimal(0)),
             "icebergQty": "0.00000000",
             "time": order.created_ms,
             "updateTime": order.updated_ms,
-            "isWorking": True,
+            "isWorking": working,
             "workingTime": order.created_ms,
             "origQuoteOrderQty": "0.00000000",
             "selfTradePreventionMode": "NONE",
@@ -838,7 +968,7 @@ def _symbol_info(state: SymbolState) -> dict:
         "quoteAssetPrecision": 8,
         "baseCommissionPrecision": 8,
         "quoteCommissionPrecision": 8,
-        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
+        "orderTypes": list(ORDER_TYPES),
         "icebergAllowed": False,
         "ocoAllowed": False,
         "otoAllowed": False,
@@ -879,6 +1009,55 @@ def _symbol_info(state: SymbolState) -> dict:
         "permissionSets": [["SPOT"]],
         "defaultSelfTradePreventionMode": "NONE",
         "allowedSelfTradePreventionModes": ["NONE"],
+    }
+
+
+def _interval(window_ms: int) -> dict:
+    if window_ms % MINUTE_MS == 0:
+        return {"interval": "MINUTE", "intervalNum": window_ms // MINUTE_MS}
+    return {"interval": "SECOND", "intervalNum": max(1, window_ms // 1000)}
+
+
+def _coin_info(asset: str, balance) -> dict:
+    free = balance.free if balance is not None else Decimal(0)
+    locked = balance.locked if balance is not None else Decimal(0)
+    return {
+        "coin": asset,
+        "name": asset,
+        "depositAllEnable": True,
+        "withdrawAllEnable": False,
+        "free": fmt(free),
+        "locked": fmt(locked),
+        "freeze": "0",
+        "withdrawing": "0",
+        "ipoing": "0",
+        "ipoable": "0",
+        "storage": "0",
+        "isLegalMoney": False,
+        "trading": True,
+        "networkList": [
+            {
+                "network": "SANDBOX",
+                "coin": asset,
+                "withdrawIntegerMultiple": "0.00000001",
+                "isDefault": True,
+                "depositEnable": True,
+                "withdrawEnable": False,
+                "depositDesc": "",
+                "withdrawDesc": "Withdrawals are not offered on the sandbox.",
+                "name": "Sandbox ledger",
+                "resetAddressStatus": False,
+                "addressRegex": "",
+                "memoRegex": "",
+                "withdrawFee": "0",
+                "withdrawMin": "0",
+                "withdrawMax": "0",
+                "minConfirm": 1,
+                "unLockConfirm": 0,
+                "sameAddress": False,
+                "busy": False,
+            }
+        ],
     }
 
 

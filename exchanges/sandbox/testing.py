@@ -6,6 +6,7 @@ its own event-loop thread and is driven by the unmodified ccxt client.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -48,6 +49,26 @@ def open_account(server: SandboxServer, base_url: str, funds: dict | None = None
     return account
 
 
+def point_at_sandbox(client, base_url: str, venue: str = "sandbox"):
+    """Point an unmodified ccxt binance (or ccxt.pro binance) client at a sandbox venue by
+    changing its URLs and nothing else: every REST base (spot, sapi, futures...) goes to
+    `<base_url>/<venue>/...` with its path kept, the spot streams and the websocket API to
+    the venue's. No option is touched, so the client starts up as it would against Binance."""
+    root = f"{base_url.rstrip('/')}/{venue}"
+    api = dict(client.urls["api"])
+    for name, url in api.items():
+        if isinstance(url, str) and url.startswith("https://"):
+            api[name] = re.sub(r"^https://[^/]+", root, url)
+    if isinstance(api.get("ws"), dict):
+        ws_root = root.replace("http://", "ws://").replace("https://", "wss://")
+        ws = dict(api["ws"])
+        ws["spot"] = f"{ws_root}/stream/ws"
+        ws["ws-api"] = {**ws.get("ws-api", {}), "spot": f"{ws_root}/ws-api/v3"}
+        api["ws"] = ws
+    client.urls["api"] = api
+    return client
+
+
 @pytest.fixture(scope="module")
 def sandbox_server():
     """A fresh server per test module (tests leave orders and balances behind), stopped when the
@@ -65,3 +86,21 @@ def sandbox_url(sandbox_server) -> str:
 @pytest.fixture
 def sandbox_account(sandbox_server, sandbox_url) -> SandboxAccount:
     return open_account(sandbox_server, sandbox_url, {"USDT": "100000", "BTC": "1", "ETH": "10"})
+
+
+def drive_book(server: SandboxServer, symbol: str, bid, ask, size="5", venue: str = "sandbox"):
+    """Show the venue's matching engine one book (one level a side) now, as a market move
+    would: resting orders and stops it reaches trade. Pause the server first so its own next
+    tick does not come in between; the venue's next tick sets its usual book again."""
+    from decimal import Decimal
+
+    from tradecore.orderbook import OrderBook
+
+    engine = server.venues[venue].exchange
+    book = OrderBook(
+        symbol,
+        [(Decimal(str(bid)), Decimal(str(size)))],
+        [(Decimal(str(ask)), Decimal(str(size)))],
+        server.clock.now_ms(),
+    )
+    return server.call(engine.on_book, symbol, book)

@@ -9,16 +9,41 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from exchanges.sandbox.engine import BinanceSpotExchange
 from exchanges.sandbox.market import ReplayFeed, SyntheticFeed
 from tradecore.clock import Clock
-from tradecore.domain import ZERO, Fill, Instrument, Order, OrderRequest, Rounding, Side, Trade
-from tradecore.exchange import SimulatedExchange
+from tradecore.domain import (
+    ZERO,
+    Balance,
+    Fill,
+    Instrument,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    Rounding,
+    Side,
+    Trade,
+)
 from tradecore.orderbook import OrderBook
 
 MINUTE_MS = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class UserEvent:
+    """One change to an account, as its user data stream reports it: an order's execution
+    report (NEW, TRADE, CANCELED, EXPIRED) with the order as it stood right after, the fill
+    for a TRADE, and the balances of the market's two assets at that moment."""
+
+    account_id: str
+    execution: str
+    order: Order
+    fill: Fill | None
+    balances: tuple[Balance, ...]
+    ts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +133,12 @@ class Venue:
         self.book_levels = book_levels
         self.maintenance = False
         instruments = [spec.instrument(fee) for spec in symbols]
-        self.exchange = SimulatedExchange(name, instruments, clock=clock, seed=seed)
+        self.exchange = BinanceSpotExchange(name, instruments, clock=clock, seed=seed)
         self.exchange.subscribe(self._on_fill)
+        self.exchange.subscribe_orders(self._on_order_end)
+        # the user data streams' events, in the order they happened (drained by the streams)
+        self.user_events: list[UserEvent] = []
+        self._placing: list[UserEvent] | None = None
         self.symbols: dict[str, SymbolState] = {}
         self.by_market_id: dict[str, SymbolState] = {}
         self.order_numbers: dict[str, int] = {}
@@ -232,10 +261,51 @@ class Venue:
         self.fills_by_order.setdefault(fill.order_id, []).append(fill)
         state = self.symbols[fill.symbol]
         self._record_trade(state, fill.price, fill.qty, fill.ts, buyer_maker=fill.side is Side.SELL)
+        order = self.exchange.get_order(fill.account_id, order_id=fill.order_id)
+        self._user_event(order, "TRADE", fill, fill.ts)
+
+    def _on_order_end(self, order: Order) -> None:
+        execution = {OrderStatus.CANCELLED: "CANCELED", OrderStatus.EXPIRED: "EXPIRED"}
+        if order.status in execution:
+            self._user_event(order, execution[order.status], None, order.updated_ms)
+
+    def _user_event(self, order: Order, execution: str, fill: Fill | None, ts: int) -> None:
+        state = self.symbols[order.symbol]
+        balances = tuple(
+            self.exchange.balance(order.account_id, asset)
+            for asset in (state.spec.base, state.spec.quote)
+        )
+        event = UserEvent(order.account_id, execution, order, fill, balances, ts)
+        (self._placing if self._placing is not None else self.user_events).append(event)
+
+    def take_user_events(self) -> list[UserEvent]:
+        events, self.user_events = self.user_events, []
+        return events
 
     # -- accounts and orders ---------------------------------------------------------------
     def place(self, account_id: str, request: OrderRequest) -> Order:
-        order = self.exchange.place_order(account_id, request)
+        """Place an order; its user data stream gets NEW first, then what the order did on
+        arrival (fills, an IOC/FOK expiry); an order refused outright reports nothing."""
+        self._placing = []
+        try:
+            order = self.exchange.place_order(account_id, request)
+        finally:
+            arrival, self._placing = self._placing, None
+        if order.status is not OrderStatus.REJECTED:
+            new = replace(order, status=OrderStatus.NEW, filled_qty=ZERO, avg_price=None, fee=ZERO)
+            state = self.symbols[order.symbol]
+            balances = (
+                ()
+                if arrival
+                else tuple(
+                    self.exchange.balance(account_id, a)
+                    for a in (state.spec.base, state.spec.quote)
+                )
+            )
+            self.user_events.append(
+                UserEvent(account_id, "NEW", new, None, balances, order.created_ms)
+            )
+            self.user_events += arrival
         number = len(self.order_numbers) + 1
         self.order_numbers[order.order_id] = number
         self.order_ids[number] = order.order_id

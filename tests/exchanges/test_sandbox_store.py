@@ -42,7 +42,9 @@ def test_commands_create_a_user_whose_key_and_funds_work_on_the_server(capsys):
         for _ in range(2):
             keys, deposits = sync._read()
             server.call(sync.apply, keys, deposits)
-        assert a.fetch_balance()["USDT"]["total"] == pytest.approx(1600 - order["cost"] * 1.001)
+        # the buyer's fee is charged in the base asset received, as on Binance
+        assert a.fetch_balance()["USDT"]["total"] == pytest.approx(1600 - order["cost"])
+        assert a.fetch_balance()["BTC"]["total"] == pytest.approx(0.001 * 0.999)
         SandboxApiKey.objects.filter(api_key=api_key).delete()
         keys, deposits = sync._read()
         server.call(sync.apply, keys, deposits)
