@@ -170,12 +170,17 @@ def _summary(metrics: dict | None) -> dict | None:
     }
 
 
-def metrics_rows(metrics: dict) -> list[tuple[str, str]]:
-    """The metrics table: label and formatted value, in reading order."""
+CAGR_MIN_DAYS = 90  # a shorter period's annualized growth is noise blown up (-100% in 3 days)
+
+
+def metrics_rows(metrics: dict, days: float | None = None) -> list[tuple[str, str]]:
+    """The metrics table: label and formatted value, in reading order. Over fewer than
+    CAGR_MIN_DAYS days the CAGR is left out, saying why."""
     m = metrics
+    short = days is not None and days < CAGR_MIN_DAYS
     return [
         ("Total return", _percent(m.get("total_return"))),
-        ("CAGR", _percent(m.get("cagr"))),
+        ("CAGR", f"– (under {CAGR_MIN_DAYS} days)" if short else _percent(m.get("cagr"))),
         ("Sharpe ratio", _number(m.get("sharpe"))),
         ("Sortino ratio", _number(m.get("sortino"))),
         ("Max drawdown", _percent(m.get("max_drawdown"))),
@@ -231,7 +236,7 @@ def _detail_context(run: BacktestRun) -> dict:
             for t in results["trades"][:TRADES_SHOWN]
         ]  # fmt: skip
         context.update(
-            metrics=metrics_rows(results["metrics"]),
+            metrics=metrics_rows(results["metrics"], (run.end - run.start).total_seconds() / 86400),
             trades=trades,
             trades_hidden=max(0, len(results["trades"]) - TRADES_SHOWN),
             monthly=monthly_rows(results.get("monthly_returns")),
@@ -296,11 +301,16 @@ def _pct_points(value) -> str:
     return f"{value * 100:+.2f} pp" if isinstance(value, int | float) else "–"
 
 
+def _days(run: dict) -> float:
+    start, end = (datetime.fromisoformat(run[k]) for k in ("start", "end"))
+    return (end - start).total_seconds() / 86400
+
+
 def _compare_context(comparison: dict) -> dict:
     """The compare page's tables: metrics by run, the significance of each run against the
     benchmark, and the chart's JSON."""
     runs = comparison["runs"]
-    by_run = [dict(metrics_rows(run["metrics"])) for run in runs]
+    by_run = [dict(metrics_rows(run["metrics"], _days(run))) for run in runs]
     labels = [label for label, _ in metrics_rows(runs[0]["metrics"])]
     pairs = []
     for pair in comparison["pairs"]:

@@ -147,3 +147,11 @@ def test_bot_and_backtest_lines_come_from_one_source(strategy):
     assert set(lines) == set(drawn)
     for name, line in lines.items():
         assert [p["value"] for p in line["points"]] == [v for _, v in drawn[name]["points"]]
+
+
+def test_cagr_is_not_annualized_from_a_few_days():
+    from strategies.views import metrics_rows
+
+    metrics = {"total_return": -0.12, "cagr": -0.9999}
+    assert dict(metrics_rows(metrics, days=3))["CAGR"] == "– (under 90 days)"
+    assert dict(metrics_rows(metrics, days=400))["CAGR"] == "-99.99%"
