@@ -25,6 +25,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 check: install
 	$(PY) -m config.embedded -- sh -c '$(PY) manage.py makemigrations --check --dry-run && $(PY) manage.py check'

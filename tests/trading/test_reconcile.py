@@ -249,7 +249,7 @@ def test_an_exchange_in_maintenance_stops_the_slice_not_the_bot(live_bot, sandbo
 
 
 def test_a_reconciliation_is_described_in_words():
-    from trading.services.reconcile import SyncReport
+    from trading.runtime.reconcile import SyncReport
 
     assert SyncReport().describe() == "nothing to correct"
     report = SyncReport(adopted=["a", "b"], lost=["c"], new_fills=[object()] * 3)

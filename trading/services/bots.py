@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from celery import current_app
 from django.core.exceptions import ValidationError
@@ -26,7 +26,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from tradecore.risk import RiskLimits
 from trading import conf
 from trading.events import bot_event_publish, bot_owner_notify
 from trading.models import Bot, BotEvent, BotVenue, KillSwitch, Order
@@ -39,7 +38,11 @@ from trading.services.leases import (
     lease_release,
     lease_revoke,
 )
-from trading.services.reconcile import bot_orders_cancel_all
+from trading.services.limits import positive_decimal as _decimal
+from trading.services.limits import risk_limits_build as risk_limits_build
+from trading.services.limits import risk_limits_validate
+from trading.services.manual import manual_orders_cancel_all
+from trading.services.reconcile import paper_orders_cancel_all
 
 S = Bot.Status
 STARTABLE = frozenset({S.DRAFT, S.STOPPED, S.ERROR})
@@ -78,68 +81,6 @@ def live_consent_from_request(request, *, confirmed: bool) -> LiveConsent:
 
 
 # -- validation ------------------------------------------------------------------------------
-def _decimal(value, name: str, errors: dict) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        errors[name] = f"{value!r} is not a number."
-        return None
-    if not number.is_finite() or number < 0:
-        errors[name] = "Must be a positive number."
-        return None
-    return number
-
-
-_FRACTIONS = (
-    "max_exposure_fraction",
-    "price_band_fraction",
-    "stop_loss_fraction",
-    "take_profit_fraction",
-    "trailing_stop_fraction",
-    "max_drawdown_fraction",
-)
-_INTEGERS = ("max_open_orders", "max_orders_per_minute")
-
-
-def risk_limits_validate(limits: dict | None) -> dict:
-    """Check a bot's risk limits (tradecore RiskLimits fields except budget); return them clean."""
-    limits = dict(limits or {})
-    known = set(RiskLimits.__dataclass_fields__) - {"budget"}
-    errors: dict[str, str] = {}
-    clean: dict[str, object] = {}
-    for name, value in limits.items():
-        key = f"risk_limits.{name}"
-        if name not in known:
-            errors[key] = f"Unknown risk limit; known: {', '.join(sorted(known))}."
-        elif value is None or value == "":
-            continue
-        elif name in _INTEGERS:
-            if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
-                errors[key] = "Must be a whole number of at least 1."
-            else:
-                clean[name] = int(value)
-        else:
-            number = _decimal(value, key, errors)
-            if number is not None:
-                if name in _FRACTIONS and not (0 < number <= 1):
-                    errors[key] = "Must be a fraction between 0 and 1 (0.05 = 5%)."
-                else:
-                    clean[name] = str(number)
-    if errors:
-        raise ValidationError(errors)
-    return clean
-
-
-def risk_limits_build(bot: Bot) -> RiskLimits:
-    """The tradecore RiskLimits of a bot (budget included)."""
-    values = {}
-    for name, value in (bot.risk_limits or {}).items():
-        values[name] = int(value) if name in _INTEGERS else Decimal(str(value))
-    return RiskLimits(budget=bot.budget, **values)
-
-
 def _symbols_validate(symbols, errors: dict) -> list[str]:
     if isinstance(symbols, str):
         symbols = [symbols]
@@ -385,35 +326,21 @@ def bot_update(
     live: LiveConsent | None = None,
 ) -> Bot:
     """Change a bot that is not running (draft, stopped or error); risk limits any time."""
-    from strategies.services import strategy_params_validate
-
     bot = Bot.objects.select_for_update().get(pk=bot.pk)
     errors: dict[str, object] = {}
     trading_fields = (params, budget, timer_ms, mode)
     if any(v is not None for v in trading_fields) and bot.status not in EDITABLE:
         raise ValidationError({"status": f"Stop the bot before changing it (it is {bot.status})."})
     if name is not None:
-        name = name.strip()
-        if not name:
-            errors["name"] = "Give the bot a name."
-        elif Bot.objects.filter(user_id=bot.user_id, name=name).exclude(pk=bot.pk).exists():
-            errors["name"] = "You already have a bot with this name."
+        name = _name_check(bot, name, errors)
     if params is not None:
-        try:
-            params = strategy_params_validate(strategy=bot.strategy, params=params)
-            exchanges = list(bot.venues.values_list("exchange", flat=True))
-            _strategy_venues_check(bot.strategy, params, exchanges, errors)
-        except ValidationError as exc:
-            errors.update({f"params.{k}": v for k, v in exc.message_dict.items()})
+        params = _params_check(bot, params, errors)
     if budget is not None:
         budget = _decimal(budget, "budget", errors)
         if budget is not None and budget <= 0:
             errors["budget"] = "The budget must be above zero."
     if risk_limits is not None:
-        try:
-            risk_limits = risk_limits_validate(risk_limits)
-        except ValidationError as exc:
-            errors.update(exc.message_dict)
+        risk_limits = _limits_check(risk_limits, errors)
     if on_breach is not None and on_breach not in Bot.OnBreach.values:
         errors["on_breach"] = "Choose pause or kill."
     if timer_ms is not None and (not isinstance(timer_ms, int) or timer_ms < 50):
@@ -441,6 +368,35 @@ def bot_update(
     bot.save()
     BotEvent.objects.create(bot=bot, kind="updated", message="Settings changed.")
     return bot
+
+
+def _name_check(bot: Bot, name: str, errors: dict) -> str:
+    name = name.strip()
+    if not name:
+        errors["name"] = "Give the bot a name."
+    elif Bot.objects.filter(user_id=bot.user_id, name=name).exclude(pk=bot.pk).exists():
+        errors["name"] = "You already have a bot with this name."
+    return name
+
+
+def _limits_check(limits: dict, errors: dict) -> dict:
+    try:
+        return risk_limits_validate(limits)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+        return limits
+
+
+def _params_check(bot: Bot, params: dict, errors: dict) -> dict:
+    from strategies.services import strategy_params_validate
+
+    try:
+        params = strategy_params_validate(strategy=bot.strategy, params=params)
+        exchanges = list(bot.venues.values_list("exchange", flat=True))
+        _strategy_venues_check(bot.strategy, params, exchanges, errors)
+    except ValidationError as exc:
+        errors.update({f"params.{k}": v for k, v in exc.message_dict.items()})
+    return params
 
 
 # -- state machine ---------------------------------------------------------------------------
@@ -580,7 +536,9 @@ def bot_kill(*, bot: Bot, reason: str, actor=None) -> int:
             bot_id = locked.pk
             transaction.on_commit(lambda: task_send(CANCEL_TASK, bot_id, message))
             return active
-    return bot_orders_cancel_all(bot=locked, reason=message)
+    if locked.strategy == "manual":  # orders placed by hand: on the account's own session
+        return manual_orders_cancel_all(bot=locked, reason=message)
+    return paper_orders_cancel_all(bot=locked, reason=message)
 
 
 # -- transitions made by the runner (fenced by its lease) ----------------------------------

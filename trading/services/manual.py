@@ -49,6 +49,7 @@ from tradecore.orderbook import OrderBook
 from tradecore.risk import RiskManager
 from trading.models import Bot, BotEvent, BotVenue, Fill, Order
 from trading.runtime.books import Books, Known
+from trading.runtime.reconcile import SyncReport, live_sync
 from trading.runtime.venues import (
     AccountRefused,
     LiveVenue,
@@ -57,7 +58,7 @@ from trading.runtime.venues import (
 )
 from trading.services import leases
 from trading.services.orders import Batch, BooksResult, bot_books_write, bot_orders_to_restore
-from trading.services.reconcile import SyncReport, fill_counts, live_sync
+from trading.services.reconcile import fill_counts
 
 logger = logging.getLogger(__name__)
 
@@ -342,7 +343,7 @@ class _Trading:
 
 
 def _risk_limits(bot: Bot):
-    from trading.services.bots import risk_limits_build
+    from trading.services.limits import risk_limits_build
 
     # no budget: what a manual order may spend is what the account holds (checked first)
     return dataclasses.replace(risk_limits_build(bot), budget=None)

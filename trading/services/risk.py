@@ -26,6 +26,8 @@ from django.utils import timezone
 
 from trading.events import bot_event_publish, bot_owner_notify
 from trading.models import Bot, BotEvent, Fill, KillSwitch, Order, UserRiskLimits
+from trading.services.bots import bot_kill, bot_pause
+from trading.services.channels import book_key, ticker_key
 
 logger = logging.getLogger(__name__)
 S = Bot.Status
@@ -46,8 +48,6 @@ class Valuation:
 # -- breaches --------------------------------------------------------------------------------
 def bot_risk_breach(*, bot_id: int, rule: str, message: str) -> str:
     """Act on a breach of one bot's limit: pause or kill as the bot is configured."""
-    from trading.services.bots import bot_kill, bot_pause
-
     bot = Bot.objects.select_related("user").get(pk=bot_id)
     text = f"Risk limit {rule}: {message}"
     with transaction.atomic():
@@ -77,8 +77,6 @@ _marks_client: redis.Redis | None = None
 
 def marks(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], Decimal]:
     """Latest prices per (exchange, symbol) from the collectors' tickers (else books)."""
-    from trading.services.channels import book_key, ticker_key
-
     global _marks_client
     if not pairs:
         return {}
@@ -278,8 +276,6 @@ def _user_sweep(bots: list[Bot], values: dict[int, Valuation], today) -> list:
 # -- kill switches ---------------------------------------------------------------------------
 def kill_switch_engage(*, reason: str, user=None, actor=None) -> KillSwitch:
     """Cancel every order and stop every bot of `user` (everyone's when None); stay engaged."""
-    from trading.services.bots import bot_kill
-
     reason = (reason or "Kill switch.").strip()[:500]
     switch = KillSwitch.objects.create(user=user, reason=reason, engaged_by=actor)
     bots = Bot.objects.select_related("user")
