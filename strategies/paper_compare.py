@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import numpy as np
 from django.core.exceptions import ValidationError
 
 from marketdata.services.candles import dt_to_ms
 from marketdata.timeframes import TIMEFRAMES_MS
+from strategies.indicators import indicator_warmup
 from strategies.selectors import FAMILIES, backtest_candles, instrument_steps
 from tradecore.backtest.runner import run_candles
 from tradecore.domain import Instrument
@@ -134,9 +136,13 @@ def bot_paper_comparison(*, bot, start: datetime | None = None, end: datetime | 
     end = end or now()
     step = TIMEFRAMES_MS[TIMEFRAME]
     start_ms, end_ms = dt_to_ms(start) // step * step, dt_to_ms(end)
+    config = validate_config(bot.strategy, bot.params)
+    # the bars before the period warm the indicators up, so the backtest can trade from its
+    # first bar as the bot could (a bot's indicators start from history too)
+    warmup = indicator_warmup(bot.strategy, config) if FAMILIES[bot.strategy] == "signal" else 0
     candles = backtest_candles(exchange=exchange, symbol=symbol, timeframe=TIMEFRAME,
-                               start_ms=start_ms, end_ms=end_ms)  # fmt: skip
-    if candles is None:
+                               start_ms=start_ms - warmup * step, end_ms=end_ms)  # fmt: skip
+    if candles is None or not (candles.ts >= start_ms).any():
         raise ValidationError({"bot": (
             f"No {TIMEFRAME} candles of {symbol} on {exchange} are stored for the bot's period."
         )})  # fmt: skip
@@ -152,15 +158,17 @@ def bot_paper_comparison(*, bot, start: datetime | None = None, end: datetime | 
     instrument = Instrument(symbol, base, quote, steps.get("price_step") or _STEP,
                             steps.get("amount_step") or _STEP, steps.get("min_cost") or Decimal(0),
                             fee_rate, fee_rate)  # fmt: skip
-    strategy = REGISTRY[bot.strategy](validate_config(bot.strategy, bot.params), symbol=symbol)
+    strategy = REGISTRY[bot.strategy](config, symbol=symbol)
     result = run_candles(strategy, candles, instrument, cash=bot.budget, interval_ms=step)
     backtest = [_Fill(int(f.ts), f.side.value, float(f.price), float(f.qty), float(f.fee))
-                for f in result.fills]  # fmt: skip
+                for f in result.fills if int(f.ts) >= start_ms]  # fmt: skip
+    first = int(np.searchsorted(candles.ts, start_ms))
     out = decompose(backtest, actual, float(candles.close[-1]), step)
     out.update(
         exchange=exchange, symbol=symbol, quote=quote,
-        start_ms=int(candles.ts[0]), end_ms=int(candles.ts[-1]) + step, bars=len(candles),
-        fee_rate=str(fee_rate), bot_fee_rate=str(_fee_rate(fills)), words=_words(out, quote),
+        start_ms=int(candles.ts[first]), end_ms=int(candles.ts[-1]) + step,
+        bars=len(candles) - first, warmup_bars=first,
+        fee_rate=str(fee_rate), bot_fee_rate=f"{_fee_rate(fills).normalize():f}", words=_words(out, quote),
     )  # fmt: skip
     return out
 

@@ -567,6 +567,11 @@ def _optimization_context(run) -> dict:
     wf = results.get("walk_forward")
     if wf:
         context["walk_forward"] = wf
+        if wf["folds"] and all(f["in_sample_return"] <= 0 for f in wf["folds"]):
+            context["edge_notes"] = [
+                "Not even in sample did any combination make money: the strategy shows no "
+                "edge on this market and period."
+            ]
         points = wf["stitched"]["points"]
         curve = [[p[0], (p[1] / points[0][1] - 1) * 100] for p in points]
         context["chart_data"] = {

@@ -98,3 +98,70 @@ def test_runs_from_the_schema_fields_compared_then_a_heatmap_optimization(signed
     page.wait_for_timeout(200)
     shot(page, "heatmap")
     assert page.errors == []
+
+
+def test_walk_forward_results_config_files_and_the_paper_comparison_read_right(
+    signed_in, alice, shot, request, monkeypatch
+):
+    import secrets
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from strategies import optimizations
+    from tradecore.backtest.runner import run_candles
+    from tradecore.domain import Instrument
+    from tradecore.strategies import REGISTRY, validate_config
+    from trading.models import Fill, Order
+    from trading.services.bots import bot_create
+
+    candles = request.getfixturevalue("stored_candles")
+    monkeypatch.setattr(optimizations, "_enqueue", lambda run_id: None)
+    start = datetime.fromtimestamp(int(candles.ts[0]) / 1000, tz=UTC)
+    end = datetime.fromtimestamp((int(candles.ts[-1]) + 60_000) / 1000, tz=UTC)
+    run = optimizations.optimization_create(
+        user=alice, strategy="sma_cross", params={}, exchange="binance", symbol="BTC/USDT",
+        timeframe="1m", start=start, end=end, cash="10000", method="walk_forward",
+        objective="return", space={"fast": [5, 10, 20], "slow": [30, 60, 120]},
+        options={"folds": 4, "max_drawdown": 0.05, "min_profitable_share": 0.5},
+    )  # fmt: skip
+    assert optimizations.optimization_execute(run_id=run.pk) == "done"
+    page = signed_in
+    page.goto(f"/strategies/optimizations/{run.pk}/")
+    page.locator("#walk-forward-folds").wait_for()
+    assert page.locator("#walk-forward-folds tbody tr").count() == 4
+    assert page.locator("#walk-forward-gates tbody tr").count() == 3
+    page.locator("[data-backtest-chart=compare] canvas").first.wait_for()
+    verdict = page.locator("#walk-forward-verdict").inner_text()
+    assert verdict.startswith(("Passed every gate", "Failed a gate"))
+    page.wait_for_timeout(300)
+    shot(page, "walk-forward")
+
+    bot = bot_create(user=alice, name="SMA paper", strategy="sma_cross",
+                     params={"fast": 10, "slow": 30}, symbols=["BTC/USDT"],
+                     venues=[{"exchange": "binance"}], budget="10000")  # fmt: skip
+    inst = Instrument("BTC/USDT", "BTC", "USDT", Decimal("0.00000001"), Decimal("0.00000001"),
+                      Decimal(0), Decimal("0.001"), Decimal("0.001"))  # fmt: skip
+    strategy = REGISTRY["sma_cross"](validate_config("sma_cross", bot.params), symbol="BTC/USDT")
+    fills = run_candles(strategy, candles, inst, cash=Decimal(10_000), interval_ms=60_000).fills
+    for i, f in enumerate(fills[:-2]):  # the bot missed the last round trip, paid 2 bp more
+        order = Order.objects.create(
+            bot=bot, user=alice, mode="paper", exchange="binance", symbol="BTC/USDT",
+            client_order_id=secrets.token_hex(8), side=f.side.value, type="market", qty=f.qty,
+        )  # fmt: skip
+        worse = Decimal("1.0002") if f.side.value == "buy" else Decimal("0.9998")
+        Fill.objects.create(
+            bot=bot, order=order, user=alice, mode="paper", exchange="binance",
+            account_key="paper", symbol="BTC/USDT", trade_id=f"t{i}", side=f.side.value,
+            price=f.price * worse, qty=f.qty, fee=f.fee, fee_asset="USDT",
+            executed_at=datetime.fromtimestamp(int(f.ts) / 1000, tz=UTC), source="paper",
+        )  # fmt: skip
+    page.goto("/strategies/configs/")
+    assert "SMA paper" in page.locator("#bot-configs").inner_text()
+    shot(page, "config-files")
+    page.get_by_role("link", name="Compare with backtest").click()
+    page.locator("#paper-causes").wait_for()
+    words = page.locator("#paper-comparison-words").inner_text()
+    assert words.startswith("The bot made") and "slippage" in words
+    assert "Missed fills (2)" in page.locator("#paper-causes").inner_text()
+    shot(page, "paper-comparison")
+    assert page.errors == []

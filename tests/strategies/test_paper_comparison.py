@@ -129,3 +129,13 @@ def test_a_bot_without_fills_or_candles_is_told_why(alice, bot, alice_client):
     )  # fmt: skip
     body = alice_client.get(f"/api/v1/bot-comparisons/{mm.pk}/").json()
     assert "quotes on order books" in body["error"]["fields"]["bot"][0]
+
+
+def test_the_default_period_starts_at_the_first_fill_with_indicators_warmed_on_earlier_bars(
+    bot, stored, backtest_fills
+):
+    _record(bot, backtest_fills)
+    result = bot_paper_comparison(bot=bot)  # from the bot's first fill until now
+    assert result["start_ms"] == int(backtest_fills[0].ts) and result["warmup_bars"] == 31
+    assert (result["matched"], result["missed"], result["extra"]) == (len(backtest_fills), 0, 0)
+    assert result["difference"] == pytest.approx(0, abs=1e-6)
