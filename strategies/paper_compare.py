@@ -168,7 +168,8 @@ def bot_paper_comparison(*, bot, start: datetime | None = None, end: datetime | 
         exchange=exchange, symbol=symbol, quote=quote,
         start_ms=int(candles.ts[first]), end_ms=int(candles.ts[-1]) + step,
         bars=len(candles) - first, warmup_bars=first,
-        fee_rate=str(fee_rate), bot_fee_rate=f"{_fee_rate(fills).normalize():f}", words=_words(out, quote),
+        fee_rate=str(fee_rate), bot_fee_rate=f"{_fee_rate(fills).normalize():f}",
+        words=_words(out, quote),
     )  # fmt: skip
     return out
 
