@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.admin_site import PeregrineAdminSite
 from config import views
@@ -33,7 +33,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include([path("", include(f"{app}.api.urls")) for app in APPS])),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # the split view serves Swagger UI's start-up script as a file: no inline script (CSP)
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     *[path(f"{app}/", include(f"{app}.urls")) for app in APPS],
     # allauth after the apps: accounts/urls.py wraps some of its views (recent re-auth) first
     path("accounts/", include("allauth.urls")),
