@@ -5,6 +5,8 @@ CSV exports stream (StreamingHttpResponse); an object of another user is 404.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -34,11 +36,15 @@ from compliance.tax.services import (
 )
 from compliance.tax_models import TaxYear
 from compliance.tax_views import _year, history_export_response, year_export_response
+from config.schema import paginated
 
 CSV_RESPONSE = {
     (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, streamed"),
     404: OpenApiResponse(description="No such tax year or export"),
 }
+
+
+SMALLEST = Decimal("0.000000000000000001")
 
 
 def _trade_scope(request) -> None:
@@ -199,7 +205,7 @@ class TaxTransactionInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=FLOW_KINDS)
     occurred_at = serializers.DateTimeField()
     asset = serializers.RegexField(r"^[A-Za-z0-9]{1,16}$")
-    amount = serializers.DecimalField(max_digits=36, decimal_places=18, min_value=0)
+    amount = serializers.DecimalField(max_digits=36, decimal_places=18, min_value=SMALLEST)
     wallet = serializers.CharField(max_length=100)
     to_wallet = serializers.CharField(max_length=100, required=False, default="",
                                       allow_blank=True)  # fmt: skip
@@ -210,8 +216,6 @@ class TaxTransactionInputSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
 
     def validate(self, data):
-        if data["amount"] <= 0:
-            raise ValidationError({"amount": ["Give an amount above 0."]})
         if data["kind"] == "transfer" and (not data["to_wallet"]
                                            or data["to_wallet"] == data["wallet"]):  # fmt: skip
             raise ValidationError({"to_wallet": ["A transfer needs another wallet to go to."]})
@@ -220,7 +224,7 @@ class TaxTransactionInputSerializer(serializers.Serializer):
         return data
 
 
-@extend_schema(methods=["GET"], responses=TaxTransactionSerializer(many=True))
+@extend_schema(methods=["GET"], responses=paginated(TaxTransactionSerializer))
 @extend_schema(methods=["POST"], request=TaxTransactionInputSerializer,
                responses={201: TaxTransactionSerializer})  # fmt: skip
 @api_view(["GET", "POST"])
