@@ -166,3 +166,16 @@ def test_income_is_valued_and_opens_a_lot():
 def test_unknown_method_is_refused():
     with pytest.raises(ValueError, match="unknown lot method"):
         ledger(THREE_LOTS, methods="average")
+
+
+def test_the_engine_normalizer_and_formats_are_pure_python():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, compliance.tax.engine, compliance.tax.normalize, compliance.tax.formats;"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('django', 'rest_framework')];"
+        "assert not bad, bad"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
