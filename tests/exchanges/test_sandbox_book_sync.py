@@ -17,7 +17,7 @@ import pytest
 
 from exchanges.sandbox.testing import point_at_sandbox, start_sandbox
 
-HANG_GUARD = 30  # seconds, only against a hang
+HANG_GUARD = 120  # seconds, only against a hang
 SYMBOLS = ["BTC/USDT", "ETH/USDT", "ETH/BTC"]
 
 
@@ -93,7 +93,9 @@ def _fmt(value):
 
 
 async def _subscribe(url, index, counts):
-    client = point_at_sandbox(ccxt_pro.binance(), url)
+    # a long REST timeout: a loaded machine must not turn into a failure here (the test is
+    # about sequence numbers, not speed)
+    client = point_at_sandbox(ccxt_pro.binance({"timeout": 90_000}), url)
     symbol = SYMBOLS[index % len(SYMBOLS)]
     try:
         book = None
@@ -110,15 +112,15 @@ async def _subscribe(url, index, counts):
 
 
 def test_two_hundred_subscriptions_sync_without_a_checksum_error(fresh_server):
-    """240 subscriptions by the unmodified ccxt.pro client, 30 at a time, each batch on a
+    """240 subscriptions by the unmodified ccxt.pro client, 20 at a time, each batch on a
     fresh server (where the first subscription on a venue was the one at risk), at the
     production tick of 0.25 s."""
     counts = collections.Counter()
 
     async def batch(url, start):
-        await asyncio.gather(*(_subscribe(url, start + i, counts) for i in range(30)))
+        await asyncio.gather(*(_subscribe(url, start + i, counts) for i in range(20)))
 
-    for round_ in range(8):
+    for round_ in range(12):
         _, url = fresh_server(tick_seconds=0.25)
-        asyncio.run(batch(url, round_ * 30))
+        asyncio.run(batch(url, round_ * 20))
     assert counts == {"ok": 240}, counts
