@@ -9,36 +9,23 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db.models import Count, F, Sum
+from django.db.models import Count, Sum
 
-from tradecore.domain import ZERO, OrderStatus
+from portfolio.valuation import bots_holdings
+from tradecore.domain import OrderStatus
 from trading.models import Bot, Fill, Order
 from trading.services.orders import Batch, OrderChange, bot_books_write
 
 
 # -- paper -----------------------------------------------------------------------------------
 def paper_balances(bot: Bot) -> dict[str, dict[str, Decimal]]:
-    """Starting paper funds plus every booked fill, per venue and asset (fees in quote)."""
-    balances: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
-    for exchange, assets in (bot.paper_balances or {}).items():
-        for asset, amount in assets.items():
-            balances[exchange][asset] += Decimal(str(amount))
-    rows = (
-        Fill.objects.filter(bot_id=bot.pk)
-        .values("exchange", "symbol", "side", "fee_asset")
-        .annotate(
-            total_qty=Sum("qty"), total_notional=Sum(F("price") * F("qty")), total_fee=Sum("fee")
-        )
-    )
-    for row in rows:
-        base, quote = row["symbol"].split("/")
-        sign = 1 if row["side"] == "buy" else -1
-        venue = balances[row["exchange"]]
-        venue[base] += sign * row["total_qty"]
-        venue[quote] -= sign * row["total_notional"]
-        if row["fee_asset"]:
-            venue[row["fee_asset"]] -= row["total_fee"]
-    return {e: dict(a) for e, a in balances.items()}
+    """Starting paper funds plus every booked fill, per venue and asset: the portfolio's
+    holdings of the bot (portfolio.valuation, one computation for risk, reconciliation and the
+    portfolio pages)."""
+    balances: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    for (exchange, asset), amount in bots_holdings([bot])[bot.pk].items():
+        balances[exchange][asset] = amount
+    return dict(balances)
 
 
 def fill_counts(bot_id: int, order_ids: list[int]) -> dict[int, tuple[int, Decimal]]:

@@ -1,8 +1,8 @@
 """Risk sweep and kill switches.
 
-The sweep (beat, every 5 s) values every trading bot from its books at the latest marks
-(Redis, from the collectors): holdings = starting funds (paper) or the budget (live) plus every
-booked fill. Per bot it checks exposure (when `max_exposure_fraction` is set), drawdown from
+The sweep (beat, every 5 s) values every trading bot as the portfolio pages do
+(portfolio.valuation): starting funds (paper) or the budget (live) plus every booked fill, at
+the latest marks. Per bot it checks exposure (when `max_exposure_fraction` is set), drawdown from
 the peak and the day's loss; per user the same over all their trading bots. A breach pauses or
 kills the bot(s), as configured, and tells the owner.
 
@@ -12,22 +12,19 @@ stop every bot they cover; while engaged, no bot they cover may start.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-import redis
-from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 
+from portfolio.valuation import STABLECOINS, bots_valuation
 from trading.events import bot_event_publish, bot_owner_notify
-from trading.models import Bot, BotEvent, Fill, KillSwitch, Order, UserRiskLimits
+from trading.models import Bot, BotEvent, KillSwitch, Order, UserRiskLimits
 from trading.services.bots import bot_kill, bot_pause
-from trading.services.channels import book_key, ticker_key
 
 logger = logging.getLogger(__name__)
 S = Bot.Status
@@ -72,115 +69,27 @@ def bot_risk_breach(*, bot_id: int, rule: str, message: str) -> str:
 
 
 # -- valuation -------------------------------------------------------------------------------
-_marks_client: redis.Redis | None = None
-
-
-def marks(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], Decimal]:
-    """Latest prices per (exchange, symbol) from the collectors' tickers (else books)."""
-    global _marks_client
-    if not pairs:
-        return {}
-    if _marks_client is None:
-        _marks_client = redis.Redis.from_url(settings.REDIS_URL)
-    ordered = sorted(pairs)
-    keys = [ticker_key(e, s) for e, s in ordered] + [book_key(e, s) for e, s in ordered]
-    values = _marks_client.mget(keys)
-    out = {}
-    for index, pair in enumerate(ordered):
-        price = _price_of(values[index], "ticker") or _price_of(
-            values[index + len(ordered)], "book"
-        )
-        if price is not None:
-            out[pair] = price
-    return out
-
-
-def _price_of(raw: bytes | None, kind: str) -> Decimal | None:
-    if raw is None:
-        return None
-    data = json.loads(raw)
-    if kind == "ticker":
-        last, bid, ask = data.get("last"), data.get("bid"), data.get("ask")
-        if bid is not None and ask is not None:
-            return (Decimal(repr(bid)) + Decimal(repr(ask))) / 2
-        return None if last is None else Decimal(repr(last))
-    bids, asks = data.get("bids") or [], data.get("asks") or []
-    if bids and asks:
-        return (Decimal(repr(bids[0][0])) + Decimal(repr(asks[0][0]))) / 2
-    return None
-
-
-def _starting_funds(bot: Bot) -> dict[str, dict[str, Decimal]]:
-    if bot.is_live:
-        exchange = next(iter(bot.venue_exchanges), "")
-        quote = bot.symbol.split("/")[1] if "/" in bot.symbol else "USDT"
-        return {exchange: {quote: bot.budget}}
-    return {
-        exchange: {asset: Decimal(str(amount)) for asset, amount in assets.items()}
-        for exchange, assets in (bot.paper_balances or {}).items()
-    }
-
-
-def _holdings(bots: list[Bot]) -> dict[int, dict[tuple[str, str], Decimal]]:
-    """Per bot: (exchange, asset) -> amount, from starting funds and every booked fill."""
-    out: dict[int, dict[tuple[str, str], Decimal]] = {}
-    for bot in bots:
-        held: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
-        for exchange, assets in _starting_funds(bot).items():
-            for asset, amount in assets.items():
-                held[(exchange, asset)] += amount
-        out[bot.pk] = held
-    rows = (
-        Fill.objects.filter(bot_id__in=[b.pk for b in bots])
-        .values("bot_id", "exchange", "symbol", "side", "fee_asset")
-        .annotate(
-            total_qty=Sum("qty"), total_notional=Sum(F("price") * F("qty")), total_fee=Sum("fee")
-        )
-    )
-    for row in rows:
-        held = out[row["bot_id"]]
-        base, quote = row["symbol"].split("/")
-        sign = 1 if row["side"] == "buy" else -1
-        held[(row["exchange"], base)] += sign * row["total_qty"]
-        held[(row["exchange"], quote)] -= sign * row["total_notional"]
-        if row["fee_asset"]:
-            held[(row["exchange"], row["fee_asset"])] -= row["total_fee"]
-    return out
-
-
-def _value(bot: Bot, held: dict, prices: dict) -> Valuation:
-    quote = bot.symbol.split("/")[1] if "/" in bot.symbol else "USDT"
-    valuation = Valuation()
-    for (exchange, asset), amount in held.items():
-        valuation.holdings[f"{exchange}:{asset}"] = amount
-        if asset == quote:
-            valuation.equity += amount
-            continue
-        price = prices.get((exchange, f"{asset}/{quote}"))
-        if price is None:
-            if amount:
-                valuation.unpriced.append(f"{exchange}:{asset}")
-            continue
-        valuation.equity += amount * price
-        valuation.exposure += abs(amount) * price
-    return valuation
-
-
 def bots_value(bots: list[Bot]) -> dict[int, Valuation]:
-    """Value each bot at the latest marks."""
-    if not bots:
-        return {}
+    """Value each bot at the latest marks: the portfolio's valuation, the sweep's view of it.
+
+    One computation for the risk sweep and the portfolio pages (portfolio.valuation): holdings
+    from starting funds and every booked fill (a fee without an asset is taken from the quote),
+    marks from the collectors, else the bot's last fill price. Exposure is the value of what is
+    not cash; what has neither mark nor fill price is listed unpriced (and not judged).
+    """
+    valued = bots_valuation(bots)
+    out = {}
     for bot in bots:
-        bot.venue_exchanges = [v.exchange for v in bot.venues.all()]
-    held = _holdings(bots)
-    pairs = set()
-    for bot in bots:
-        quote = bot.symbol.split("/")[1] if "/" in bot.symbol else "USDT"
-        for exchange, asset in held[bot.pk]:
-            if asset != quote:
-                pairs.add((exchange, f"{asset}/{quote}"))
-    prices = marks(pairs)
-    return {bot.pk: _value(bot, held[bot.pk], prices) for bot in bots}
+        valuation = valued[bot.pk]
+        value = Valuation(equity=valuation.total_value)
+        for line in valuation.holdings:
+            value.holdings[f"{line.exchange}:{line.asset}"] = line.total
+            if line.value is None:
+                value.unpriced.append(f"{line.exchange}:{line.asset}")
+            elif line.asset != valuation.valuation_asset and line.asset not in STABLECOINS:
+                value.exposure += abs(line.value)
+        out[bot.pk] = value
+    return out
 
 
 # -- the sweep -------------------------------------------------------------------------------
