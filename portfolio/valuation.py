@@ -137,8 +137,16 @@ def valuation_asset(symbols) -> str:
 
 
 _FILL_FIELDS = (
-    "id", "exchange", "symbol", "side", "qty", "price", "fee", "fee_asset", "executed_at",
-)  # fmt: skip
+    "id",
+    "exchange",
+    "symbol",
+    "side",
+    "qty",
+    "price",
+    "fee",
+    "fee_asset",
+    "executed_at",
+)
 
 
 def bot_ledger_progress(bot) -> LedgerProgress:

@@ -184,22 +184,44 @@ class OrderManager:
         self._seq += 1
         cid = f"{self.id_prefix}-{self._seq}"
         tracked = TrackedOrder(
-            cid, venue_name, intent, OrderStatus.NEW, None, ZERO, level, self.clock.now_ms()
+            client_order_id=cid,
+            venue=venue_name,
+            intent=intent,
+            level=level,
+            created_ms=self.clock.now_ms(),
         )
         self.orders[cid] = tracked
         request = OrderRequest(
-            cid, intent.symbol, intent.side, intent.type, intent.qty, intent.price,
-            intent.stop_price, intent.tif, intent.post_only, intent.quote_qty,
-        )  # fmt: skip
+            client_order_id=cid,
+            symbol=intent.symbol,
+            side=intent.side,
+            type=intent.type,
+            qty=intent.qty,
+            price=intent.price,
+            stop_price=intent.stop_price,
+            tif=intent.tif,
+            post_only=intent.post_only,
+            quote_qty=intent.quote_qty,
+        )
         try:
             order = venue.place_order(self.account_id, request)
         except VenueTimeout:
             self._transition(tracked, OrderStatus.UNKNOWN)
             return Order(
-                "", cid, self.account_id, intent.symbol, intent.side, intent.type, intent.qty,
-                intent.price, intent.stop_price, intent.tif, intent.post_only, OrderStatus.UNKNOWN,
+                order_id="",
+                client_order_id=cid,
+                account_id=self.account_id,
+                symbol=intent.symbol,
+                side=intent.side,
+                type=intent.type,
+                qty=intent.qty,
+                price=intent.price,
+                stop_price=intent.stop_price,
+                tif=intent.tif,
+                post_only=intent.post_only,
+                status=OrderStatus.UNKNOWN,
                 reason="send timed out; resolve by lookup",
-            )  # fmt: skip
+            )
         self.update(order)
         return order
 
@@ -262,9 +284,15 @@ class OrderManager:
                 wanted.pop(key)
         for (side, level), quote in sorted(wanted.items(), key=lambda kv: (kv[0][1], kv[0][0])):
             order_intent = OrderIntent(
-                intent.symbol, side, OrderType.LIMIT, quote.qty, quote.price,
-                post_only=intent.post_only, venue=venue, tag="quote",
-            )  # fmt: skip
+                symbol=intent.symbol,
+                side=side,
+                type=OrderType.LIMIT,
+                qty=quote.qty,
+                price=quote.price,
+                post_only=intent.post_only,
+                venue=venue,
+                tag="quote",
+            )
             self.submit(order_intent, level=level)
 
     @staticmethod

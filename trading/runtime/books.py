@@ -21,6 +21,7 @@ from tradecore.domain import ZERO, Fill, OrderRequest, OrderStatus
 from trading.models import Bot, Order
 from trading.runtime.db import db_call, db_submit
 from trading.services.orders import (
+    EXCHANGE_FINAL,
     Batch,
     BooksResult,
     FillDraft,
@@ -130,7 +131,7 @@ class Books:
     def _note(self, cid: str, change: OrderChange) -> None:
         known = self.known.get(cid)
         if known is not None:
-            if change.status is not None and known.status not in Order.TERMINAL[:-1]:
+            if change.status is not None and known.status not in EXCHANGE_FINAL:
                 known.status = change.status
             if change.filled_qty is not None and change.filled_qty > known.filled_qty:
                 known.filled_qty = change.filled_qty

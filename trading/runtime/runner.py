@@ -134,8 +134,9 @@ class BotRunner(SessionSetup, SliceLoop, Cancellation):
             else:
                 # the platform, not the strategy, failed: leave as a crashed runner would; the
                 # lease runs out and the supervisor resumes the bot (within its restart limit)
-                logger.warning("bot %s: runner stopped on %r; the supervisor resumes it",
-                               self.bot_id, exc)  # fmt: skip
+                logger.warning(
+                    "bot %s: runner stopped on %r; the supervisor resumes it", self.bot_id, exc
+                )
                 outcome = "crashed"
         except Exception as exc:
             logger.exception("bot %s failed", self.bot_id)

@@ -218,10 +218,16 @@ class SessionSetup:
     def _paper_restore(self, known: Known, row: Order) -> None:
         venue = self.venues[row.exchange]
         request = OrderRequest(
-            row.client_order_id, row.symbol, Side(row.side), OrderType(row.type),
-            row.qty - row.filled_qty, row.price, row.stop_price, TimeInForce(row.time_in_force),
-            row.post_only,
-        )  # fmt: skip
+            client_order_id=row.client_order_id,
+            symbol=row.symbol,
+            side=Side(row.side),
+            type=OrderType(row.type),
+            qty=row.qty - row.filled_qty,
+            price=row.price,
+            stop_price=row.stop_price,
+            tif=TimeInForce(row.time_in_force),
+            post_only=row.post_only,
+        )
         order = venue.restore_order(PAPER_ACCOUNT, request)
         if order.status is OrderStatus.REJECTED:
             self.books._note(

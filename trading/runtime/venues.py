@@ -287,10 +287,21 @@ class LiveVenue:
 
     def _rejected(self, request: OrderRequest, reason: str) -> Order:
         return Order(
-            "", request.client_order_id, self.account_id, request.symbol, request.side,
-            request.type, request.qty, request.price, request.stop_price, request.tif,
-            request.post_only, OrderStatus.REJECTED, reason=reason[:500], venue=self.name,
-        )  # fmt: skip
+            order_id="",
+            client_order_id=request.client_order_id,
+            account_id=self.account_id,
+            symbol=request.symbol,
+            side=request.side,
+            type=request.type,
+            qty=request.qty,
+            price=request.price,
+            stop_price=request.stop_price,
+            tif=request.tif,
+            post_only=request.post_only,
+            status=OrderStatus.REJECTED,
+            reason=reason[:500],
+            venue=self.name,
+        )
 
     def _sized(self, request: OrderRequest) -> OrderRequest | str:
         """Market buys by quote amount become a base amount at the current ask (fees in)."""

@@ -22,6 +22,7 @@ from django.db.models import DecimalField, F, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from tradecore.domain import OrderStatus
 from trading.events import bot_event, bot_events_send, bot_owner_notify
 from trading.models import Bot, BotEvent, Fill, Order, Signal
 from trading.services.leases import lease_check
@@ -30,7 +31,9 @@ logger = logging.getLogger(__name__)
 
 LOST_AFTER_LOOKUPS = 3
 LOST_AFTER = timedelta(seconds=60)
-TERMINAL = frozenset(Order.TERMINAL) - {"lost"}
+# The statuses an exchange ends an order with: tradecore's terminal ones. "lost" is the books'
+# own verdict (no answer from the exchange), which a later answer may still correct.
+EXCHANGE_FINAL = frozenset(status.value for status in OrderStatus if status.is_terminal)
 
 
 @dataclass
@@ -176,7 +179,7 @@ def lookup_not_found(
 
 def _allowed(current: str, new: str) -> bool:
     """Terminal states never change (a lost order may still turn up); others move freely."""
-    if current in TERMINAL:
+    if current in EXCHANGE_FINAL:
         return False
     return not (current == Order.Status.OPEN and new == Order.Status.NEW)
 
@@ -239,8 +242,10 @@ _UPDATE_ORDER = (
     + " WHERE id = %s"
 )
 # what a change or an event needs of an order row (a full row is twice as slow to load)
-_ORDER_READ = [*_ORDER_FIELDS, "id", "client_order_id", "exchange", "symbol", "side", "type",
-               "price", "qty"]  # fmt: skip
+_ORDER_READ = [
+    *_ORDER_FIELDS,
+    *("id", "client_order_id", "exchange", "symbol", "side", "type", "price", "qty"),
+]
 _SELECT_ORDERS = (
     f"SELECT {', '.join(_ORDER_READ)} FROM trading_order "  # noqa: S608
     "WHERE bot_id = %s AND client_order_id = ANY(%s)"
