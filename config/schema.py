@@ -1,7 +1,8 @@
 """The OpenAPI schema describes the API exactly; this module holds what every operation shares.
 
 - `paginated(Serializer)`: the page object a paginated list returns (`count`, `next`, `previous`,
-  `results`), documented as such instead of as a plain array.
+  `results`), documented as such instead of as a plain array; `AutoSchema` names its operation
+  `..._list`.
 - `postprocess` (a drf-spectacular postprocessing hook) adds to every operation the error
   responses the shared layers give it, all in the one error shape of config/api.py:
   400 (any operation: the input layer refuses an unusable query string on every route, and
@@ -19,6 +20,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from rest_framework import serializers
 
 ERROR_COMPONENT = "Error"
@@ -88,8 +90,22 @@ def paginated(serializer_class: type[serializers.Serializer]) -> type[serializer
                 allow_null=True, help_text="the previous page, or null"
             ),
             "results": serializer_class(many=True),
+            "is_page": True,
         },
     )
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """drf-spectacular's, naming an operation that returns a `paginated` page `..._list` (as
+    for any list), not `..._retrieve` (which collides with the detail route's)."""
+
+    def get_operation_id(self):
+        operation_id = super().get_operation_id()
+        if self.method == "GET" and operation_id.endswith("_retrieve"):
+            responses = self.get_response_serializers()
+            if getattr(responses, "is_page", False):
+                return operation_id.removesuffix("_retrieve") + "_list"
+        return operation_id
 
 
 _DECIMAL_PATTERN = re.compile(r"^\^-\?\\d\{0,(\d+)\}\(\?:\\\.\\d\{0,(\d+)\}\)\?\$$")
