@@ -5,13 +5,15 @@
  * GET <data-url>?range=1d|1w|all&asset=<data-asset> ([{time, value}], time in Unix seconds). The
  * range buttons reload it; a bot's minute snapshot ("equity" event) reloads it a moment later,
  * together with the totals, alerts, exposure and bots sections (from a fresh copy of the page),
- * which a status, risk, error or kill-switch event refreshes as well.
+ * which a status, risk, error or kill-switch event refreshes as well: at once, and once more
+ * for whatever arrived meanwhile (PeregrineLive.coalesce).
  *
  * Feed: a websocket to <data-socket> (the user's event stream, group user.<id>, to which the
  * trading runtime publishes every order, fill, risk, error, kill-switch and status event as JSON:
  * see trading/events.py). Each event becomes one line "time bot what happened", newest on top,
- * at most <data-length> lines. The socket reconnects with backoff; after a reconnect the feed is
- * refreshed from a fresh copy of the page, since events sent while it was down are gone.
+ * at most <data-length> lines. The socket (PeregrineLive.connect, static/js/live.js) reconnects
+ * with jittered backoff; after a reconnect the feed is refreshed from a fresh copy of the page,
+ * since events sent while it was down are gone.
  */
 (function () {
   "use strict";
@@ -103,65 +105,24 @@
     badge.textContent = status.charAt(0).toUpperCase() + status.slice(1);
   }
 
-  /* Replace the elements with these ids by their version in a fresh copy of the page. */
-  function refresh(ids) {
-    return fetch(window.location.href, { credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
-      .then(function (html) {
-        var page = new DOMParser().parseFromString(html, "text/html");
-        ids.forEach(function (id) {
-          var fresh = page.getElementById(id), current = document.getElementById(id);
-          if (fresh && current) current.innerHTML = fresh.innerHTML;
-        });
-      })
-      .catch(function (error) { console.warn("dashboard sections not refreshed:", error); });
-  }
-
   var SECTIONS = ["dashboard-alerts", "dashboard-totals", "dashboard-exposure", "dashboard-bots"];
   var REFRESHED_BY = { equity: 1, status: 1, risk: 1, error: 1, kill_switch: 1 };
 
-  // Many bots snapshot in the same minute: wait a moment and refresh once for the lot.
-  function debounce(action, ms) {
-    var pending = null;
-    return function () {
-      if (pending) return;
-      pending = window.setTimeout(function () { pending = null; action(); }, ms);
-    };
-  }
-
   function refreshFeed(list) {
-    refresh([list.id].concat(SECTIONS));
+    return window.PeregrineLive.refresh([list.id].concat(SECTIONS));
   }
 
   function connectFeed(section, onEvent) {
     var list = section.querySelector("ul");
     var limit = parseInt(section.dataset.length, 10) || 50;
-    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    var url = scheme + window.location.host + section.dataset.socket;
-    var attempt = 0;
-    var opened = false;
-
-    function open() {
-      var socket = new WebSocket(url);
-      socket.onopen = function () {
-        if (opened) refreshFeed(list);
-        opened = true;
-        attempt = 0;
-      };
-      socket.onmessage = function (message) {
-        var event;
-        try { event = JSON.parse(message.data); } catch (e) { return; }
-        if (!event || !event.kind) return;
+    window.PeregrineLive.connect(section.dataset.socket, {
+      onEvent: function (event) {
         addLines(list, event, limit);
         updateStatus(event);
         onEvent(event);
-      };
-      socket.onclose = function () {
-        var delay = Math.random() * Math.min(30000, 1000 * Math.pow(2, attempt++));
-        window.setTimeout(open, delay);
-      };
-    }
-    open();
+      },
+      onReconnect: function () { refreshFeed(list); },
+    });
   }
 
   function equityChart(container) {
@@ -204,7 +165,7 @@
       });
     });
     load();
-    return { soon: debounce(load, 1500) };
+    return { soon: window.PeregrineLive.coalesce(load) };
   }
 
   function start() {
@@ -213,7 +174,9 @@
     var container = document.getElementById("equity-chart");
     var chart = container && window.LightweightCharts ? equityChart(container) : null;
     var feed = document.getElementById("dashboard-feed");
-    var sectionsSoon = debounce(function () { refresh(SECTIONS); }, 1500);
+    var sectionsSoon = window.PeregrineLive.coalesce(function () {
+      return window.PeregrineLive.refresh(SECTIONS);
+    });
     if (feed) {
       connectFeed(feed, function (event) {
         if (event.kind === "equity" && chart) chart.soon();

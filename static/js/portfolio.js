@@ -7,12 +7,12 @@
  * bounded server-side. The allocation chart is stacked: the crypto area is drawn at cash + crypto
  * (its top edge is the total) and the cash area over it, so the band between them is crypto.
  *
- * Live: the same mechanism as the dashboard. A websocket to <data-socket> (the user's event
- * stream, group user.<id>, see trading/events.py); a bot's minute snapshot ("equity") or a fill
- * reloads the charts and replaces the page's sections by their version in a fresh copy of the
- * page (its URL keeps the chosen ?sort=): at once, and once more for whatever arrived during a
- * refresh, so a burst of events costs two fetches. The socket reconnects with
- * jittered backoff and catches up the same way after a reconnect.
+ * Live: the same mechanism as the dashboard (static/js/live.js). A websocket to <data-socket>
+ * (the user's event stream, group user.<id>, see trading/events.py); a bot's minute snapshot
+ * ("equity") or a fill reloads the charts and replaces the page's sections by their version in
+ * a fresh copy of the page (its URL keeps the chosen ?sort=): at once, and once more for
+ * whatever arrived during a refresh, so a burst of events costs two fetches. The socket
+ * reconnects with jittered backoff and catches up the same way after a reconnect.
  */
 (function () {
   "use strict";
@@ -154,67 +154,6 @@
     });
   }
 
-  /* Replace the elements with these ids by their version in a fresh copy of the page. */
-  function refresh(ids) {
-    return fetch(window.location.href, { credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
-      .then(function (html) {
-        var page = new DOMParser().parseFromString(html, "text/html");
-        ids.forEach(function (id) {
-          var fresh = page.getElementById(id), current = document.getElementById(id);
-          if (fresh && current) {
-            current.innerHTML = fresh.innerHTML;
-            if (window.htmx) window.htmx.process(current);
-          }
-        });
-        document.body.dataset.portfolioRefreshed = String(Date.now());
-      })
-      .catch(function (error) { console.warn("portfolio sections not refreshed:", error); });
-  }
-
-  /* At most one refresh at a time, started at once: events that arrive while one runs (many
-   * bots snapshot in the same minute) are caught up by one more refresh when it ends.
-   * `action` returns a promise. */
-  function coalesce(action) {
-    var running = false, again = false;
-    function run() {
-      running = true;
-      again = false;
-      Promise.resolve(action()).then(done, done);
-    }
-    function done() {
-      running = false;
-      if (again) run();
-    }
-    return function () {
-      if (running) again = true;
-      else run();
-    };
-  }
-
-  function connect(path, onEvent, onReconnect) {
-    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    var url = scheme + window.location.host + path;
-    var attempt = 0, opened = false;
-    function open() {
-      var socket = new WebSocket(url);
-      socket.onopen = function () {
-        if (opened) onReconnect();
-        opened = true;
-        attempt = 0;
-      };
-      socket.onmessage = function (message) {
-        var event;
-        try { event = JSON.parse(message.data); } catch (e) { return; }
-        if (event && event.kind) onEvent(event);
-      };
-      socket.onclose = function () {
-        window.setTimeout(open, Math.random() * Math.min(30000, 1000 * Math.pow(2, attempt++)));
-      };
-    }
-    open();
-  }
-
   function start() {
     var valueEl = document.getElementById("portfolio-value-chart");
     var charts = null;
@@ -227,15 +166,19 @@
     }
     var socketHolder = document.querySelector("[data-socket]");
     if (!socketHolder) return;
-    var soon = coalesce(function () {
-      return Promise.all([refresh(SECTIONS), charts ? charts.load() : null]);
+    var live = window.PeregrineLive;
+    var soon = live.coalesce(function () {
+      return Promise.all([live.refresh(SECTIONS), charts ? charts.load() : null]).then(function () {
+        document.body.dataset.portfolioRefreshed = String(Date.now());
+      });
     });
-    connect(socketHolder.dataset.socket, function (event) {
-      if (REFRESHED_BY[event.kind]) soon();
-    }, soon);
+    live.connect(socketHolder.dataset.socket, {
+      onEvent: function (event) { if (REFRESHED_BY[event.kind]) soon(); },
+      onReconnect: soon,
+    });
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
-  window.PeregrinePortfolio = { stacked: stacked, fromZero: fromZero, coalesce: coalesce };
+  window.PeregrinePortfolio = { stacked: stacked, fromZero: fromZero };
 })();

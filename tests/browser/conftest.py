@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import urllib.request
 from pathlib import Path
 
@@ -213,6 +214,23 @@ PAINTED = """(selector) => {
 }"""
 
 
+def wait_for(page, predicate: str, arg=None, *, timeout_ms: int = WAIT_MS, what: str = ""):
+    """Poll the JavaScript `predicate` (an expression, or a function called with `arg`) until it
+    is truthy; returns its value. The timeout is a hang guard; on it the test fails saying what.
+
+    Unlike page.wait_for_function, which compiles its predicate inside the page (refused by a
+    Content-Security-Policy without 'unsafe-eval'), page.evaluate goes through the DevTools
+    protocol, which the page's CSP does not govern."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        value = page.evaluate(predicate) if arg is None else page.evaluate(predicate, arg)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {timeout_ms} ms: {what or predicate[:200]}")
+        page.wait_for_timeout(20)
+
+
 def painted(page, selector: str) -> int:
     """The painted pixel samples under `selector` now (see PAINTED)."""
     return page.evaluate(PAINTED, selector)
@@ -222,16 +240,14 @@ def wait_painted(page, selector: str, more_than: int, timeout_ms: int = WAIT_MS)
     """Wait until the canvases under `selector` have more than `more_than` painted samples.
 
     A chart paints on a later animation frame than the one its data arrives in, so a single
-    read can see a blank canvas; this polls on every frame until the chart is painted (the
-    timeout is a hang guard). Returns the count; on timeout fails with the last count seen."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    check = f"(selector) => ({PAINTED})(selector) > {int(more_than)}"
-    try:
-        page.wait_for_function(check, arg=selector, polling="raf", timeout=timeout_ms)
-    except PlaywrightTimeout:
-        pytest.fail(
-            f"{selector}: {painted(page, selector)} painted samples after {timeout_ms} ms,"
-            f" expected more than {more_than}"
-        )
-    return painted(page, selector)
+    read can see a blank canvas; this polls until the chart is painted (the timeout is a hang
+    guard). Returns the count; on timeout fails with the last count seen."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while (count := painted(page, selector)) <= more_than:
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"{selector}: {count} painted samples after {timeout_ms} ms,"
+                f" expected more than {more_than}"
+            )
+        page.wait_for_timeout(20)
+    return count

@@ -14,7 +14,7 @@ import pytest
 
 from marketdata.services.candles import candle_copy_upsert
 from portfolio.models import BotPerformance
-from tests.browser.conftest import wait_painted
+from tests.browser.conftest import wait_for, wait_painted
 from tests.trading.conftest import VENUE_A
 from trading.models import Fill, Order, Signal
 from trading.services.bots import bot_start, bot_stop
@@ -64,8 +64,9 @@ def _fill(bot, *, side, price, qty, at, trade_id):
 
 def _chart_ready(page):
     root = page.locator("[data-bot-chart-url]")
-    page.wait_for_function(
-        "() => document.querySelector('[data-bot-chart-url]').dataset.candlesLoaded !== undefined"
+    wait_for(
+        page,
+        "() => document.querySelector('[data-bot-chart-url]').dataset.candlesLoaded !== undefined",
     )
     return root
 
@@ -127,16 +128,18 @@ def test_a_running_paper_bots_fill_adds_its_marker_without_a_reload(
 
     with feeder():
         bot_start(bot=bot)
-        page.wait_for_function(
-            "() => Number(document.querySelector('[data-bot-chart-url]').dataset.fillMarkers) > 0"
+        wait_for(
+            page,
+            "() => Number(document.querySelector('[data-bot-chart-url]').dataset.fillMarkers) > 0",
         )
         bot_stop(bot=bot)
     # every fill the socket brought is in the trade history too (it reloads after each one; the
     # fills table shows the latest 30)
-    page.wait_for_function(
+    wait_for(
+        page,
         "() => document.querySelectorAll('#bot-trades tbody tr td.num').length > 0 &&"
         " Math.min(document.querySelectorAll('#bot-trades tbody tr').length, 30) =="
-        " document.querySelectorAll('#fills tbody tr[data-fill-id]').length"
+        " document.querySelectorAll('#fills tbody tr[data-fill-id]').length",
     )
     markers = page.evaluate("window.PeregrineBotDetail.pages[0].markers")
     assert len(markers) >= page.locator("#fills tbody tr[data-fill-id]").count() > 0
@@ -196,8 +199,8 @@ def test_a_new_minute_snapshot_draws_the_equity_chart_without_a_reload(
 
     bot_performance_record(bots=[bot], at=_at(1))  # the snapshot sends the bot's equity event
     events_flush()
-    page.wait_for_function(
-        "() => document.querySelector('[data-bot-chart-url]').dataset.equityPoints === '2'"
+    wait_for(
+        page, "() => document.querySelector('[data-bot-chart-url]').dataset.equityPoints === '2'"
     )
     assert "is-empty" not in equity.get_attribute("class")
     wait_painted(page, "[data-bot-chart=equity]", 500)

@@ -14,7 +14,7 @@ import pytest
 from django.utils import timezone
 
 from portfolio.services import bot_performance_record
-from tests.browser.conftest import wait_painted
+from tests.browser.conftest import wait_for, wait_painted
 from tests.trading.conftest import VENUE_A
 from trading.models import Fill, Order
 
@@ -94,8 +94,8 @@ def test_portfolio_page_draws_its_charts_sorts_its_table_and_adds_up(
         page.goto("/portfolio/")
     assert answer.value.status == 200
     chart = page.locator("#portfolio-value-chart")
-    page.wait_for_function(
-        "() => Number(document.getElementById('portfolio-value-chart').dataset.points) > 0"
+    wait_for(
+        page, "() => Number(document.getElementById('portfolio-value-chart').dataset.points) > 0"
     )
     # an hour in the 1-day range: one point per 288 s bucket (300 points per range at most)
     assert int(chart.get_attribute("data-points")) >= MINUTES * 60 // 288
@@ -131,7 +131,8 @@ def test_portfolio_page_draws_its_charts_sorts_its_table_and_adds_up(
         header = page.locator(f"#portfolio-comparison th a[data-sort-key={sort}]")
         before = page.locator("#portfolio-comparison table").element_handle()
         header.click()
-        page.wait_for_function(
+        wait_for(
+            page,
             "([old, key, desc]) => { const t = document.querySelector("
             "'#portfolio-comparison table'); return t && t !== old && t.dataset.sort === key &&"
             " t.dataset.descending === String(desc); }",
@@ -142,7 +143,7 @@ def test_portfolio_page_draws_its_charts_sorts_its_table_and_adds_up(
         assert known == sorted(known, reverse=descending), (sort, figures)
         assert figures[: len(known)] == known  # bots without the figure go last
         wanted = f"?sort={'-' if descending else ''}{sort}"
-        page.wait_for_function("(wanted) => window.location.search === wanted", arg=wanted)
+        wait_for(page, "(wanted) => window.location.search === wanted", arg=wanted)
     assert page.evaluate("window.loadedOnce") is True
     page.locator("#portfolio-comparison").scroll_into_view_if_needed()
     shot(page, "portfolio-sorted")
@@ -181,7 +182,8 @@ def test_a_fill_refreshes_the_portfolio_without_a_reload(signed_in, alice, make_
     _fill(bot, side="buy", price="30000", qty="0.1", at=now, n=1)
     bot_event_publish(bot=bot, kind="fill", data={"fills": []})
     events_flush()
-    page.wait_for_function(
+    wait_for(
+        page,
         '(id) => document.querySelector(`#portfolio-comparison tr[data-bot="${id}"]'
         " td[data-col=trades]`).textContent.trim() === '1'",
         arg=bot.pk,
