@@ -1,9 +1,13 @@
-"""Health of the platform's parts: database, Redis, worker heartbeat and beat."""
+"""Health of the platform's parts: database, Redis, worker heartbeat and beat, and under
+`make run` each supervised process (its state, pid, restarts and last exit)."""
 
 from __future__ import annotations
 
+import json
+import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import redis
 from django.conf import settings
@@ -19,9 +23,10 @@ class Check:
     ok: bool
     detail: str
     age_seconds: float | None = None
+    data: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        data = {"ok": self.ok, "detail": self.detail}
+        data = {"ok": self.ok, "detail": self.detail, **self.data}
         if self.age_seconds is not None:
             data["age_seconds"] = round(self.age_seconds, 1)
         return data
@@ -79,6 +84,40 @@ def check_beat() -> Check:
     return _age_check("beat", BEAT_KEY, "has not sent the heartbeat yet")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def check_processes(path: str) -> Check:
+    """The supervisor's children (config.run writes their state to `path`)."""
+    try:
+        state = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return Check("processes", False, f"supervisor state unreadable: {type(exc).__name__}")
+    children = state.get("children", {})
+    data = {"children": children, "max_restarts": state.get("max_restarts")}
+    if not _alive(int(state.get("supervisor_pid", 0))):
+        return Check("processes", False, "the supervisor is gone", data=data)
+    down = sorted(name for name, child in children.items() if child.get("state") != "running")
+    if down:
+        detail = ", ".join(f"{name} {children[name]['state']}" for name in down)
+        return Check("processes", False, detail, data=data)
+    restarted = sum(child.get("restarts", 0) for child in children.values())
+    detail = f"{len(children)} running" + (f", {restarted} restarts" if restarted else "")
+    return Check("processes", True, detail, data=data)
+
+
 def run_checks() -> list[Check]:
     """Run every check; a failing part never hides the others."""
-    return [check_database(), check_redis(), check_worker(), check_beat()]
+    checks = [check_database(), check_redis(), check_worker(), check_beat()]
+    # set by `make run` (config.run) for its children; absent elsewhere (tests, containers)
+    state = os.environ.get("PEREGRINE_RUN_STATE")
+    if state:
+        checks.append(check_processes(state))
+    return checks

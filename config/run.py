@@ -3,20 +3,31 @@
 Starts embedded PostgreSQL/Redis when DATABASE_URL/REDIS_URL are unset (config.embedded), migrates,
 creates the operator account on first run (printing its password once), then runs the ASGI web
 server, a Celery worker, Celery beat and any extra processes named in PEREGRINE_RUN_EXTRA, each
-with a prefixed log. Ctrl-C (or SIGTERM) stops every child, then the embedded servers; children
+with a prefixed log (PEREGRINE_RUN_ONLY=web,beat,... runs only the processes named, e.g. one
+kind per host). Ctrl-C (or SIGTERM) stops every child, then the embedded servers; children
 die with this process even if it is killed outright (PR_SET_PDEATHSIG), so nothing is orphaned.
+
+A child that exits on its own (crashed, killed) is started again after a backoff that doubles
+with each crash (PEREGRINE_RUN_BACKOFF_SECONDS, 1 s, up to PEREGRINE_RUN_BACKOFF_MAX_SECONDS,
+30 s); the others keep running. More than PEREGRINE_RUN_MAX_RESTARTS (5) crashes of one child
+within PEREGRINE_RUN_RESTART_WINDOW_SECONDS (600 s) stop everything, saying which child and why.
+Each child's state (running, restarting, stopped), pid, restarts and last exit are written to a
+JSON file (PEREGRINE_RUN_STATE, var/run/supervisor-<pid>.json) that /healthz reports.
 """
 
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from config import embedded
 
@@ -25,12 +36,41 @@ STOP_TIMEOUT_SECONDS = 15
 COLOURS = ["36", "33", "35", "32", "34", "31", "96", "93"]
 
 
+@dataclass(frozen=True)
+class Policy:
+    """When a crashed child is started again, and when the supervisor gives up."""
+
+    max_restarts: int = 5
+    window_seconds: float = 600.0
+    backoff_seconds: float = 1.0
+    backoff_max_seconds: float = 30.0
+
+    def backoff(self, recent_crashes: int) -> float:
+        """1 s after the first crash in the window, then 2 s, 4 s, ... up to the maximum."""
+        return min(self.backoff_max_seconds, self.backoff_seconds * 2 ** max(0, recent_crashes - 1))
+
+
 @dataclass
 class Child:
     name: str
     argv: list[str]
     process: subprocess.Popen | None = None
     threads: list[threading.Thread] = field(default_factory=list)
+    state: str = "starting"  # running, restarting (waiting out its backoff), stopped
+    restarts: int = 0
+    crashes: deque = field(default_factory=deque)  # monotonic times of crashes in the window
+    last_exit: str = ""
+    restart_at: float = 0.0
+    since: float = field(default_factory=time.time)
+
+    def as_dict(self) -> dict:
+        return {
+            "state": self.state,
+            "pid": self.process.pid if self.process and self.state == "running" else None,
+            "restarts": self.restarts,
+            "last_exit": self.last_exit or None,
+            "since": round(self.since, 3),
+        }
 
 
 def _die_with_parent() -> None:
@@ -54,6 +94,67 @@ def _pump(child: Child, stream, colour: str) -> None:
 
 def _say(message: str) -> None:
     print(f"{'run':>7} | {message}", flush=True)
+
+
+def _number(env: dict[str, str], name: str, default: float, minimum: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SystemExit(f"{name}={raw!r} is not a number") from None
+    if value < minimum:
+        raise SystemExit(f"{name}={raw!r} is below its minimum {minimum:g}")
+    return value
+
+
+def _policy(env: dict[str, str]) -> Policy:
+    """The restart policy from the environment; a bad value stops `make run` saying which."""
+    policy = Policy(
+        max_restarts=int(_number(env, "PEREGRINE_RUN_MAX_RESTARTS", 5, 0)),
+        window_seconds=_number(env, "PEREGRINE_RUN_RESTART_WINDOW_SECONDS", 600, 1),
+        backoff_seconds=_number(env, "PEREGRINE_RUN_BACKOFF_SECONDS", 1, 0),
+        backoff_max_seconds=_number(env, "PEREGRINE_RUN_BACKOFF_MAX_SECONDS", 30, 0),
+    )
+    if policy.backoff_max_seconds < policy.backoff_seconds:
+        raise SystemExit(
+            "PEREGRINE_RUN_BACKOFF_MAX_SECONDS must not be below PEREGRINE_RUN_BACKOFF_SECONDS"
+        )
+    return policy
+
+
+def _exit_text(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+class StateFile:
+    """Every child's state as JSON, replaced atomically, for /healthz (config.health)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, children: list[Child], policy: Policy, status: str = "running") -> None:
+        data = {
+            "supervisor_pid": os.getpid(),
+            "status": status,
+            "updated": round(time.time(), 3),
+            "max_restarts": policy.max_restarts,
+            "window_seconds": policy.window_seconds,
+            "children": {child.name: child.as_dict() for child in children},
+        }
+        partial = self.path.with_name(self.path.name + ".partial")
+        partial.write_text(json.dumps(data, indent=1))
+        partial.replace(self.path)
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -108,7 +209,18 @@ def _children(env: dict[str, str]) -> list[Child]:
         "sandbox": f"manage.py sandbox_exchange --demo-user demo{_demo_offset(env)}",
     }
     commands.update(item.split("=", 1) for item in _extra_commands(env))
-    return [Child(name, [sys.executable, *args.split()]) for name, args in commands.items()]
+    only = [name.strip() for name in env.get("PEREGRINE_RUN_ONLY", "").split(",") if name.strip()]
+    unknown = [name for name in only if name not in commands]
+    if unknown:
+        raise SystemExit(
+            f"PEREGRINE_RUN_ONLY names {', '.join(unknown)}, which make run does not start "
+            f"(it knows {', '.join(commands)})"
+        )
+    return [
+        Child(name, [sys.executable, *args.split()])
+        for name, args in commands.items()
+        if not only or name in only
+    ]
 
 
 def _demo_offset(env: dict[str, str]) -> str:
@@ -126,23 +238,68 @@ def _extra_commands(env: dict[str, str]) -> list[str]:
     return [item.strip() for item in raw.split(";") if item.strip()]
 
 
+def _spawn(child: Child, env: dict[str, str], colour: str) -> None:
+    child.process = subprocess.Popen(
+        child.argv,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent,
+        cwd=embedded.BASE_DIR,
+    )
+    child.state, child.since = "running", time.time()
+    thread = threading.Thread(target=_pump, args=(child, child.process.stdout, colour), daemon=True)
+    thread.start()
+    child.threads = [t for t in child.threads if t.is_alive()] + [thread]
+
+
+def _kill_leftovers(child: Child) -> None:
+    """A child killed outright leaves its own children (uvicorn's or Celery's pool processes,
+    holding the port or the queue) in its process group: end them before starting it again."""
+    try:
+        os.killpg(child.process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def _start(children: list[Child], env: dict[str, str]) -> None:
     for index, child in enumerate(children):
-        child.process = subprocess.Popen(
-            child.argv,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
-            cwd=embedded.BASE_DIR,
-        )
-        thread = threading.Thread(
-            target=_pump,
-            args=(child, child.process.stdout, COLOURS[index % len(COLOURS)]),
-            daemon=True,
-        )
-        thread.start()
-        child.threads.append(thread)
+        _spawn(child, env, COLOURS[index % len(COLOURS)])
+
+
+def _supervise(children: list[Child], env: dict[str, str], policy: Policy) -> str | None:
+    """One look at every child: note crashes, restart those whose backoff is over.
+
+    Returns why the supervisor must give up (a child past its restart limit), else None.
+    """
+    now = time.monotonic()
+    for index, child in enumerate(children):
+        if child.state == "running" and child.process.poll() is not None:
+            child.last_exit = _exit_text(child.process.returncode)
+            _kill_leftovers(child)
+            child.crashes.append(now)
+            while child.crashes and now - child.crashes[0] > policy.window_seconds:
+                child.crashes.popleft()
+            recent = len(child.crashes)
+            if recent > policy.max_restarts:
+                child.state, child.since = "stopped", time.time()
+                return (
+                    f"{child.name} exited ({child.last_exit}) {recent} times within "
+                    f"{policy.window_seconds:g} s, more than PEREGRINE_RUN_MAX_RESTARTS="
+                    f"{policy.max_restarts}; stopping everything"
+                )
+            delay = policy.backoff(recent)
+            child.state, child.since, child.restart_at = "restarting", time.time(), now + delay
+            _say(
+                f"{child.name} exited ({child.last_exit}); restarting it in {delay:g} s "
+                f"(crash {recent} of at most {policy.max_restarts} within "
+                f"{policy.window_seconds:g} s); the other processes keep running"
+            )
+        elif child.state == "restarting" and now >= child.restart_at:
+            _spawn(child, env, COLOURS[index % len(COLOURS)])
+            child.restarts += 1
+            _say(f"{child.name} restarted (pid {child.process.pid}, restart {child.restarts})")
+    return None
 
 
 def _stop(children: list[Child]) -> None:
@@ -151,6 +308,7 @@ def _stop(children: list[Child]) -> None:
             os.killpg(child.process.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
     for child in children:
+        child.state = "stopped"
         if not child.process:
             continue
         try:
@@ -172,13 +330,18 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    policy = _policy(dict(os.environ))
     with embedded.services() as environ:
         env = dict(environ)
         env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         env.setdefault("PYTHONUNBUFFERED", "1")
+        default_state = embedded.VAR_DIR / "run" / f"supervisor-{os.getpid()}.json"
+        env["PEREGRINE_RUN_STATE"] = env.get("PEREGRINE_RUN_STATE") or str(default_state)
+        state = StateFile(Path(env["PEREGRINE_RUN_STATE"]))
+        children = _children(env)  # a bad PEREGRINE_RUN_ONLY stops here, before migrating
         _prepare(env)
-        children = _children(env)
         _start(children, env)
+        state.write(children, policy)
         url = (
             f"http://{env.get('PEREGRINE_HOST', '127.0.0.1')}:{env.get('PEREGRINE_PORT', '8000')}/"
         )
@@ -189,14 +352,19 @@ def main() -> int:
             "(it uses these servers)"
         )
         exit_code = 0
-        while not stopping.wait(0.5):
-            dead = [c for c in children if c.process and c.process.poll() is not None]
-            if dead:
-                _say(f"{dead[0].name} exited with {dead[0].process.returncode}; stopping")
+        while not stopping.wait(0.25):
+            before = [child.as_dict() for child in children]
+            give_up = _supervise(children, env, policy)
+            if give_up:
+                _say(give_up)
                 exit_code = 1
                 break
+            if [child.as_dict() for child in children] != before:
+                state.write(children, policy)
         _say("stopping")
+        state.write(children, policy, status="stopping")
         _stop(children)
+        state.remove()
     _say("stopped")
     return exit_code
 
