@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 
 from django import forms
 
@@ -120,9 +120,7 @@ class ExchangeImportForm(forms.Form):
             if data["since"] > data["until"]:
                 self.add_error("until", "The period must end after it starts.")
             data["since_at"] = datetime.combine(data["since"], time(), UTC)
-            data["until_at"] = datetime.combine(data["until"], time(), UTC) + (
-                datetime(2000, 1, 2) - datetime(2000, 1, 1)
-            )
+            data["until_at"] = datetime.combine(data["until"], time(), UTC) + timedelta(days=1)
         data["symbol_list"] = [
             s.strip().upper() for s in data.get("symbols", "").split(",") if s.strip()
         ]

@@ -3,6 +3,8 @@ and the CSV downloads, which stream row by row (no whole file is built in memory
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -111,7 +113,7 @@ def history_export_response(user, kind: str) -> StreamingHttpResponse:
     """The whole history in Koinly's or CoinTracking's format, streamed from the database."""
     labels = wallet_labels(user=user)
     label = lambda key: labels.get(key, key)  # noqa: E731
-    records = tax_records(user=user, end=timezone.now() + timezone.timedelta(days=1))
+    records = tax_records(user=user, end=timezone.now() + timedelta(days=1))
     if kind == "koinly":
         lines = csv_lines(KOINLY_HEADER, koinly_rows(records, CandlePrices(), label))
     elif kind == "cointracking":
