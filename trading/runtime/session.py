@@ -38,13 +38,13 @@ from trading.runtime.books import Books, Known
 from trading.runtime.db import db_call
 from trading.runtime.hub import hub
 from trading.runtime.hub import latest_book as redis_latest_book
+from trading.runtime.instruments import load_instruments
 from trading.runtime.reconcile import live_sync, trades_since_ms
 from trading.runtime.signals import RecordingStrategy, state_decode
 from trading.runtime.venues import (
     AccountRefused,
     LiveVenue,
     PaperExchange,
-    load_instruments,
 )
 from trading.services.limits import risk_limits_build
 from trading.services.orders import OrderChange, bot_orders_to_restore

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Protocol
@@ -33,10 +32,11 @@ from tradecore.exchange import SimulatedExchange
 from tradecore.order_manager import Venue, VenueTimeout
 from tradecore.orderbook import OrderBook
 
+# the instruments moved to their own module; re-exported for the venues' users
+from trading.runtime.instruments import instrument_from_market as instrument_from_market
+from trading.runtime.instruments import load_instruments as load_instruments
+
 logger = logging.getLogger(__name__)
-DEFAULT_FEE = Decimal("0.001")
-_instrument_cache: dict[tuple[str, str], tuple[float, Instrument]] = {}
-INSTRUMENT_TTL_SECONDS = 3600
 
 
 class Recorder(Protocol):
@@ -52,44 +52,6 @@ class AccountRefused(Exception):
 
 class OrderNotFound(KeyError):
     """The exchange does not know the order (an answer, not a failure)."""
-
-
-# -- instruments -----------------------------------------------------------------------------
-def instrument_from_market(symbol: str, info, raw: dict | None) -> Instrument:
-    raw = raw or {}
-    maker = raw.get("maker")
-    taker = raw.get("taker")
-    return Instrument(
-        symbol,
-        info.base,
-        info.quote,
-        info.price_step or Decimal("0.00000001"),
-        info.amount_step or Decimal("0.00000001"),
-        info.min_cost or ZERO,
-        DEFAULT_FEE if maker is None else Decimal(str(maker)),
-        DEFAULT_FEE if taker is None else Decimal(str(taker)),
-    )
-
-
-async def load_instruments(gateway, symbols: list[str]) -> dict[str, Instrument]:
-    """The symbols' precision, limits and fees from the exchange (cached for an hour)."""
-    now = time.monotonic()
-    out, missing = {}, []
-    for symbol in symbols:
-        cached = _instrument_cache.get((gateway.exchange_id, symbol))
-        if cached and now - cached[0] < INSTRUMENT_TTL_SECONDS:
-            out[symbol] = cached[1]
-        else:
-            missing.append(symbol)
-    if missing:
-        infos = await gateway.load_markets()
-        for symbol in missing:
-            if symbol not in infos:
-                raise ValueError(f"{gateway.exchange_id} has no market {symbol}")
-            inst = instrument_from_market(symbol, infos[symbol], gateway.client.markets.get(symbol))
-            _instrument_cache[(gateway.exchange_id, symbol)] = (now, inst)
-            out[symbol] = inst
-    return out
 
 
 # -- paper -----------------------------------------------------------------------------------
@@ -187,13 +149,27 @@ def order_from_exchange(
     )
 
 
+def _refusal(request: OrderRequest) -> str | None:
+    """Why the live venue cannot send this order as asked (None: it can)."""
+    if request.type not in _KIND:
+        return (
+            f"{request.type.value} orders are not sent to live exchanges yet: the gateway "
+            "passes no trigger price"
+        )
+    if request.tif is TimeInForce.FOK:
+        return "fill-or-kill orders are not sent to live exchanges yet: use IOC or GTC"
+    return None
+
+
 class LiveVenue:
     """A live exchange account through the gateway, for the order manager and the strategy.
 
     Books come from the market hub; balances and order states from polling. Creation is
     never retried: an open outcome raises VenueTimeout and the order is looked up later.
     The gateway takes no extra order parameters yet, so post-only is enforced here against
-    the last book, and IOC is emulated by cancelling whatever rests after the response.
+    the last book, and IOC is emulated by cancelling whatever rests after the response; stop,
+    stop-limit and fill-or-kill orders, which it cannot express, are refused (REJECTED, with
+    the reason) instead of being sent as something else.
     """
 
     def __init__(
@@ -327,7 +303,8 @@ class LiveVenue:
         return request.price >= touch[0] if request.side is Side.BUY else request.price <= touch[0]
 
     def place_order(self, account_id: str, request: OrderRequest) -> Order:
-        sized = self._sized(request)
+        refused = _refusal(request)
+        sized = refused or self._sized(request)
         if isinstance(sized, str) or (request.post_only and self._would_cross(request)):
             reason = sized if isinstance(sized, str) else "post-only order would cross the book"
             self.recorder.before_send(self.name, request)
