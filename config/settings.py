@@ -419,9 +419,13 @@ ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if PRODUCTION else "http"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Peregrine] "
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
-# Login failures: per IP and per account (the account's email is the rate-limit key).
+# Login failures: accounts.login_throttle (per account and address, per account, per address
+# for accounts not known there), "failures/seconds"; allauth's own login_failed limit is unused.
+PEREGRINE_LOGIN_LIMIT_PAIR = env.string("PEREGRINE_LOGIN_LIMIT_PAIR", "5/900")
+PEREGRINE_LOGIN_LIMIT_ACCOUNT = env.string("PEREGRINE_LOGIN_LIMIT_ACCOUNT", "20/3600")
+PEREGRINE_LOGIN_LIMIT_IP = env.string("PEREGRINE_LOGIN_LIMIT_IP", "30/900")
 ACCOUNT_RATE_LIMITS = {
-    "login_failed": env.string("PEREGRINE_LOGIN_FAILED_RATE_LIMIT", "10/m/ip,5/5m/key"),
+    "login_failed": False,
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
 }

@@ -75,7 +75,10 @@ def test_login_failures_are_rate_limited_per_account(alice, client, password):
     assert AuditEvent.objects.filter(action="login.failed").count() >= 5
 
 
-def test_login_failures_are_rate_limited_per_ip(alice, client, password, django_user_model):
+def test_login_failures_are_rate_limited_per_ip(alice, client, password, settings):
+    """Spraying from one address: over its limit, an account never signed in from there is
+    refused (accounts/login_throttle.py; known accounts: tests/accounts/test_login_throttle.py)."""
+    settings.PEREGRINE_LOGIN_LIMIT_IP = "10/900"
     for index in range(10):
         client.post(
             reverse("account_login"),
