@@ -224,13 +224,14 @@ def backtest_run_equity_csv_api(request, id):  # noqa: A002
     parameters=[
         OpenApiParameter(
             "ids",
-            OpenApiTypes.STR,
+            {"type": "string", "pattern": r"^\d{1,18}(,\d{1,18}){1,7}$"},
             required=True,
             description="2 to 8 of your finished run ids, comma-separated; the first is the "
             "benchmark",
         )
     ],  # fmt: skip
     responses=BacktestCompareOutputSerializer,
+    extensions={"x-not-found": True},  # any run not the caller's: 404 (config/schema.py)
 )
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
@@ -378,8 +379,10 @@ def bot_config_import_api(request):
 
 @extend_schema(
     parameters=[
-        OpenApiParameter("start", OpenApiTypes.STR, description="Default: the bot's first fill"),
-        OpenApiParameter("end", OpenApiTypes.STR, description="Default: now"),
+        OpenApiParameter(
+            "start", OpenApiTypes.DATETIME, description="Default: the bot's first fill"
+        ),
+        OpenApiParameter("end", OpenApiTypes.DATETIME, description="Default: now"),
     ],
     responses=OpenApiTypes.OBJECT,
 )
