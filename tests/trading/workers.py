@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import redis
 from django.conf import settings
@@ -62,7 +61,8 @@ def lease_holder_pid(bot_id: int) -> int | None:
     return int(lease.holder.split(":")[1])
 
 
-def wait_running(bot_ids, timeout=60.0) -> None:
+def wait_running(bot_ids, timeout=120.0) -> None:
+    """Wait (a hang guard, generous for a loaded 2-core machine) until every bot runs."""
     from trading.models import Bot
     from trading.services.leases import lease_is_live
 
@@ -88,7 +88,3 @@ def token_intervals_do_not_overlap(bot_id: int) -> list[int]:
     for earlier, later in zip(rows, rows[1:], strict=False):
         assert earlier["last"] < later["first"], (earlier, later)
     return [r["lease_token"] for r in rows]
-
-
-def settle(seconds: float) -> None:
-    time.sleep(seconds)
