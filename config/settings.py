@@ -447,6 +447,8 @@ PEREGRINE_RECENT_AUTH_SECONDS = env.integer("PEREGRINE_RECENT_AUTH_SECONDS", 600
 # separated by commas or newlines, in PEREGRINE_MASTER_KEYS or a file named by
 # PEREGRINE_MASTER_KEYS_FILE. Outside production a fixed, public development key is derived so
 # dev and test data stay readable; production refuses to start without a real key.
+# the keyed hash that finds one exchange API key added by two users (default: the SECRET_KEY)
+PEREGRINE_KEY_FINGERPRINT_SECRET = env.string("PEREGRINE_KEY_FINGERPRINT_SECRET", "")
 from exchanges.crypto import development_master_key, parse_master_keys  # noqa: E402
 
 PEREGRINE_MASTER_KEYS = parse_master_keys(env.string("PEREGRINE_MASTER_KEYS", ""))

@@ -30,6 +30,10 @@ class ExchangeAccount(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
     disabled_reason = models.CharField(max_length=500, blank=True)
     api_key_last4 = models.CharField(max_length=4)
+    # keyed hash (HMAC-SHA256) of exchange + API key: the same key is found without decrypting
+    # anyone's (exchanges.services.credentials.api_key_fingerprint); empty for rows stored
+    # before it, until their keys are replaced
+    api_key_fingerprint = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     api_key_ciphertext = models.TextField(editable=False)
     secret_ciphertext = models.TextField(editable=False)
     passphrase_ciphertext = models.TextField(blank=True, editable=False)

@@ -89,6 +89,42 @@ def _validate_fields(*, user, exchange: str, label: str, mode: str, exclude_id=N
         raise ValidationError(errors)
 
 
+KEY_TAKEN = (
+    "This API key is already connected to another Peregrine user. Create a key of your own on "
+    "the exchange."
+)
+
+
+def api_key_fingerprint(exchange: str, api_key: str) -> str:
+    """HMAC-SHA256 of exchange and API key under PEREGRINE_KEY_FINGERPRINT_SECRET (default the
+    SECRET_KEY): equal keys give equal fingerprints; the key cannot be recovered from it."""
+    from django.utils.crypto import salted_hmac
+
+    secret = settings.PEREGRINE_KEY_FINGERPRINT_SECRET or settings.SECRET_KEY
+    value = f"{exchange}\x00{api_key}"
+    return salted_hmac("exchanges.api_key", value, secret=secret, algorithm="sha256").hexdigest()
+
+
+def _refuse_key_of_another_user(*, user, exchange: str, api_key: str) -> str:
+    """The key's fingerprint; ValidationError when another user's account holds the same key.
+
+    Concurrent adds of one key are serialized by a transaction lock on its fingerprint. The
+    message does not say whose key it is."""
+    from django.db import connection
+
+    fingerprint = api_key_fingerprint(exchange, api_key)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [fingerprint])
+    taken = (
+        ExchangeAccount.objects.filter(exchange=exchange, api_key_fingerprint=fingerprint)
+        .exclude(user_id=user.pk)
+        .exists()
+    )
+    if taken:
+        raise ValidationError({"api_key": KEY_TAKEN})
+    return fingerprint
+
+
 def _seal_keys(account: ExchangeAccount, *, api_key: str, secret: str, passphrase: str) -> None:
     ring, aad = keyring(), _aad(account)
     account.api_key_ciphertext = crypto.seal(api_key, aad=aad, keyring=ring)
@@ -97,6 +133,7 @@ def _seal_keys(account: ExchangeAccount, *, api_key: str, secret: str, passphras
         crypto.seal(passphrase, aad=aad, keyring=ring) if passphrase else ""
     )
     account.api_key_last4 = api_key[-4:]
+    account.api_key_fingerprint = api_key_fingerprint(account.exchange, api_key)
 
 
 def _public(account: ExchangeAccount) -> dict:
@@ -131,6 +168,7 @@ def exchange_account_create(
     )
     _validate_fields(user=user, exchange=exchange, label=label, mode=mode)
     _validate_keys(exchange=exchange, api_key=api_key, secret=secret, passphrase=passphrase)
+    _refuse_key_of_another_user(user=user, exchange=exchange, api_key=api_key)
     account = ExchangeAccount(user=user, exchange=exchange, label=label, mode=mode)
     _seal_keys(account, api_key=api_key, secret=secret, passphrase=passphrase)
     account.save()
@@ -195,6 +233,7 @@ def exchange_account_replace_keys(
         (passphrase or "").strip(),
     )
     _validate_keys(exchange=account.exchange, api_key=api_key, secret=secret, passphrase=passphrase)
+    _refuse_key_of_another_user(user=account.user, exchange=account.exchange, api_key=api_key)
     before = _public(account)
     account.key_version += 1
     _seal_keys(account, api_key=api_key, secret=secret, passphrase=passphrase)

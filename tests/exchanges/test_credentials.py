@@ -100,7 +100,7 @@ def test_rotation_rewraps_every_secret_and_old_key_can_be_dropped(alice, bob, se
     accounts = [
         _account(alice, "a"),
         _account(alice, "b", passphrase="phrase-b-123"),
-        _account(bob, "c", secret="bob-secret-xyz"),
+        _account(bob, "c", secret="bob-secret-xyz", api_key="BOB-APIKEY-0c0c"),
     ]
     settings.PEREGRINE_MASTER_KEYS = [old_key, new_key]
     call_command("rotate_master_key", stdout=open(os.devnull, "w"))

@@ -257,7 +257,7 @@ def test_exchange_account_balances_are_shown_apart_from_the_bots_totals(alice, b
     def account(user, label, balances):
         created = exchange_account_create(
             user=user, exchange="sandbox", label=label, mode="paper",
-            api_key="key-0000000001", secret="secret-000000001",
+            api_key=f"key-{user.pk}-0000000001", secret="secret-000000001",
         )  # fmt: skip
         for asset, total in balances.items():
             ExchangeBalance.objects.create(

@@ -231,7 +231,7 @@ def test_live_refuses_a_paper_account_or_no_account(alice, bob, make_bot, alice_
     assert "venues" in errors
     assert "venues.0" in _errors(lambda: make_bot(alice, mode="live", live=consent))
     bobs = exchange_account_create(
-        user=bob, exchange=VENUE_A, label="b", mode="live", api_key="k" * 16, secret="s" * 16
+        user=bob, exchange=VENUE_A, label="b", mode="live", api_key="b" * 16, secret="s" * 16
     )
     errors = _errors(
         lambda: make_bot(alice, mode="live", venues=[{"exchange_account_id": bobs.pk}])
