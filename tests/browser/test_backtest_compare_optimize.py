@@ -15,6 +15,26 @@ from tests.browser.test_backtests import start_backtest_worker, stored_candles  
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+# every Content-Security-Policy violation the browser reports, kept from before page scripts
+WATCH_VIOLATIONS = """
+window.cspViolations = window.cspViolations || [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}`);
+});
+"""
+
+
+def _watch(page) -> list:
+    """Collect CSP messages of the console; the page's own violations in window.cspViolations."""
+    console = []
+    page.on("console", lambda m: "Content Security Policy" in m.text and console.append(m.text))
+    page.context.add_init_script(WATCH_VIOLATIONS)
+    return console
+
+
+def _no_violations(page, console) -> None:
+    assert page.evaluate("window.cspViolations || []") == [] and console == []
+
 
 def _run_from_form(page, fast: str, slow: str) -> None:
     page.goto("/strategies/backtests/")
@@ -32,6 +52,7 @@ def test_runs_from_the_schema_fields_compared_then_a_heatmap_optimization(signed
     request.getfixturevalue("stored_candles")  # the fixtures of test_backtests, imported above
     start_worker = request.getfixturevalue("start_backtest_worker")
     page = signed_in
+    console = _watch(page)
     start_worker()
     page.goto("/strategies/backtests/")
     # the fields follow the chosen strategy, with the schema's bounds and defaults
@@ -50,6 +71,7 @@ def test_runs_from_the_schema_fields_compared_then_a_heatmap_optimization(signed
     assert "lines: fast, slow" in page.locator("[data-backtest-indicators]").inner_text()
     page.wait_for_timeout(300)
     shot(page, "results-with-indicators")
+    _no_violations(page, console)
     _run_from_form(page, "20", "90")
     first, second = BacktestRun.objects.order_by("id")
     assert (first.params["fast"], second.params["slow"]) == (10, 90)
@@ -67,6 +89,7 @@ def test_runs_from_the_schema_fields_compared_then_a_heatmap_optimization(signed
     assert rows.count() == 1 and f"#{first.pk} vs #{second.pk}" in rows.first.inner_text()
     page.wait_for_timeout(300)
     shot(page, "compare")
+    _no_violations(page, console)
 
     page.goto("/strategies/backtests/")
     page.click("#optimize-link")
@@ -97,6 +120,7 @@ def test_runs_from_the_schema_fields_compared_then_a_heatmap_optimization(signed
     assert f"fast = {run.results['best']['params']['fast']}" in best
     page.wait_for_timeout(200)
     shot(page, "heatmap")
+    _no_violations(page, console)
     assert page.errors == []
 
 
@@ -126,6 +150,7 @@ def test_walk_forward_results_config_files_and_the_paper_comparison_read_right(
     )  # fmt: skip
     assert optimizations.optimization_execute(run_id=run.pk) == "done"
     page = signed_in
+    console = _watch(page)
     page.goto(f"/strategies/optimizations/{run.pk}/")
     page.locator("#walk-forward-folds").wait_for()
     assert page.locator("#walk-forward-folds tbody tr").count() == 4
@@ -135,6 +160,7 @@ def test_walk_forward_results_config_files_and_the_paper_comparison_read_right(
     assert verdict.startswith(("Passed every gate", "Failed a gate"))
     page.wait_for_timeout(300)
     shot(page, "walk-forward")
+    _no_violations(page, console)
 
     bot = bot_create(user=alice, name="SMA paper", strategy="sma_cross",
                      params={"fast": 10, "slow": 30}, symbols=["BTC/USDT"],
@@ -158,10 +184,12 @@ def test_walk_forward_results_config_files_and_the_paper_comparison_read_right(
     page.goto("/strategies/configs/")
     assert "SMA paper" in page.locator("#bot-configs").inner_text()
     shot(page, "config-files")
+    _no_violations(page, console)
     page.get_by_role("link", name="Compare with backtest").click()
     page.locator("#paper-causes").wait_for()
     words = page.locator("#paper-comparison-words").inner_text()
     assert words.startswith("The bot made") and "slippage" in words
     assert "Missed fills (2)" in page.locator("#paper-causes").inner_text()
     shot(page, "paper-comparison")
+    _no_violations(page, console)
     assert page.errors == []
