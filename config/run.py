@@ -303,9 +303,12 @@ def _supervise(children: list[Child], env: dict[str, str], policy: Policy) -> st
 
 
 def _stop(children: list[Child]) -> None:
+    # SIGTERM to each child itself, not its process group: Celery's and uvicorn's parents stop
+    # their own pool processes in order (a pool process signalled directly during a warm
+    # shutdown makes Celery try to replace it and fail loudly); what is left is killed after
     for child in children:
         if child.process and child.process.poll() is None:
-            os.killpg(child.process.pid, signal.SIGTERM)
+            child.process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
     for child in children:
         child.state = "stopped"
@@ -317,6 +320,7 @@ def _stop(children: list[Child]) -> None:
             _say(f"{child.name} did not stop in {STOP_TIMEOUT_SECONDS}s, killing it")
             os.killpg(child.process.pid, signal.SIGKILL)
             child.process.wait()
+        _kill_leftovers(child)
         for thread in child.threads:
             thread.join(timeout=2)
 
