@@ -159,6 +159,9 @@ class Venue:
             self.by_market_id[spec.market_id] = state
             self._seed_history(state, now, history_bars)
             self._refresh_book(state, now)
+            # the matching engine sees the opening book before the server answers its first
+            # request, so a market order sent at once has a price, as on a real exchange
+            self.exchange.on_book(spec.symbol, state.book)
 
     # -- history and market steps ----------------------------------------------------------
     def _seed_history(self, state: SymbolState, now_ms: int, count: int) -> None:
