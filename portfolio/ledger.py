@@ -5,9 +5,13 @@ out; a lot is long (bought) or short (sold without a long lot to close, e.g. a m
 selling inventory it held before its first fill, or the sell leg on one venue of a
 cross-exchange trade). A fill that closes lots realizes (close - open) * qty per lot, signed by
 direction. Fees are kept apart, by asset, and valued in quote at the fill's own price when
-charged in the base asset; net PnL = realized + unrealized - fees. Every amount is Decimal.
+charged in the base asset; net PnL = realized + unrealized - fees. A fee charged in the base
+asset also changes the position, as it does on the exchange (Binance takes a buyer's fee from the
+coins received): a buy of 1 with a 0.001 fee opens 0.999, a sell of 1 with a 0.001 fee disposes of
+1.001. Every amount is Decimal.
 
-The ledger snapshots to JSON-safe data and restores from it, so it can be updated fill by fill.
+The ledger snapshots to JSON-safe data and restores from it, so it can be updated fill by fill;
+a snapshot carries LEDGER_VERSION, and one made under other rules is replayed rather than resumed.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from datetime import datetime
 from decimal import Decimal
 
 ZERO = Decimal(0)
+LEDGER_VERSION = 2  # 2: a fee in the base asset moves the position
 
 
 @dataclass(frozen=True)
@@ -72,10 +77,15 @@ class SymbolBook:
         """Gain of the open lots if closed at `mark`."""
         return sum(((mark - lot.price) * lot.qty * lot.direction for lot in self.lots), ZERO)
 
-    def apply(self, fill: LedgerFill) -> Decimal:
-        """Book one fill; return the PnL it realized (0 if it only opened lots)."""
+    def apply(self, fill: LedgerFill, base_fee: Decimal = ZERO) -> Decimal:
+        """Book one fill; return the PnL it realized (0 if it only opened lots).
+
+        `base_fee` is the part of the fee charged in the base asset: the position moves by
+        `direction * qty - base_fee`.
+        """
         direction = 1 if fill.side == "buy" else -1
-        remaining, realized = fill.qty, ZERO
+        moved = fill.qty - direction * base_fee
+        remaining, realized = moved, ZERO
         while remaining > 0 and self.lots and self.lots[0].direction == -direction:
             lot = self.lots[0]
             closed = min(lot.qty, remaining)
@@ -87,7 +97,7 @@ class SymbolBook:
         if remaining > 0:
             self.lots.append(Lot(remaining, fill.price, direction))
         self.fills += 1
-        if remaining < fill.qty:
+        if remaining < moved:
             self.closing_fills += 1
             self.winning_fills += realized > 0
         self.realized += realized
@@ -114,11 +124,11 @@ class FifoLedger:
 
     def apply(self, fill: LedgerFill) -> Decimal:
         book = self.books.setdefault(fill.symbol, SymbolBook())
-        realized = book.apply(fill)
+        base, quote = split_symbol(fill.symbol)
+        asset = fill.fee_asset or quote
+        realized = book.apply(fill, fill.fee if fill.fee and asset == base else ZERO)
         if fill.fee:
-            asset = fill.fee_asset or split_symbol(fill.symbol)[1]
             self.fees[asset] = self.fees.get(asset, ZERO) + fill.fee
-            base, quote = split_symbol(fill.symbol)
             if asset == quote:
                 self.fees_in_quote[quote] = self.fees_in_quote.get(quote, ZERO) + fill.fee
             elif asset == base:
@@ -165,6 +175,7 @@ class FifoLedger:
     def snapshot(self) -> dict:
         """JSON-safe state; Decimals as strings."""
         return {
+            "version": LEDGER_VERSION,
             "books": {
                 symbol: {
                     "lots": [[str(lot.qty), str(lot.price), lot.direction] for lot in book.lots],

@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
-from portfolio.ledger import FifoLedger, LedgerFill, split_symbol
+from portfolio.ledger import LEDGER_VERSION, FifoLedger, LedgerFill, split_symbol
 from portfolio.marks import latest_marks
 from portfolio.models import BotLedger
 
@@ -182,11 +182,13 @@ def bots_ledger_progress(bots) -> dict[int, LedgerProgress]:
     progresses, newer, fresh = {}, Q(), []
     for bot_id in ids:
         checkpoint = checkpoints.get(bot_id)
-        # a checkpoint from before holdings were kept in it counts as none (replayed once)
+        # a checkpoint from before holdings were kept in it, or made under other ledger rules,
+        # counts as none (the bot's fills are replayed once)
         if (
             checkpoint is None
             or checkpoint.last_executed_at is None
             or (HOLDINGS_KEY not in (checkpoint.state or {}))
+            or (checkpoint.state or {}).get("version") != LEDGER_VERSION
         ):
             progresses[bot_id] = LedgerProgress(FifoLedger(), 0, None, 0)
             fresh.append(bot_id)

@@ -82,6 +82,34 @@ def test_snapshot_and_restore_continue_exactly():
     resumed = FifoLedger.restore(first.snapshot()).apply_all(fills[2:])
     assert resumed.snapshot() == whole.snapshot()
     assert resumed.realized == whole.realized
-    # 0.3@100.1 +0.48, 0.2@100.3 +0.28 | 0.5@100.3 -0.2, then short 0.4@99.9 closed at 98.2 +0.68
-    assert whole.realized == D("0.48") + D("0.28") - D("0.2") + D("0.68")
-    assert whole.books["BTC/USDT"].position == 0
+    # the 0.5 sell also pays 0.0005 BTC, so it disposes of 0.5005: 0.3@100.1 +0.48,
+    # 0.2005@100.3 +0.2807 | 0.4995@100.3 -0.1998, then short 0.4005@99.9, 0.4 closed at 98.2 +0.68
+    assert whole.realized == D("0.48") + D("0.2807") - D("0.1998") + D("0.68")
+    # what the fee took is missing from the holdings, as on the exchange
+    assert whole.books["BTC/USDT"].position == D("-0.0005")
+
+
+def test_a_fee_in_the_base_asset_moves_the_position_as_on_the_exchange():
+    ledger = FifoLedger()
+    # Binance takes a buyer's fee from the coins received: 1 bought, 0.001 fee -> 0.999 held
+    ledger.apply(_fill("buy", "1", "100", fee="0.001", fee_asset="BTC"))
+    book = ledger.books["BTC/USDT"]
+    assert book.position == D("0.999") and book.average_price == D("100")
+    # selling everything held closes the lot and leaves nothing behind
+    assert ledger.apply(_fill("sell", "0.999", "110", fee="0.10989", fee_asset="USDT")) == D("9.99")
+    assert book.position == 0 and not book.lots
+    # net PnL = 9.99 realized - (0.001 BTC at 100 + 0.10989 USDT) = 99.89 - 100 + ... by hand:
+    # paid 100 USDT, received 0.999 * 110 - 0.10989 = 109.78011 -> +9.78011
+    assert ledger.realized - ledger.fees_quote_total == D("9.78011")
+    # a sell whose fee is charged in the base asset disposes of qty + fee
+    ledger.apply(_fill("buy", "2", "100"))
+    ledger.apply(_fill("sell", "1", "100", fee="0.002", fee_asset="BTC"))
+    assert book.position == D("0.998")
+    assert (book.bought, book.sold) == (D("3"), D("1.999"))
+
+
+def test_a_checkpoint_made_under_other_ledger_rules_is_not_resumed():
+    from portfolio.ledger import LEDGER_VERSION
+
+    state = FifoLedger().apply_all([_fill("buy", "1", "100")]).snapshot()
+    assert state["version"] == LEDGER_VERSION

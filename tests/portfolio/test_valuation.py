@@ -24,8 +24,11 @@ def test_fifo_pnl_holdings_and_value_at_the_redis_mark(
 
     value = _value(bot)
     assert value.valuation_asset == "USDT"
-    assert value.realized_pnl == D("30")  # +35 then -5, FIFO
-    assert value.unrealized_pnl == D("5")  # 0.5 left of the 90 lot, at 100
+    # the 0.001 BTC fee is taken from the first buy's coins, so that lot holds 0.999:
+    # sell 2.5 @ 120 closes 0.999 @ 100 (+19.98) and 1.501 @ 110 (+15.01); sell 1 @ 95 closes
+    # the 0.499 left @ 110 (-7.485) and 0.501 @ 90 (+2.505): 34.99 - 4.98, FIFO
+    assert value.realized_pnl == D("30.01")
+    assert value.unrealized_pnl == D("4.99")  # 0.499 left of the 90 lot, at 100
     assert value.fees == D("0.5")  # 4 x 0.1 USDT + 0.001 BTC at 100
     assert value.fees_by_asset == {"BTC": D("0.001"), "USDT": D("0.4")}
     assert (value.trades, value.closing_trades, value.winning_trades) == (5, 2, 1)
@@ -38,7 +41,8 @@ def test_fifo_pnl_holdings_and_value_at_the_redis_mark(
     # the books agree: start + realized + unrealized - fees
     assert value.total_value == D("10000") + value.net_pnl
     [position] = value.positions
-    assert (position.qty, position.average_price, position.mark) == (D("0.5"), D("90"), D("100"))
+    # the position is what the exchange holds: the same 0.499 BTC as the holdings
+    assert (position.qty, position.average_price, position.mark) == (D("0.499"), D("90"), D("100"))
 
 
 def test_without_a_mark_the_last_fill_price_values_the_position(alice, make_bot, add_fill, venue):
