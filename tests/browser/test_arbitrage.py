@@ -12,7 +12,7 @@ import redis
 from django.conf import settings
 from django.urls import reverse
 
-from tests.browser.conftest import WAIT_MS
+from tests.browser.conftest import WAIT_MS, wait_for
 from tests.trading import workers
 from tests.trading.conftest import VENUE_A, VENUE_B
 
@@ -81,7 +81,7 @@ def test_the_tracker_lists_the_sandbox_venues_opportunity_net_of_fees(
     try:
         publish_books(market)
         assert page.goto(reverse("marketdata:arbitrage-list") + "?size=1000").status == 200
-        page.wait_for_function("document.querySelector('section[ws-connect]') !== null")
+        wait_for(page, "document.querySelector('section[ws-connect]') !== null")
         page.wait_for_timeout(500)  # the socket opens; the scan below is pushed to it
         row = page.locator(
             f"[data-table=opportunities] tr[data-buy='{VENUE_A}'][data-sell='{VENUE_B}']"
@@ -103,8 +103,8 @@ def test_the_tracker_lists_the_sandbox_venues_opportunity_net_of_fees(
         page.wait_for_timeout(1500)  # time for the edge to age (not a speed budget)
         publish_books(market)
         arbitrage_spread_scan_task.apply_async(queue="default")
-        page.wait_for_function(
-            f"document.querySelector('#arbitrage-board').dataset.scannedAt !== '{first_scan}'"
+        wait_for(
+            page, f"document.querySelector('#arbitrage-board').dataset.scannedAt !== '{first_scan}'"
         )
         age = row.locator("td").nth(10).inner_text()
         assert age not in ("–", "under 1 s"), age

@@ -8,6 +8,8 @@ import time
 import pytest
 from django.urls import NoReverseMatch, reverse
 
+from tests.browser.conftest import wait_for
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -43,7 +45,7 @@ def test_market_page_draws_its_chart(signed_in, shot, charted_market, market):
     page.locator("canvas").first.wait_for()  # lightweight-charts draws on canvases
     venue, last = charted_market
     root = page.locator("#market")
-    page.wait_for_function("document.querySelector('#market').dataset.candlesLoaded > 0")
+    wait_for(page, "document.querySelector('#market').dataset.candlesLoaded > 0")
     # 3 days of 1h bars (73 when the days do not start on the hour: both ends are partial)
     assert int(root.get_attribute("data-candles-loaded")) in (72, 73)
     # the ladder shows the live book: 5 levels a side, cumulative sizes 0.25 .. 1.25
@@ -51,7 +53,7 @@ def test_market_page_draws_its_chart(signed_in, shot, charted_market, market):
     assert bids.count() == 5 and asks.count() == 5
     assert bids.first.locator("td").nth(0).inner_text() == f"{last - 0.5:,.2f}"
     assert bids.last.locator("td").nth(2).inner_text() == "1.25"
-    page.wait_for_function("document.querySelector('#market').dataset.liveState === 'live'")
+    wait_for(page, "document.querySelector('#market').dataset.liveState === 'live'")
     # live: a new book redraws the ladder, a trade shows in the trades and the ticker
     market.book(venue, "BTC/USDT", round(last + 9.5, 2), round(last + 10.5, 2), size="0.5")
     top_bid = page.locator(".ladder tr.bid").first.locator("td").first
@@ -60,8 +62,8 @@ def test_market_page_draws_its_chart(signed_in, shot, charted_market, market):
     page.locator("[data-trades] tr").filter(has_text=f"{last + 10:,.2f}").wait_for()
     assert page.locator("[data-ticker=last]").inner_text() == f"{last + 10:,.2f}"
     page.locator("a[data-timeframe='15m']").click()
-    page.wait_for_function(
-        "[288, 289].includes(+document.querySelector('#market').dataset.candlesLoaded)"
+    wait_for(
+        page, "[288, 289].includes(+document.querySelector('#market').dataset.candlesLoaded)"
     )  # 15m bars
     # the book's best levels are the ticker's bid and ask; the trade is in the forming bar
     assert page.locator("[data-ticker=bid]").inner_text() == f"{last + 9.5:,.2f}"
@@ -74,9 +76,10 @@ def test_market_page_draws_its_chart(signed_in, shot, charted_market, market):
     minute = int(time.time() * 1000) // 60_000 * 60_000
     market.candle(venue, "BTC/USDT", minute, round(last + 20, 2), open_=round(last + 10, 2))
     closed = round(last + 20, 2)
-    page.wait_for_function(
+    wait_for(
+        page,
         "(() => { const d = document.querySelector('#market').peregrineMarket"
-        f".candleChart.candles.data(); return d[d.length - 1].close === {closed}; }})()"
+        f".candleChart.candles.data(); return d[d.length - 1].close === {closed}; }})()",
     )
     shot(page, "market-detail")
     assert page.errors == []
