@@ -59,3 +59,14 @@ def test_a_refused_paper_write_raises_on_the_bots_thread(books):
     with pytest.raises(LeaseLost):
         books.settle()
     assert not Order.objects.exists()
+
+
+def test_a_slice_message_for_a_deleted_bot_takes_no_lease_and_raises_nothing(alice, make_bot):
+    from trading.models import BotLease
+
+    bot = make_bot(alice)
+    gone = bot.pk
+    bot.delete()
+    # a leftover slice message: nothing to take, and no foreign-key error at commit
+    assert leases.lease_take(bot_id=gone, holder="test", ttl_seconds=30) is None
+    assert not BotLease.objects.filter(bot_id=gone).exists()

@@ -59,8 +59,11 @@ def lease_take(
 ) -> tuple[int, str] | None:
     """`lease_acquire`, also reading the bot's status in the same statement: (token, status)."""
     with transaction.atomic(), connection.cursor() as cursor:
+        # a slice message can outlive its bot (deleted since): insert only for a bot that
+        # exists, so the lease's foreign key cannot fail at commit; then nothing is taken
         cursor.execute(
-            "INSERT INTO trading_botlease (bot_id, token, holder) VALUES (%s, 0, '') "
+            "INSERT INTO trading_botlease (bot_id, token, holder) "
+            "SELECT id, 0, '' FROM trading_bot WHERE id = %s "
             "ON CONFLICT (bot_id) DO NOTHING",
             [bot_id],
         )
@@ -104,8 +107,11 @@ def lease_release(*, bot_id: int, token: int) -> bool:
 def lease_revoke(*, bot_id: int) -> int:
     """Fence out whoever holds the lease (kill switch); return the new token."""
     with connection.cursor() as cursor:
+        # a slice message can outlive its bot (deleted since): insert only for a bot that
+        # exists, so the lease's foreign key cannot fail at commit; then nothing is taken
         cursor.execute(
-            "INSERT INTO trading_botlease (bot_id, token, holder) VALUES (%s, 0, '') "
+            "INSERT INTO trading_botlease (bot_id, token, holder) "
+            "SELECT id, 0, '' FROM trading_bot WHERE id = %s "
             "ON CONFLICT (bot_id) DO NOTHING",
             [bot_id],
         )
