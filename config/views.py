@@ -1,9 +1,12 @@
 """Platform-level views: home and the health check."""
 
+import threading
+
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from drf_spectacular.views import SpectacularAPIView
 
 from config import health
 
@@ -39,3 +42,16 @@ def home(request):
 
         return dashboard(request)
     return render(request, "home.html")
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema, generated one request at a time: drf-spectacular loads its extensions
+    lazily on first use and not thread-safely (two first requests at once in one process made the
+    second fail with AttributeError on a half-loaded extension), and uvicorn serves requests on
+    a thread pool."""
+
+    _lock = threading.Lock()
+
+    def get(self, request, *args, **kwargs):
+        with self._lock:
+            return super().get(request, *args, **kwargs)

@@ -80,9 +80,12 @@ def test_a_signal_bots_page_charts_candles_fills_indicators_and_equity(
     trades = (
         (180, "buy", "0.05"), (130, "sell", "0.05"), (90, "buy", "0.04"), (40, "sell", "0.04"),
     )  # fmt: skip
+    fill_minutes = []  # each fill's bar, as it was written (the clock may pass a minute since)
     for n, (ago, side, qty) in enumerate(trades):
         price = f"{closes[BARS - 1 - ago]:.2f}"
-        _fill(bot, side=side, price=price, qty=qty, at=_at(ago, 20), trade_id=f"T{n}")
+        at = _at(ago, 20)
+        _fill(bot, side=side, price=price, qty=qty, at=at, trade_id=f"T{n}")
+        fill_minutes.append(int(at.timestamp()) // 60 * 60)
         kind = "entry" if side == "buy" else "exit"
         Signal.objects.create(bot=bot, at=_at(ago + 1), symbol="BTC/USDT", kind=kind)
     value = 10_000.0
@@ -102,7 +105,7 @@ def test_a_signal_bots_page_charts_candles_fills_indicators_and_equity(
     markers = page.evaluate("window.PeregrineBotDetail.pages[0].markers")
     fills = [m for m in markers if m["shape"] != "circle"]
     assert [m["shape"] for m in fills] == ["arrowUp", "arrowDown", "arrowUp", "arrowDown"]
-    assert [m["time"] for m in fills] == [int(_at(ago).timestamp()) for ago, _, _ in trades]
+    assert [m["time"] for m in fills] == fill_minutes
     wait_painted(page, "[data-bot-chart=market]", 1000)
     wait_painted(page, "[data-bot-chart=equity]", 1000)
     assert "fast, slow" in page.locator("[data-bot-chart-legend]").inner_text()

@@ -33,7 +33,7 @@ def web(child_processes):
         import urllib.request
 
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/schema/", timeout=1):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
                 return True
         except Exception as exc:  # 4xx/5xx still prove the server answers
             return getattr(exc, "code", None) is not None
