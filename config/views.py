@@ -52,6 +52,6 @@ class SchemaView(SpectacularAPIView):
 
     _lock = threading.Lock()
 
-    def get(self, request, *args, **kwargs):
+    def _get_schema_response(self, request):
         with self._lock:
-            return super().get(request, *args, **kwargs)
+            return super()._get_schema_response(request)
