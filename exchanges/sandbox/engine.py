@@ -99,23 +99,7 @@ class BinanceSpotExchange(SimulatedExchange):
             o.locked -= qty
             fee, fee_asset = cost * rate, inst.quote
             o.quote_slot[0] += cost - fee
-        o.filled_qty += qty
-        o.notional += cost
-        o.fee += fee
-        o.updated_ms = ts
-        if o.filled_qty >= o.qty:
-            self._finish(o, OrderStatus.FILLED, "", ts)
-        else:
-            o.status = OrderStatus.PARTIALLY_FILLED
-        self._trade_seq += 1
-        fill = Fill(
-            f"{self.name}-t{self._trade_seq}", o.order_id, o.client_order_id, o.symbol, o.side,
-            price, qty, fee, fee_asset, liquidity, ts, o.account_id, self.name, o.status,
-        )  # fmt: skip
-        self._fills.setdefault(o.account_id, []).append(fill)
-        for listener in self._listeners:
-            listener(fill)
-        return fill
+        return self._record_fill(o, price, qty, cost, fee, fee_asset, liquidity, ts)
 
     def _snapshot(self, o) -> Order:
         order = super()._snapshot(o)

@@ -26,7 +26,7 @@ from aiohttp import web
 
 from exchanges.sandbox import errors
 from exchanges.sandbox.errors import BinanceError
-from exchanges.sandbox.streams import StreamHub
+from exchanges.sandbox.streams import KLINE_INTERVALS_MS, StreamHub
 from exchanges.sandbox.venue import MINUTE_MS, SymbolState, Venue
 from exchanges.sandbox.wire import ORDER_TYPES, STATUS, TYPE_NAMES
 from tradecore.clock import Clock, WallClock
@@ -38,20 +38,6 @@ KEY_ONLY = "key"  # a route that needs the X-MBX-APIKEY header but no signature
 DEFAULT_WEIGHT_LIMIT = 6000
 DEFAULT_RECV_WINDOW = 5000
 MAX_RECV_WINDOW = 60_000
-INTERVALS_MS = {
-    "1m": 60_000,
-    "3m": 180_000,
-    "5m": 300_000,
-    "15m": 900_000,
-    "30m": 1_800_000,
-    "1h": 3_600_000,
-    "2h": 7_200_000,
-    "4h": 14_400_000,
-    "6h": 21_600_000,
-    "8h": 28_800_000,
-    "12h": 43_200_000,
-    "1d": 86_400_000,
-}
 _SIGNATURE = re.compile(r"&?signature=[^&]*")
 
 
@@ -524,7 +510,7 @@ class SandboxServer:
     async def klines(self, req: Request) -> list:
         state = _symbol(req)
         interval = req.params.get("interval", "")
-        step = INTERVALS_MS.get(interval)
+        step = KLINE_INTERVALS_MS.get(interval)
         if step is None:
             raise BinanceError(400, -1120, "Invalid interval.")
         limit = min(int(req.params.get("limit", 500)), 1000)

@@ -449,6 +449,14 @@ class SimulatedExchange:
             cost = price * qty
             fee = cost * rate
             o.quote_slot[0] += cost - fee
+        return self._record_fill(o, price, qty, cost, fee, inst.quote, liquidity, ts)
+
+    def _record_fill(
+        self, o: _Live, price: Decimal, qty: Decimal, cost: Decimal, fee: Decimal,
+        fee_asset: str, liquidity: str, ts: int,
+    ) -> Fill:  # fmt: skip
+        """The order's side of a fill whose balances `_fill` has moved: its filled quantity,
+        notional, fee and status, and the Fill kept for the account and told to listeners."""
         o.filled_qty += qty
         o.notional += cost
         o.fee += fee
@@ -460,7 +468,7 @@ class SimulatedExchange:
         self._trade_seq += 1
         fill = Fill(
             f"{self.name}-t{self._trade_seq}", o.order_id, o.client_order_id, o.symbol, o.side,
-            price, qty, fee, inst.quote, liquidity, ts, o.account_id, self.name, o.status,
+            price, qty, fee, fee_asset, liquidity, ts, o.account_id, self.name, o.status,
         )  # fmt: skip
         self._fills.setdefault(o.account_id, []).append(fill)
         for listener in self._listeners:
