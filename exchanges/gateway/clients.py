@@ -6,6 +6,8 @@ A sandbox venue id maps to ccxt's unmodified `binance` class with every API base
 
 from __future__ import annotations
 
+import decimal
+import functools
 from typing import Any
 
 import ccxt
@@ -59,6 +61,26 @@ def ccxt_config(
     return SANDBOX_CLASS, config
 
 
+def _own_decimal_context(client):
+    """Keep ccxt's number formatting from changing the caller's decimal context.
+
+    ccxt's `decimal_to_precision` (every `amount_to_precision`, `price_to_precision` and
+    `cost_to_precision` goes through the client's `decimal_to_precision` attribute) sets the
+    calling thread's context to ROUND_HALF_UP and traps Underflow, for good. Money code elsewhere
+    in Peregrine (and in the same worker thread) then computes in a context it did not choose. The
+    client's copy runs each call in a local context, so the caller's is left as it was.
+    """
+    original = client.decimal_to_precision
+
+    @functools.wraps(original)
+    def decimal_to_precision(*args, **kwargs):
+        with decimal.localcontext():
+            return original(*args, **kwargs)
+
+    client.decimal_to_precision = decimal_to_precision
+    return client
+
+
 def _apply_urls(client, exchange_id: str, sandbox_url: str | None):
     if registry.is_sandbox(exchange_id):
         from django.conf import settings
@@ -72,13 +94,15 @@ def _apply_urls(client, exchange_id: str, sandbox_url: str | None):
 def sync_client(exchange_id: str, **kwargs):
     """A blocking ccxt client (management commands, fetch_ohlcv)."""
     name, config = ccxt_config(exchange_id, **kwargs)
-    return _apply_urls(getattr(ccxt, name)(config), exchange_id, kwargs.get("sandbox_url"))
+    client = _own_decimal_context(getattr(ccxt, name)(config))
+    return _apply_urls(client, exchange_id, kwargs.get("sandbox_url"))
 
 
 def async_client(exchange_id: str, **kwargs):
     """An asyncio ccxt client (gateway, collectors). The caller closes it."""
     name, config = ccxt_config(exchange_id, **kwargs)
-    return _apply_urls(getattr(ccxt_async, name)(config), exchange_id, kwargs.get("sandbox_url"))
+    client = _own_decimal_context(getattr(ccxt_async, name)(config))
+    return _apply_urls(client, exchange_id, kwargs.get("sandbox_url"))
 
 
 def pro_client(exchange_id: str, **kwargs):
@@ -89,7 +113,7 @@ def pro_client(exchange_id: str, **kwargs):
     cls = getattr(ccxt_pro, name, None)
     if cls is None:
         return None
-    client = _apply_urls(cls(config), exchange_id, kwargs.get("sandbox_url"))
+    client = _apply_urls(_own_decimal_context(cls(config)), exchange_id, kwargs.get("sandbox_url"))
     if registry.is_sandbox(exchange_id):
         from django.conf import settings
 
