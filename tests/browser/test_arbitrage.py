@@ -1,6 +1,7 @@
-"""The arbitrage tracker in a real browser: a real worker scans the two sandbox venues' books,
-and the open page lists the opportunity, with the net edge this test works out for itself from
-the books it published and the venues' own fees, without a reload."""
+"""The arbitrage tracker in a real browser: a real worker scans the sandbox venues' books, and
+the open page lists the opportunity (a spread between the two venues, a triangular cycle within
+one), with the net edge this test works out for itself from the books it published and the
+venues' own fees, without a reload."""
 
 from __future__ import annotations
 
@@ -24,14 +25,14 @@ A_BID, A_ASK, B_BID, B_ASK, LEVEL = D("29990"), D("30000"), D("30120"), D("30130
 SIZE = D(1000)
 
 
-def venue_fees_and_lot(sandbox_url):
-    """The venues' taker fees and BTC/USDT lot, from ccxt's markets of the sandbox (Binance)."""
+def venue_fees_and_lot(sandbox_url, venues=(VENUE_A, VENUE_B), symbol="BTC/USDT"):
+    """The venues' taker fees and lot of `symbol`, from ccxt's markets of the sandbox (Binance)."""
     from exchanges.gateway.clients import sync_client
 
     out = {}
-    for venue in (VENUE_A, VENUE_B):
+    for venue in venues:
         markets = sync_client(venue, sandbox_url=sandbox_url).load_markets()
-        m = markets["BTC/USDT"]
+        m = markets[symbol]
         out[venue] = (D(str(m["taker"])), D(str(m["precision"]["amount"])))
     return out
 
@@ -119,3 +120,98 @@ def test_the_tracker_lists_the_sandbox_venues_opportunity_net_of_fees(
     anonymous.goto(reverse("marketdata:arbitrage-list"))
     assert "/accounts/login/" in anonymous.url
     anonymous.context.close()
+
+
+# A cycle on venue a: USDT -> BTC -> ETH -> USDT. BTC at 30000 and ETH/BTC at 0.066 make ETH
+# cost 1980 USDT through BTC, but ETH/USDT bids 1990: about 50 bp gross, 30 bp of three taker
+# fees. Deep buy legs (the touch fills them); the ETH/USDT bids hold 0.3 ETH a level, so the
+# last leg walks into its second level.
+CYCLE = {  # symbol: (bid, ask, size of each level)
+    "BTC/USDT": (D("29990"), D("30000"), D("1")),
+    "ETH/BTC": (D("0.06599"), D("0.066"), D("10")),
+    "ETH/USDT": (D("1990"), D("1990.5"), D("0.3")),
+}
+FORWARD = "USDT → BTC → ETH → USDT"
+
+
+def levels(symbol, side):
+    """The five levels Market.book publishes for `symbol`: one spread apart, best first."""
+    bid, ask, size = CYCLE[symbol]
+    step = ask - bid
+    if side == "asks":
+        return [(ask + step * i, size) for i in range(5)]
+    return [(bid - step * i, size) for i in range(5)]
+
+
+def floor_lot(qty, lot):
+    return (qty / lot).to_integral_value(rounding=ROUND_DOWN) * lot
+
+
+def expected_cycle(fees):
+    """The forward cycle traded as a taker: each buy spends what the previous leg yielded
+    (quantity at the touch, fee included, down to the lot), the sale walks the bids; the net
+    edge is the USDT back over the USDT started with."""
+    start = SIZE
+    (fee1, lot1), (fee2, lot2), (fee3, lot3) = (fees[s] for s in CYCLE)
+    btc = floor_lot(start / (CYCLE["BTC/USDT"][1] * (1 + fee1)), lot1)
+    assert walk(levels("BTC/USDT", "asks"), btc) * (1 + fee1) <= start
+    eth = floor_lot(btc / (CYCLE["ETH/BTC"][1] * (1 + fee2)), lot2)
+    assert walk(levels("ETH/BTC", "asks"), eth) * (1 + fee2) <= btc
+    back = walk(levels("ETH/USDT", "bids"), floor_lot(eth, lot3)) * (1 - fee3)
+    assert eth > CYCLE["ETH/USDT"][2]  # the sale does walk past the touch
+    return (back / start - 1) * 10_000, back - start, (fee1 + fee2 + fee3) * 10_000
+
+
+def test_the_tracker_lists_a_triangular_cycle_on_one_venue_net_of_its_fees(
+    signed_in, shot, market, sandbox_url, child_processes
+):
+    from marketdata.tasks import arbitrage_spread_scan_task
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.delete("default", f"marketdata:venue-costs:{VENUE_A}")
+    env = workers.worker_env(sandbox_url)
+    env.update(PEREGRINE_COLLECTORS=f"{VENUE_A}:BTC/USDT|ETH/BTC|ETH/USDT",
+               PEREGRINE_ARBITRAGE_SIZES="1000")  # fmt: skip
+    workers.start_worker(child_processes, env, "arbitrage", queues="default", threads=2)
+    fees = {s: venue_fees_and_lot(sandbox_url, (VENUE_A,), s)[VENUE_A] for s in CYCLE}
+    net_bp, net_usdt, fee_bp = expected_cycle(fees)
+    assert net_bp > 0
+
+    def publish():
+        for symbol, (bid, ask, size) in CYCLE.items():
+            market.book(VENUE_A, symbol, bid, ask, size=size)
+
+    page = signed_in
+    try:
+        publish()
+        assert page.goto(reverse("marketdata:arbitrage-list") + "?size=1000").status == 200
+        wait_for(page, "document.querySelector('section[ws-connect]') !== null")
+        page.wait_for_timeout(500)  # the socket opens; the scan below is pushed to it
+        row = page.locator(
+            f"[data-table=opportunities] tr[data-market='{FORWARD}']"
+            f"[data-buy='{VENUE_A}'][data-sell='{VENUE_A}']"
+        )
+        for _attempt in range(3):  # the worker is the one that scans; the page only listens
+            publish()
+            arbitrage_spread_scan_task.apply_async(queue="default")
+            try:
+                row.wait_for(timeout=WAIT_MS / 3)
+                break
+            except Exception:  # noqa: BLE001 (a scan that ran before the socket opened)
+                continue
+        assert row.count() == 1
+        cells = row.locator("td")
+        assert cells.nth(0).inner_text() == f"{FORWARD} (triangle)"
+        assert cells.nth(3).inner_text() == "1,000.00 USDT"  # the size: USDT the cycle starts with
+        assert row.locator("[data-field=fee-bp]").inner_text() == f"{fee_bp:,.2f}"
+        assert row.locator("[data-field=net-bp]").inner_text() == f"{net_bp:,.2f}"
+        assert row.locator("[data-field=net-usdt]").inner_text() == f"{net_usdt:,.2f}"
+        # the other way round loses the gross edge and the fees: listed, not as an opportunity
+        backward = page.locator("[data-table=spreads] tr[data-market='USDT → ETH → BTC → USDT']")
+        assert backward.count() == 1
+        assert backward.locator("[data-field=net-bp]").inner_text().startswith("-")
+        shot(page, "triangle")
+        assert page.errors == []
+    finally:
+        for symbol in CYCLE:
+            market.clear(VENUE_A, symbol)
