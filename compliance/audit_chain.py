@@ -72,3 +72,15 @@ def anchor_mac(*, key: bytes, seq: int, head_hash: str, created_at: datetime) ->
     """The HMAC-SHA256 that signs an anchor: (seq, head hash, time) under the operator's key."""
     message = f"{seq}:{head_hash}:{_timestamp(created_at)}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def development_anchor_key() -> str:
+    """The fixed, public anchor key used outside production (never derived from SECRET_KEY)."""
+    return hashlib.sha256(
+        b"peregrine development audit anchor key - public, never for production"
+    ).hexdigest()
+
+
+def key_id(key: bytes) -> str:
+    """A key's public id, recorded on each anchor it signs: 16 hex of a hash of the key."""
+    return hashlib.sha256(b"peregrine.audit.anchor.key-id:" + key).hexdigest()[:16]

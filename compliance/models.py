@@ -74,6 +74,9 @@ class AuditAnchor(models.Model):
     seq = models.BigIntegerField()
     head_hash = models.CharField(max_length=64)
     mac = models.CharField(max_length=64)
+    # compliance.audit_chain.key_id of the key that signed it; empty for anchors signed before
+    # AUDIT_ANCHOR_KEY existed (their key was derived from SECRET_KEY)
+    key_id = models.CharField(max_length=16, blank=True, db_default="")
 
     objects = AuditEventQuerySet.as_manager()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
 
@@ -34,6 +34,8 @@ class ChainReport:
     anchors: int
     head_seq: int
     breaks: ChainBreak | None
+    # anchor id -> the key (compliance.services.AnchorKey) whose MAC it verified under
+    anchor_keys: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -42,8 +44,9 @@ class ChainReport:
 
 def audit_chain_verify(*, chunk_size: int = 2000) -> ChainReport:
     """Recompute the whole chain and check every anchor; report the first broken link."""
-    from compliance.services import anchor_key
+    from compliance.services import anchor_keys
 
+    keys, verified = anchor_keys(), {}
     unchained = AuditEvent._base_manager.filter(seq__isnull=True).order_by("id").first()
     anchors = _anchors_by_seq()
     expected_seq, prev_hash, count = 1, GENESIS, 0
@@ -56,11 +59,15 @@ def audit_chain_verify(*, chunk_size: int = 2000) -> ChainReport:
         expected_seq, prev_hash, count = row["seq"] + 1, row["hash"], count + 1
     head_seq = expected_seq - 1
     if found is None:
-        found = _anchors_beyond_head(anchors, head_seq) or _anchor_macs_check(anchor_key())
+        found = _anchors_beyond_head(anchors, head_seq) or _anchor_macs_check(keys, verified)
     if found is None and unchained is not None:
         found = ChainBreak(unchained.pk, None, "event is not linked into the chain (no seq)")
     return ChainReport(
-        events=count, anchors=AuditAnchor.objects.count(), head_seq=head_seq, breaks=found
+        events=count,
+        anchors=AuditAnchor.objects.count(),
+        head_seq=head_seq,
+        breaks=found,
+        anchor_keys={pk: keys[kid] for pk, kid in verified.items()},
     )
 
 
@@ -106,11 +113,25 @@ def _anchors_beyond_head(anchors: dict, head_seq: int) -> ChainBreak | None:
     return None
 
 
-def _anchor_macs_check(key: bytes) -> ChainBreak | None:
+def _anchor_macs_check(keys: dict, verified: dict[int, str]) -> ChainBreak | None:
     for anchor in AuditAnchor.objects.order_by("seq", "id"):
+        key = keys.get(anchor.key_id)
+        if key is None:
+            return ChainBreak(
+                None,
+                anchor.seq,
+                f"anchor {anchor.pk} was signed with key {anchor.key_id}, which is not configured"
+                " (add it to AUDIT_ANCHOR_PREVIOUS_KEYS)",
+            )
         mac = anchor_mac(
-            key=key, seq=anchor.seq, head_hash=anchor.head_hash, created_at=anchor.created_at
+            key=key.secret, seq=anchor.seq, head_hash=anchor.head_hash, created_at=anchor.created_at
         )
         if not hmac.compare_digest(mac, anchor.mac):
-            return ChainBreak(None, anchor.seq, f"anchor {anchor.pk}'s signature does not verify")
+            return ChainBreak(
+                None,
+                anchor.seq,
+                f"anchor {anchor.pk}'s signature does not verify under its key"
+                f" {anchor.key_id or key.label}",
+            )
+        verified[anchor.pk] = anchor.key_id
     return None

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from compliance.audit_chain import GENESIS, anchor_mac, event_hash
+from compliance.audit_chain import GENESIS, anchor_mac, event_hash, key_id
 from compliance.models import AuditAnchor, AuditEvent
 from config.logging import REDACTED, redact_value
 
@@ -109,8 +110,39 @@ def audit_chain_unchained(*, model=AuditEvent) -> int:
     return linked
 
 
-def anchor_key() -> bytes:
-    """The anchors' MAC key, derived from the installation's SECRET_KEY (not in the database)."""
+# The key id recorded on anchors signed before AUDIT_ANCHOR_KEY existed (migration 0005 left
+# their key_id empty): their key was derived from SECRET_KEY.
+LEGACY_KEY_ID = ""
+
+
+@dataclass(frozen=True)
+class AnchorKey:
+    """One key that signs or verifies anchors: its id (on the anchor), a label and the bytes."""
+
+    key_id: str
+    label: str
+    secret: bytes
+
+
+def anchor_key() -> AnchorKey:
+    """The key that signs new anchors: settings.AUDIT_ANCHOR_KEY (kept outside the database)."""
+    secret = settings.AUDIT_ANCHOR_KEY.encode()
+    return AnchorKey(key_id=key_id(secret), label="current", secret=secret)
+
+
+def anchor_keys() -> dict[str, AnchorKey]:
+    """Every key that verifies anchors, by key id: the current one, the previous ones, and the
+    pre-AUDIT_ANCHOR_KEY key derived from SECRET_KEY for anchors that carry no key id."""
+    keys = {LEGACY_KEY_ID: AnchorKey(LEGACY_KEY_ID, "legacy (from SECRET_KEY)", _legacy_key())}
+    for n, text in enumerate(settings.AUDIT_ANCHOR_PREVIOUS_KEYS, start=1):
+        secret = text.encode()
+        keys[key_id(secret)] = AnchorKey(key_id(secret), f"previous #{n}", secret)
+    current = anchor_key()
+    keys[current.key_id] = current
+    return keys
+
+
+def _legacy_key() -> bytes:
     return hashlib.sha256(b"peregrine.audit.anchor:" + settings.SECRET_KEY.encode()).digest()
 
 
@@ -122,13 +154,16 @@ def audit_anchor_create() -> AuditAnchor | None:
         last = AuditAnchor.objects.order_by("-seq").values_list("seq", flat=True).first()
         if seq == 0 or last == seq:
             return None
-        now = timezone.now()
+        now, key = timezone.now(), anchor_key()
         anchor = AuditAnchor.objects.create(
             created_at=now,
             seq=seq,
             head_hash=head_hash,
-            mac=anchor_mac(key=anchor_key(), seq=seq, head_hash=head_hash, created_at=now),
+            mac=anchor_mac(key=key.secret, seq=seq, head_hash=head_hash, created_at=now),
+            key_id=key.key_id,
         )
     # also in the log, which lives outside the database: a copy to compare with later
-    logger.info("audit anchor seq=%s head=%s mac=%s", seq, head_hash, anchor.mac)
+    logger.info(
+        "audit anchor seq=%s head=%s mac=%s key=%s", seq, head_hash, anchor.mac, anchor.key_id
+    )
     return anchor

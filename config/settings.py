@@ -571,6 +571,31 @@ CELERY_BEAT_SCHEDULE["compliance-audit-anchor"] = {
     "schedule": timedelta(hours=1),
     "options": {"expires": 3000, "queue": "default"},
 }
+# AUDIT_ANCHOR_KEY (or _FILE) signs the anchors (HMAC-SHA256), a key of its own apart from
+# DJANGO_SECRET_KEY, 32+ characters; each anchor records its key's id (compliance.audit_chain.
+# key_id). AUDIT_ANCHOR_PREVIOUS_KEYS (comma or newline separated) are keys rotated out: they
+# still verify the anchors they signed. Outside production a fixed, public development key is
+# used (derived from a constant, not from SECRET_KEY); production refuses to start without one.
+AUDIT_ANCHOR_KEY = env.string("AUDIT_ANCHOR_KEY", "")
+AUDIT_ANCHOR_PREVIOUS_KEYS = [
+    k.strip()
+    for k in env.string("AUDIT_ANCHOR_PREVIOUS_KEYS", "").replace("\n", ",").split(",")
+    if k.strip()
+]
+if not AUDIT_ANCHOR_KEY and not PRODUCTION:
+    from compliance.audit_chain import development_anchor_key  # noqa: E402
+
+    AUDIT_ANCHOR_KEY = development_anchor_key()
+if any(len(k) < 32 for k in [AUDIT_ANCHOR_KEY, *AUDIT_ANCHOR_PREVIOUS_KEYS]):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "AUDIT_ANCHOR_KEY: required in production (or AUDIT_ANCHOR_KEY_FILE), every key (and each"
+        " of AUDIT_ANCHOR_PREVIOUS_KEYS) at least 32 characters; generate one with: "
+        'python -c "import secrets;print(secrets.token_urlsafe(32))"'
+    )
+for _anchor_key in [AUDIT_ANCHOR_KEY, *AUDIT_ANCHOR_PREVIOUS_KEYS]:
+    register_secret(_anchor_key)
 
 # --- fee intelligence (issue 10) ------------------------------------------------------------
 # Realized fee rate and slippage per exchange and market from every user's live fills over a

@@ -17,6 +17,7 @@ def _start(**env):
         {
             "PEREGRINE_ENV": "production",
             "DJANGO_SECRET_KEY": "p" * 60,
+            "AUDIT_ANCHOR_KEY": "a" * 40,
             "DJANGO_ALLOWED_HOSTS": "peregrine.example",
             "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1/x"),
             "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/3"),

@@ -11,6 +11,7 @@ PRODUCTION_ENV = {
     "DJANGO_SECRET_KEY": "k3y-" + "x9Qz!7pLm#2vRt8wB5nYc0" * 3,
     "DJANGO_ALLOWED_HOSTS": "peregrine.example.com",
     "PEREGRINE_MASTER_KEYS": "bWFzdGVyLWtleS1mb3ItdGVzdHMtb25seS0zMmJ5dGU=",
+    "AUDIT_ANCHOR_KEY": "audit-anchor-key-for-tests-only-" + "7Kq2" * 4,
 }
 
 
