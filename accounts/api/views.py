@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
 from rest_framework.decorators import api_view
+from rest_framework.exceptions import APIException, PermissionDenied, Throttled, ValidationError
 from rest_framework.response import Response
 
 from accounts.models import ApiToken
+from config.schema import ERROR_SCHEMA
 
 
 class MeOutputSerializer(serializers.Serializer):
@@ -45,3 +47,95 @@ def data_archive(request):
 
     audit_record(actor=request.user, action="account.data_download", ip=client_ip(request))
     return user_data_archive_response(user=request.user)
+
+
+class AccountDeleteInputSerializer(serializers.Serializer):
+    email = serializers.CharField(
+        max_length=254, help_text="The account's email address, typed to confirm."
+    )
+    password = serializers.CharField(
+        max_length=4096, trim_whitespace=False, help_text="The account's password."
+    )
+    code = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="A current authenticator (TOTP) code or a backup code: required when the "
+        "account has two-factor authentication.",
+    )
+
+
+@extend_schema(
+    request=AccountDeleteInputSerializer,
+    responses={
+        204: OpenApiResponse(description="The account was deleted."),
+        409: OpenApiResponse(
+            response=ERROR_SCHEMA,
+            description="A bot could not be stopped or its orders are still being cancelled; "
+            "nothing was deleted (the bots stay stopped). Try again in a minute.",
+        ),
+    },
+    description="Delete the authenticated user's account, as Account > Your data does. The "
+    "same confirmation as the page's re-authentication, for a session and a token alike: the "
+    "typed email, the password and, with two-factor authentication, a current code; a "
+    "read-scope token is refused (403). Live bots are stopped and their orders cancelled "
+    "first; the audit events about the user are kept. Bad input changes nothing.",
+)
+@api_view(["POST"])
+def account_delete(request):
+    """Delete the caller's account after the page's confirmations (email, password, code)."""
+    from django.contrib.auth import logout
+    from django.core.exceptions import ValidationError as DjangoValidationError
+
+    from accounts.security import client_ip
+    from accounts.services.lifecycle import account_delete as account_delete_service
+
+    if isinstance(request.auth, ApiToken) and not request.auth.can_trade:
+        raise PermissionDenied("This API token has read scope; deleting the account needs more.")
+    data = _validated(AccountDeleteInputSerializer, request.data)
+    _identity_confirm(request, data)
+    try:
+        account_delete_service(user=request.user, ip=client_ip(request))
+    except DjangoValidationError as exc:
+        raise _NotDeletedYet(" ".join(exc.messages)) from exc
+    if not isinstance(request.auth, ApiToken):
+        logout(request._request)  # the session row is gone: end this request's session too
+    return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class _NotDeletedYet(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "not_deleted"
+    default_detail = "The account could not be deleted yet; nothing was deleted."
+
+
+def _validated(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _identity_confirm(request, data: dict) -> None:
+    """The page's rules for a destructive change: the typed email, then the password (rate
+    limited like the re-authentication form), then a current code when 2FA is on."""
+    from allauth.core import ratelimit
+    from django.contrib.auth import authenticate
+
+    from accounts.security import client_ip
+    from accounts.services import two_factor
+
+    user = request.user
+    if data["email"].strip().lower() != user.email.lower():
+        raise ValidationError({"email": ["That is not your account's email address."]})
+    if not ratelimit.consume(request._request, action="reauthenticate", user=user):
+        raise Throttled(detail="Too many attempts. Wait a minute and try again.")
+    confirmed = authenticate(request._request, email=user.email, password=data["password"])
+    if confirmed is None or confirmed.pk != user.pk:
+        raise ValidationError({"password": ["That password is not right."]})
+    if two_factor.two_factor_enabled(user):
+        code = (data.get("code") or "").strip()
+        if not code:
+            raise ValidationError({"code": ["This account has two-factor authentication: "
+                                            "give a current code."]})  # fmt: skip
+        if not two_factor.second_factor_verify(user=user, code=code, ip=client_ip(request)).ok:
+            raise ValidationError({"code": ["That code is not right (or codes are locked)."]})
