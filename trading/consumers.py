@@ -3,8 +3,13 @@
 Both authenticate like every consumer (signed in and past the OTP step); the bot consumer also
 refuses, at the handshake (HTTP 403), anyone who does not own the bot. Runtime events arrive as
 {"type": "event.forward", "event": {"kind", "bot_id", "data", ...}}; the consumers re-render the
-page sections the event touched, at most a few times a second however busy the bot is, and
-send them as hx-swap-oob fragments. No writes.
+page sections the event touched and send them as hx-swap-oob fragments. No writes.
+
+Pushes are coalesced on the leading edge: an event that finds the socket idle is rendered at
+once; events arriving while that render is under way, or within PUSH_INTERVAL of its start,
+only mark what they touched, and one more render after it shows them all. So an isolated event
+costs no waiting, a burst costs a few pushes (at most one per PUSH_INTERVAL), and the last push
+always shows the latest state (renders read the database, one at a time, in order).
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ from trading.live import SECTIONS_BY_KIND, bot_row_render, bot_sections_render
 
 logger = logging.getLogger(__name__)
 
-# Events within this window are rendered together.
-COALESCE_SECONDS = 0.25
+# The shortest time between the starts of two pushes to one socket (a burst's rate limit).
+PUSH_INTERVAL = 0.1
 
 
 @database_sync_to_async
@@ -34,7 +39,7 @@ def _owns_bot(user, bot_id: int) -> bool:
 
 
 class _CoalescingConsumer(AsyncWebsocketConsumer):
-    """Collects what events changed and renders it once per window."""
+    """Collects what events changed; renders it at once if idle, else once the current push ends."""
 
     group: str | None = None
 
@@ -51,21 +56,37 @@ class _CoalescingConsumer(AsyncWebsocketConsumer):
     def _mark(self, key) -> None:
         self._dirty.add(key)
         if getattr(self, "_flush", None) is None:
-            self._flush = asyncio.ensure_future(self._flush_later())
+            self._flush = asyncio.ensure_future(self._push_loop())
 
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(COALESCE_SECONDS)
-        dirty, self._dirty, self._flush = self._dirty, set(), None
+    async def _push_loop(self) -> None:
+        """Push what is marked, then whatever was marked meanwhile, until nothing is left."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self._dirty:
+                started = loop.time()
+                dirty, self._dirty = self._dirty, set()
+                if not await self._push(dirty):
+                    self._dirty = set()
+                    return
+                rest = PUSH_INTERVAL - (loop.time() - started)
+                if rest > 0:
+                    await asyncio.sleep(rest)
+        finally:
+            self._flush = None
+
+    async def _push(self, dirty: set) -> bool:
+        """Render and send; False once the connection is closed (the bot is gone)."""
         try:
             html = await self.render(dirty)
         except Http404:  # the bot is gone: nothing left to show
             await self.close()
-            return
+            return False
         except Exception:  # a render failure must not end the connection
             logger.exception("live update of %s not rendered", self.group)
-            return
+            return True
         if html:
             await self.send(text_data=html)
+        return True
 
     async def render(self, dirty: set) -> str:
         raise NotImplementedError

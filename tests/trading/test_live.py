@@ -1,12 +1,14 @@
 """Live bot pages over a real websocket (uvicorn child process, session auth, Redis layer).
 
 A bot's page socket is refused at the handshake to anyone but the owner; events reach only
-the pages of the bot they are about, rendered as hx-swap-oob fragments.
+the pages of the bot they are about, rendered as hx-swap-oob fragments; a burst of events is
+coalesced into fewer pushes without losing or reordering any, an isolated one is one push.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,7 +23,7 @@ from django.test import Client
 
 from portfolio.services import bot_performance_record
 from tests.conftest import free_port, wait_until
-from trading.events import bot_event_publish, events_flush
+from trading.events import bot_event, bot_event_publish, bot_events_send, events_flush
 from trading.models import Bot, BotVenue, Fill, Order
 
 
@@ -217,5 +219,115 @@ def test_bot_list_updates_rows_of_own_bots_only(web, alice, bob, password):
                 {"type": "event.forward", "event": {"kind": "status", "bot_id": bob_bot.pk}},
             )
             await _nothing(alice_ws)
+
+    async_to_sync(scenario)()
+
+
+def _burst_fills(bot, numbers) -> None:
+    """Book one fill per number and send its event at once, as a busy runtime does."""
+    exchange = bot.venues.first().exchange
+    for n in numbers:
+        order = Order.objects.create(
+            bot=bot, user=bot.user, mode="paper", exchange=exchange, symbol="BTC/USDT",
+            client_order_id=f"pg{bot.pk}-burst{n}", side="buy", type="market",
+            qty=Decimal("0.01"), filled_qty=Decimal("0.01"), status="filled",
+        )  # fmt: skip
+        Fill.objects.create(
+            bot=bot, order=order, user=bot.user, mode="paper", exchange=exchange,
+            account_key=f"paper-{bot.pk}", symbol="BTC/USDT", trade_id=f"BURST-{n:03d}",
+            side="buy", price=Decimal("100"), qty=Decimal("0.01"),
+            executed_at=datetime.now(UTC), source="paper",
+        )  # fmt: skip
+        bot_events_send(
+            bot_id=bot.pk, user_id=bot.user_id,
+            events=[bot_event(bot_id=bot.pk, kind="fill", data={"trade_id": f"BURST-{n:03d}"})],
+        )  # fmt: skip
+    events_flush()
+
+
+def _trade_numbers(html) -> list[int]:
+    """The burst's fills a push shows, in the page's order (newest first)."""
+    return [int(n) for n in re.findall(r"BURST-(\d{3})", html)]
+
+
+def test_a_burst_of_fills_reaches_the_bot_page_complete_and_in_order_in_fewer_pushes(
+    web, alice, password
+):
+    """Coalescing loses nothing: every push shows the fills booked so far, newest first with
+    none skipped, the last one all of them; an isolated fill afterwards is one push."""
+    bot = _bot(alice, "alice-burst")
+    cookie = _cookie(alice, password)
+    count = 25
+
+    async def scenario():
+        async with _connect(web, f"/ws/bots/{bot.pk}/", cookie) as ws:
+            await asyncio.sleep(0.3)
+            sending = asyncio.ensure_future(
+                asyncio.to_thread(_burst_fills, bot, range(1, count + 1))
+            )
+            pushes = []
+            while not pushes or _trade_numbers(pushes[-1]) != list(range(count, 0, -1)):
+                pushes.append(await _next(ws))
+                assert len(pushes) <= count, "more pushes than events"
+            await sending
+            await _nothing(ws)  # the last push showed everything: nothing trails it
+
+            shown = [_trade_numbers(html) for html in pushes]
+            for numbers in shown:  # a prefix of the burst, in order, none missing
+                assert numbers == list(range(len(numbers), 0, -1))
+            assert [len(n) for n in shown] == sorted(len(n) for n in shown)
+            assert len(pushes) < count
+
+            await asyncio.to_thread(_burst_fills, bot, [count + 1])
+            html = await _next(ws)
+            assert _trade_numbers(html) == list(range(count + 1, 0, -1))
+            assert 'id="fills" hx-swap-oob="true"' in html
+            await _nothing(ws)  # one event, one push
+
+    async_to_sync(scenario)()
+
+
+def _burst_statuses(bots) -> None:
+    """One status change per bot, each event sent as soon as it is written."""
+    for bot in bots:
+        Bot.objects.filter(pk=bot.pk).update(status="paused", status_reason=f"burst {bot.name}")
+        bot_events_send(
+            bot_id=bot.pk, user_id=bot.user_id,
+            events=[bot_event(bot_id=bot.pk, kind="status", data={"status": "paused"})],
+        )  # fmt: skip
+    events_flush()
+
+
+def test_a_burst_of_status_changes_redraws_every_row_of_the_bot_list_in_fewer_pushes(
+    web, alice, password
+):
+    bots = [_bot(alice, f"row-{i:02d}") for i in range(12)]
+    cookie = _cookie(alice, password)
+    row = re.compile(r'<tr id="bot-row-(\d+)" hx-swap-oob="true">')
+
+    async def scenario():
+        async with _connect(web, "/ws/bots/", cookie) as ws:
+            await asyncio.sleep(0.3)
+            sending = asyncio.ensure_future(asyncio.to_thread(_burst_statuses, bots))
+            pushes, first_seen, paused = 0, [], set()
+            while len(paused) < len(bots):
+                html = await _next(ws)
+                pushes += 1
+                for chunk in html.split('<tr id="bot-row-')[1:]:
+                    bot_id = int(row.match('<tr id="bot-row-' + chunk).group(1))
+                    if bot_id not in first_seen:
+                        first_seen.append(bot_id)
+                    if "Paused" in chunk and "burst row-" in chunk:
+                        paused.add(bot_id)
+            await sending
+            await _nothing(ws)
+            assert first_seen == [bot.pk for bot in bots]  # the order the bots changed in
+            assert paused == {bot.pk for bot in bots}
+            assert pushes < len(bots)
+
+            await asyncio.to_thread(_status_event, bots[0], "stopped")
+            html = await _next(ws)
+            assert row.findall(html) == [str(bots[0].pk)] and "Stopped" in html
+            await _nothing(ws)
 
     async_to_sync(scenario)()
