@@ -81,6 +81,17 @@ def test_a_market_buy_by_quote_amount_spends_its_budget_across_levels():
     assert ex.balance("default", "USDT").locked == 0
 
 
+def test_a_quote_budget_larger_than_the_book_fills_the_book_and_says_what_it_asked():
+    ex, _ = venue()
+    order = ex.place_order("default", market(Side.BUY, quote="1000"))
+    # the asks cost 100 + 102 + 525 = 727; the other 273 would buy 2.6 more at 105
+    assert sum(f.qty for f in ex.fills()) == D(7)
+    assert order.status is OrderStatus.EXPIRED
+    assert order.reason == "book too thin: filled 7 of 9.6"
+    assert ex.balance("default", "USDT").total == D(100000) - D(727)
+    assert ex.balance("default", "USDT").locked == 0
+
+
 def test_an_order_sent_before_any_book_waits_for_the_first_book():
     clock = SimulatedClock(1_000)
     ex = BookWalkExchange("x", [instrument(maker="0", taker="0", min_notional="0")], clock=clock)

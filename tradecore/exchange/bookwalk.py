@@ -56,6 +56,18 @@ def vwap(levels: list[tuple[Decimal, Decimal]]) -> Decimal | None:
     return sum((p * q for p, q in levels), ZERO) / filled if filled else None
 
 
+def _asked(book: OrderBook, o: _Live, instrument: Instrument, levels) -> Decimal:
+    """The base quantity a quote budget asked for: the walked levels, and past the book's last
+    level the rest of the budget at that level's price."""
+    got = sum((q for _, q in levels), ZERO)
+    side = book.depth(o.side.opposite)
+    if not levels or len(levels) < len(side) or levels[-1][1] < side[-1][1]:
+        return got  # the budget ran out before the book did
+    rate = instrument.taker_fee
+    spent = sum((p * q * (1 + rate) for p, q in levels), ZERO)
+    return got + instrument.round_qty((o.locked - spent) / (levels[-1][0] * (1 + rate)))
+
+
 def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
@@ -73,9 +85,10 @@ class BookWalkExchange(SimulatedExchange):
         instrument = self.instruments[o.symbol]
         if o.quote_qty is not None:
             levels = walk_levels(book, o.side, instrument, quote=o.locked)
-            # the budget is now a quantity: the lock (the quote) still pays for it
-            o.quote_qty, o.qty = None, sum((q for _, q in levels), ZERO)
-            if o.qty <= 0:
+            # the budget is now a quantity (the lock, in quote, still pays for it): what the
+            # levels give, plus, when the book ran out, what the rest would buy at its last price
+            o.quote_qty, o.qty = None, _asked(book, o, instrument, levels)
+            if not levels:
                 self._finish(o, OrderStatus.EXPIRED, "book too thin: nothing filled", ts)
                 return
         else:
