@@ -4,7 +4,8 @@ Two mechanisms, both applied by RedactSecretsFilter (installed on every handler)
 - values registered with `register_secret()` (the Django secret key, master keys, every exchange
   secret the moment it is decrypted) are replaced wherever they appear;
 - values that sit next to a sensitive name (api_key=..., "secret": "...", Authorization: ...,
-  signature=..., password, token, passphrase) are replaced by pattern.
+  signature=..., password, token, passphrase) are replaced by pattern, and so is the token in
+  a bot's alert URL (/hooks/<token>).
 It covers the message and its arguments, `extra` fields, exception text and stack info.
 """
 
@@ -37,6 +38,8 @@ _PAIR = re.compile(
     )
     """
 )
+# secrets that are a path segment: a bot's alert URL (trading.services.webhooks)
+_SECRET_PATH = re.compile(r"(?P<path>/hooks/)[A-Za-z0-9_-]{6,}")
 _SENSITIVE_KEY = re.compile(rf"(?i)^{_SENSITIVE_NAME}$|{_SENSITIVE_NAME}")
 
 _secrets: set[str] = set()
@@ -75,6 +78,7 @@ def redact_text(text: str) -> str:
     pattern = _secrets_pattern
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
+    text = _SECRET_PATH.sub(rf"\g<path>{REDACTED}", text)
     return _PAIR.sub(_replace_pair, text)
 
 

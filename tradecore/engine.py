@@ -152,6 +152,11 @@ class TradingEngine:
         self.process_fills()
         self._run(self._call(self.strategy.on_timer, self.clock.now_ms()))
 
+    def on_signal(self, action: str, qty: Decimal | None) -> None:
+        """An alert posted to the bot from outside (its signal webhook)."""
+        self.process_fills()
+        self._run(self._call(self.strategy.on_signal, action, qty))
+
     def on_fill(self, fill: Fill) -> None:
         """Feed a fill from a live gateway (simulated venues report theirs by subscription)."""
         self._pending.append(fill)

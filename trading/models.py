@@ -522,3 +522,59 @@ class RealizedCost(models.Model):
     @property
     def fee_bp(self):
         return None if self.fee_rate is None else self.fee_rate * 10000
+
+
+class SignalWebhook(models.Model):
+    """A bot's secret alert URL (TradingView-style): the URL's token is the credential.
+
+    Only the token's SHA-256 is stored; the URL is shown once, when it is made (a new one
+    replaces it and the old one stops working at once)."""
+
+    bot = models.OneToOneField(Bot, on_delete=models.CASCADE, related_name="webhook")
+    token_hash = models.CharField(max_length=64, unique=True)
+    hint = models.CharField(
+        max_length=8, help_text="The token's first characters, to tell URLs apart."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_signal_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"webhook {self.hint}… of bot {self.bot_id}"
+
+
+class WebhookSignal(models.Model):
+    """One alert accepted from a bot's webhook, and what the bot did with it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the bot"
+        DONE = "done", "Handed to the bot"
+        EXPIRED = "expired", "Expired before the bot took it"
+
+    webhook = models.ForeignKey(SignalWebhook, on_delete=models.CASCADE, related_name="signals")
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="webhook_signals")
+    received_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(help_text="The alert's own time (its `time` field).")
+    action = models.CharField(max_length=8)
+    qty = models.DecimalField(max_digits=38, decimal_places=18, null=True, blank=True)
+    digest = models.CharField(
+        max_length=64, help_text="SHA-256 of the alert's fields: the same alert twice is a replay."
+    )
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    outcome = models.CharField(max_length=200, blank=True)
+    taken_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["webhook", "digest"], name="webhook_signal_replay"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["bot", "received_at"],
+                condition=models.Q(status="pending"),
+                name="webhook_signal_pending_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.qty or ''} for bot {self.bot_id} ({self.status})"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from trading import views
+from trading import views, webhook_views
 
 app_name = "trading"
 
@@ -12,5 +12,7 @@ urlpatterns = [
     path("bots/<int:id>/chart/", views.bot_chart, name="bot-chart"),
     path("bots/<int:id>/trades/", views.bot_trades, name="bot-trades"),
     path("bots/<int:id>/edit/", views.bot_update, name="bot-update"),
+    path("bots/<int:id>/webhook/", webhook_views.bot_webhook, name="bot-webhook"),
     path("bots/<int:id>/<str:action>/", views.bot_action, name="bot-action"),
+    path("hooks/<str:token>/", webhook_views.webhook_receive, name="webhook-receive"),
 ]

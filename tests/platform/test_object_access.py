@@ -81,6 +81,7 @@ OBJECT_ROUTES: dict[str, dict[str, str]] = {
     "trading/bots/<int:id>/chart/": {"id": "bot"},
     "trading/bots/<int:id>/trades/": {"id": "bot"},
     "trading/bots/<int:id>/edit/": {"id": "bot"},
+    "trading/bots/<int:id>/webhook/": {"id": "bot"},
     "trading/bots/<int:id>/<str:action>/": {"id": "bot", "action": "=stop"},
     "portfolio/accounts/<uuid:id>/refresh/": {"id": "exchange_account"},
     "compliance/tax/transactions/<int:id>/delete/": {"id": "tax_transaction"},
@@ -117,9 +118,15 @@ NOT_OBJECT_ROUTES: dict[str, tuple[dict[str, str], str]] = {
     ),
     "compliance/tax/history/<str:kind>.csv": ({"kind": "disposals"}, "the caller's own history"),
 }
-# allauth's own key-in-the-link pages (a secret, not an object) and the operator admin (staff
-# only, its own permission model, tested with the admin)
-SKIPPED_PREFIXES = ("admin/", "accounts/^confirm-email/", "accounts/^password/reset/key/")
+# allauth's own key-in-the-link pages and the bots' alert URLs (a secret, not an object: tested
+# in tests/trading/test_webhooks.py) and the operator admin (staff only, its own permission
+# model, tested with the admin)
+SKIPPED_PREFIXES = (
+    "admin/",
+    "accounts/^confirm-email/",
+    "accounts/^password/reset/key/",
+    "trading/hooks/",
+)
 
 
 def _walk(patterns, prefix=""):

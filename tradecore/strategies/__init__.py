@@ -28,6 +28,7 @@ from tradecore.strategies.signals import (
     RsiMeanReversionStrategy,
     SmaCrossStrategy,
 )
+from tradecore.strategies.webhook import WebhookSignalStrategy
 
 REGISTRY: dict[str, type[Strategy]] = {}
 
@@ -50,6 +51,7 @@ for _cls in (
     BollingerStrategy,
     GridStrategy,
     DcaStrategy,
+    WebhookSignalStrategy,
 ):
     register(_cls)
 

@@ -202,6 +202,11 @@ class Strategy:
     def on_timer(self, now_ms: int) -> Sequence[Intent]:
         return NO_INTENTS
 
+    def on_signal(self, action: str, qty: Decimal | None) -> Sequence[Intent]:
+        """An alert from outside (the platform's signal webhook): ignored unless a strategy
+        trades on alerts."""
+        return NO_INTENTS
+
     def on_stop(self) -> Sequence[Intent]:
         return (CancelAllIntent(self.symbol),)
 

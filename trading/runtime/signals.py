@@ -118,6 +118,9 @@ class RecordingStrategy:
     def on_timer(self, now_ms):
         return self._seen(self.inner.symbol, self.inner.on_timer(now_ms))
 
+    def on_signal(self, action, qty):
+        return self._seen(self.inner.symbol, self.inner.on_signal(action, qty))
+
 
 _FLOAT = "$float"
 

@@ -38,6 +38,8 @@ from trading.services.bots import (
     bot_dispatch_next,
 )
 from trading.services.risk import bot_risk_breach
+from trading.services.webhooks import STRATEGY as WEBHOOK_STRATEGY
+from trading.services.webhooks import webhook_signal_outcome, webhook_signals_take
 
 logger = logging.getLogger(__name__)
 S = Bot.Status
@@ -113,6 +115,7 @@ class SliceLoop:
         deadline = now + slice_seconds
         plan = _Schedule.starting(now, timer=self.bot.timer_ms / 1000)
         started = now
+        self._take_alerts()  # alerts posted while no slice ran
         while True:
             now = time.monotonic()
             if now >= deadline or _draining.is_set():
@@ -177,6 +180,7 @@ class SliceLoop:
     def _on_event(self, event) -> None:
         if isinstance(event, ControlEvent):
             self._status_dirty = True
+            self._take_alerts()
             return
         venue = self.venues.get(event.exchange)
         if venue is None:
@@ -207,6 +211,22 @@ class SliceLoop:
         venue.on_book(event.symbol, event.book)
         if self.engine is not None:
             self.engine.on_book(event.symbol, event.book, event.exchange)
+
+    def _take_alerts(self) -> None:
+        """Hand the alerts posted to the bot's webhook to its strategy (services.webhooks)."""
+        if self.bot.strategy != WEBHOOK_STRATEGY or self.status != S.RUNNING:
+            return
+        for alert in db_call(webhook_signals_take, bot_id=self.bot_id):
+            self.books.trigger_ms = self.clock.now_ms()
+            self.engine.on_signal(alert.action, alert.qty)
+            outcome = getattr(self.strategy, "last_outcome", "") or "no action"
+            size = f" {alert.qty}" if alert.qty is not None else ""
+            self.books.event(
+                "webhook",
+                f"Alert '{alert.action}{size}' from the webhook: {outcome}.",
+                {"signal": alert.pk, "action": alert.action, "outcome": outcome},
+            )
+            db_call(webhook_signal_outcome, signal_id=alert.pk, outcome=outcome)
 
     def _on_timer(self, now_ms: int) -> None:
         self.books.trigger_ms = now_ms
