@@ -72,6 +72,28 @@ class BacktestRun(models.Model):
     slippage_bp = models.DecimalField(
         max_digits=10, decimal_places=4, default=0, help_text="Taker slippage in basis points."
     )
+
+    class DataSource(models.TextChoices):
+        CANDLES = "candles", "Candles"
+        TRADES = "trades", "Trades"
+        BOOK = "book", "Trades and order book"
+
+    class Slippage(models.TextChoices):
+        NONE = "none", "None"
+        FIXED_BP = "fixed_bp", "Fixed basis points"
+        BOOK_WALK = "book_walk", "Book-walk"
+
+    data_source = models.CharField(
+        max_length=16, choices=DataSource.choices, default=DataSource.CANDLES,
+        help_text="Stored candles, or the data folder's trades (and book).",
+    )  # fmt: skip
+    slippage_model = models.CharField(
+        max_length=16, choices=Slippage.choices, default=Slippage.NONE,
+        help_text="none, fixed_bp (slippage_bp worse) or book_walk (walk the book).",
+    )  # fmt: skip
+    latency_ms = models.PositiveIntegerField(
+        default=0, help_text="Milliseconds an order takes to reach the simulated exchange."
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     bars_done = models.PositiveIntegerField(default=0)
     bars_total = models.PositiveIntegerField(default=0)
@@ -110,6 +132,15 @@ class BacktestRun(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL
+
+    @property
+    def slippage_label(self) -> str:
+        """The slippage model in words: "book-walk", "5 bp fixed" or "none"."""
+        if self.slippage_model == self.Slippage.BOOK_WALK:
+            return "book-walk"
+        if self.slippage_model == self.Slippage.FIXED_BP or self.slippage_bp:
+            return f"{self.slippage_bp.normalize():f} bp fixed"
+        return "none"
 
     def can_move_to(self, status: str) -> bool:
         return status in self.TRANSITIONS[self.Status(self.status)]

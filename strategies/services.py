@@ -32,7 +32,7 @@ from tradecore.backtest.data import DataError
 from tradecore.backtest.data import validate as validate_candles
 from tradecore.backtest.runner import run_candles
 from tradecore.domain import Instrument
-from tradecore.exchange import FixedBpsSlippage
+from tradecore.exchange import FixedBpsSlippage, FixedLatency
 from tradecore.strategies import REGISTRY, ConfigError, validate_config
 
 
@@ -195,12 +195,15 @@ def _backtest_market_validate(errors, exchange, symbol, timeframe) -> tuple[str,
     return exchange, symbol, timeframe
 
 
-def _backtest_strategy_validate(errors, strategy, params) -> dict:
+def _backtest_strategy_validate(errors, strategy, params, data_source="candles") -> dict:
+    from strategies.tick_backtests import strategy_family_allowed
+
     entry_family = FAMILIES.get(strategy)
-    if strategy in REGISTRY and entry_family not in BACKTEST_FAMILIES:
+    ticks = strategy_family_allowed(strategy=strategy, data_source=data_source)
+    if strategy in REGISTRY and entry_family not in BACKTEST_FAMILIES and not ticks:
         errors["strategy"] = (
             f"{strategy} quotes on order books; backtests on candles run signal, grid and DCA "
-            "strategies."
+            "strategies (choose the trades or book data source for a market maker)."
         )
         return {}
     try:
@@ -224,12 +227,18 @@ def backtest_inputs_validate(
     cash,
     fee_rate=None,
     slippage_bp=0,
+    data_source="candles",
+    slippage_model=None,
+    latency_ms=0,
+    with_execution=False,
 ) -> dict:
     """Every input of a backtest checked and made clean (params complete, times aware,
     numbers Decimal), as the keyword arguments of a run; ValidationError naming each bad field
-    (parameters as `params.<name>`). Backtests and optimizations share it."""
+    (parameters as `params.<name>`). Backtests and optimizations share it; the data source,
+    slippage model and latency (strategies.tick_backtests) are in the result only
+    `with_execution` (a run's; an optimization has none)."""
     errors: dict[str, object] = {}
-    clean_params = _backtest_strategy_validate(errors, strategy, params)
+    clean_params = _backtest_strategy_validate(errors, strategy, params, data_source)
     exchange, symbol, timeframe = _backtest_market_validate(errors, exchange, symbol, timeframe)
     start, end = _aware(errors, "start", start), _aware(errors, "end", end)
     if start and end and end <= start:
@@ -249,12 +258,19 @@ def backtest_inputs_validate(
         errors, "slippage_bp", slippage_bp or 0, low=Decimal(0), high=MAX_SLIPPAGE_BP,
         words=" from 0 to 1000 basis points",
     )  # fmt: skip
+    from strategies.tick_backtests import execution_validate
+
+    execution = execution_validate(
+        errors, strategy=strategy, data_source=data_source, slippage_model=slippage_model,
+        slippage_bp=slippage_bp, latency_ms=latency_ms, exchange=exchange, symbol=symbol,
+        timeframe=timeframe, start=start, end=end,
+    )  # fmt: skip
     if errors:
         raise ValidationError(errors)
     return {
         "strategy": strategy, "params": clean_params, "exchange": exchange, "symbol": symbol,
         "timeframe": timeframe, "start": start, "end": end, "cash": cash, "fee_rate": fee_rate,
-        "slippage_bp": slippage_bp,
+        "slippage_bp": slippage_bp, **(execution if with_execution else {}),
     }  # fmt: skip
 
 
@@ -266,7 +282,7 @@ def backtest_run_create(*, user, **inputs) -> BacktestRun:
     Raises ValidationError naming each bad field (parameters as `params.<name>`); nothing is
     written then. Whether candles exist for the period is the run's business: it fails saying so.
     """
-    clean = backtest_inputs_validate(**inputs)
+    clean = backtest_inputs_validate(**inputs, with_execution=True)
     run = BacktestRun.objects.create(user=user, **clean)
     transaction.on_commit(lambda: _enqueue(run.pk))
     return run
@@ -507,7 +523,11 @@ def _backtest_inputs(run: BacktestRun, publisher=None):
 
 
 def _backtest_replay(run: BacktestRun) -> dict:
+    from strategies.tick_backtests import feed_replay, uses_feed
+
     publisher = ProgressPublisher(run.pk)
+    if uses_feed(run):  # trades, books or book-walk fills
+        return feed_replay(run, publisher)
     candles, strategy, instrument, notes = _backtest_inputs(run, publisher)
     total = len(candles)
     BacktestRun.objects.filter(pk=run.pk).update(bars_total=total)
@@ -522,6 +542,8 @@ def _backtest_replay(run: BacktestRun) -> dict:
     options = {}
     if run.slippage_bp:
         options["slippage_model"] = FixedBpsSlippage(run.slippage_bp)
+    if run.latency_ms:
+        options["latency_model"] = FixedLatency(run.latency_ms)
     result = run_candles(
         strategy, candles, instrument, cash=run.cash,
         interval_ms=TIMEFRAMES_MS[run.timeframe],

@@ -18,6 +18,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from marketdata.tickfiles import tick_sources
 from marketdata.timeframes import TIMEFRAMES_MS
 from strategies import selectors
 from strategies.compare import compare_runs
@@ -31,18 +32,22 @@ from strategies.services import (
     backtest_run_cancel,
 )
 from strategies.services import backtest_run_create as create_run
+from strategies.tick_backtests import TICK_TIMEFRAMES
 
 TRADES_SHOWN = 500  # rows of the trade list on the page; the CSV has every trade
 
 
 def _backtest_strategies() -> list:
-    return [e for e in selectors.strategy_catalog() if e.family in BACKTEST_FAMILIES]
+    # market makers backtest on the trades and book data sources
+    families = (*BACKTEST_FAMILIES, "market_making")
+    return [e for e in selectors.strategy_catalog() if e.family in families]
 
 
 def _form_defaults(markets) -> dict:
     """Start on the first stored market, over its whole span."""
     values = {"strategy": "sma_cross", "cash": "10000", "fee_rate": "",
-              "slippage_bp": "0", "timeframe": "1m"}  # fmt: skip
+              "slippage_bp": "0", "timeframe": "1m", "data_source": "candles",
+              "slippage_model": "none", "latency_ms": "0"}  # fmt: skip
     if markets:
         first = markets[0]
         values.update(
@@ -69,6 +74,9 @@ def _create_from_post(request) -> BacktestRun:
         "timeframe": data.get("timeframe", ""), "start": data.get("start", ""),
         "end": data.get("end", ""), "cash": data.get("cash", ""),
         "fee_rate": data.get("fee_rate") or None, "slippage_bp": data.get("slippage_bp") or 0,
+        "data_source": data.get("data_source") or "candles",
+        "slippage_model": data.get("slippage_model") or None,
+        "latency_ms": data.get("latency_ms") or 0,
     }  # fmt: skip
     if type_errors:  # the service checks the rest, so one answer names every bad field
         try:
@@ -130,7 +138,11 @@ def backtest_list(request):
         "markets": markets,
         "fetchable": selectors.backtest_fetchable_markets(stored=markets),
         "strategies": _backtest_strategies(),
-        "timeframes": list(TIMEFRAMES_MS),
+        "timeframes": list(TICK_TIMEFRAMES),
+        "tick_sources": tick_sources(),
+        "tick_markets": _tick_markets(markets),
+        "data_sources": BacktestRun.DataSource.choices,
+        "slippage_models": BacktestRun.Slippage.choices,
         "values": values,
         "field_errors": errors,
         "param_sets": _param_sets(values, errors),
@@ -198,6 +210,13 @@ def metrics_rows(metrics: dict, days: float | None = None) -> list[tuple[str, st
     ]
 
 
+def _tick_markets(stored) -> list[tuple[str, str]]:
+    """Markets with trades or book files but no stored candles (for the trades/book sources)."""
+    have = {(m.exchange, m.symbol) for m in stored}
+    seen = dict.fromkeys((s.exchange, s.symbol) for s in tick_sources())
+    return [market for market in seen if market not in have]
+
+
 def _time(ts_ms: int) -> datetime:
     return datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
 
@@ -246,7 +265,9 @@ def _detail_context(run: BacktestRun) -> dict:
                 "markers": results["markers"],
                 "equity": results["equity"]["points"],
                 "indicators": results.get("indicators", {}),
+                "inventory": results.get("inventory", []),
             },
+            execution=results.get("execution"),
         )
     return context
 

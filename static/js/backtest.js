@@ -5,6 +5,7 @@
  *   [data-backtest-chart=candles]  candlesticks with every fill as a marker (buy below the bar,
  *                                  sell above it), via LightweightCharts.createSeriesMarkers
  *   [data-backtest-chart=equity]   the strategy's equity against buy-and-hold of the cash
+ *   [data-backtest-chart=inventory] the base held at each bar's close (runs on trades/books)
  *   [data-backtest-chart=drawdown] the strategy's drawdown: % below the running peak of the
  *                                  stored (sampled) equity points, 0 at the top
  *
@@ -158,7 +159,21 @@
     });
   }
 
-  var DRAW = { candles: candles, equity: equity, drawdown: drawdown, compare: compare };
+  /** The base held at each bar's close (tick and market-making runs). */
+  function inventory(el, data) {
+    var LC = window.LightweightCharts;
+    var chart = LC.createChart(el, options());
+    var series = chart.addSeries(LC.LineSeries, {
+      color: "#8250df", lineWidth: 2, lineType: 1, title: "inventory",
+    });
+    series.setData(data.inventory.map(function (p) { return { time: seconds(p[0]), value: p[1] }; }));
+    chart.timeScale().fitContent();
+    return chart;
+  }
+
+  var DRAW = {
+    candles: candles, equity: equity, drawdown: drawdown, compare: compare, inventory: inventory,
+  };
 
   function drawAll(root) {
     if (!window.LightweightCharts) return;

@@ -36,12 +36,16 @@ class BacktestRunOutputSerializer(serializers.ModelSerializer):
         read_only=True, help_text="queued, running, done, failed or cancelled"
     )
     progress_percent = serializers.IntegerField(read_only=True)
+    # plain strings too (enum names would collide across apps); the values are documented
+    slippage_model = serializers.CharField(read_only=True, help_text="none, fixed_bp or book_walk")
+    data_source = serializers.CharField(read_only=True, help_text="candles, trades or book")
 
     class Meta:
         model = BacktestRun
         fields = [
             "id", "strategy", "params", "exchange", "symbol", "timeframe", "start", "end",
-            "cash", "fee_rate", "slippage_bp", "status", "bars_done", "bars_total",
+            "cash", "fee_rate", "slippage_bp", "slippage_model", "latency_ms", "data_source",
+            "status", "bars_done", "bars_total",
             "progress_percent", "cancel_requested", "error", "warnings", "code_version",
             "data_fingerprint", "created_at", "started_at", "finished_at",
         ]  # fmt: skip
@@ -87,6 +91,21 @@ class BacktestRunInputSerializer(serializers.Serializer):
         required=False, help_text="Fee fraction; default the exchange's or 0.001"
     )
     slippage_bp = NumberOrTextField(required=False, default="0")
+    slippage_model = serializers.CharField(
+        max_length=16, required=False, allow_blank=True,
+        help_text="none, fixed_bp (slippage_bp worse) or book_walk (market orders walk the "
+        "order book; refused where no book data covers the period); default fixed_bp when "
+        "slippage_bp is given, else none",
+    )  # fmt: skip
+    latency_ms = serializers.IntegerField(
+        required=False, default=0, min_value=0, max_value=60_000,
+        help_text="Milliseconds an order takes to reach the simulated exchange",
+    )  # fmt: skip
+    data_source = serializers.CharField(
+        max_length=16, required=False, default="candles",
+        help_text="candles (stored), trades or book (the data folder's trades and order-book "
+        "files, for market makers too)",
+    )  # fmt: skip
 
 
 class BacktestPairOutputSerializer(serializers.Serializer):
