@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tradecore.backtest.data import CandleArrays
-from tradecore.backtest.vectorized import positions_from_signals
+from tradecore.backtest.vectorized import signal_bars, signal_fills
 
 YEAR_MS = 365.25 * 24 * 3600 * 1000
 SEED = 7
@@ -69,30 +69,35 @@ def _finite(value):
 def equity_curve(entries, exits, opens, closes, *, fee, cash, allocation) -> tuple[np.ndarray, int]:
     """Equity at each bar's close of the long-only state machine on these signals, and the
     number of closed round trips (float accounting; the position is marked at the close)."""
-    buys, sells = positions_from_signals(entries, exits)
-    bars, cash_after, qty_after = [], [], []
-    money, qty = float(cash), 0.0
-    for i, bar in enumerate(buys):
-        price = float(opens[bar])
-        spend = money * allocation
-        qty = spend / (price * (1 + fee))
-        money -= qty * price * (1 + fee)
-        bars.append(bar), cash_after.append(money), qty_after.append(qty)
-        if i < len(sells):
-            sell = sells[i]
-            money += qty * float(opens[sell]) * (1 - fee)
-            qty = 0.0
-            bars.append(sell), cash_after.append(money), qty_after.append(qty)
-    n = len(closes)
-    cash_bar = np.full(n, float(cash))
-    qty_bar = np.zeros(n)
-    if bars:
-        # a fill at bar b's open: the bar's close already holds the new position
-        segment = np.searchsorted(np.asarray(bars), np.arange(n), side="right") - 1
-        has = segment >= 0
-        cash_bar[has] = np.asarray(cash_after)[segment[has]]
-        qty_bar[has] = np.asarray(qty_after)[segment[has]]
-    return cash_bar + qty_bar * closes, len(sells)
+    n = len(entries)
+    return equity_from_bars(np.flatnonzero(entries[: n - 1]), np.flatnonzero(exits[: n - 1]),
+                            opens, closes, fee=fee, cash=cash, allocation=allocation)  # fmt: skip
+
+
+def equity_from_bars(entry_bars, exit_bars, opens, closes, *, fee, cash, allocation):
+    """`equity_curve` from the bars (before the last) that signal an entry and an exit."""
+    buys, sells = signal_fills(entry_bars, exit_bars)
+    # the cash chain is sequential (each buy spends a share of what the last sell left), so it
+    # is a loop over round trips, on Python floats; the per-bar curve is numpy's
+    cash_after = [0.0] * (len(buys) + len(sells))
+    qty_after = [0.0] * len(cash_after)
+    money, buy_factor, sell_factor = float(cash), 1 + fee, 1 - fee
+    buy_px, sell_px = opens[buys].tolist(), opens[sells].tolist()
+    closed = len(sell_px)
+    for i, price in enumerate(buy_px):
+        qty = money * allocation / (price * buy_factor)
+        money -= qty * price * buy_factor
+        cash_after[2 * i], qty_after[2 * i] = money, qty
+        if i < closed:
+            money += qty * sell_px[i] * sell_factor
+            cash_after[2 * i + 1] = money
+    bars = np.empty(len(cash_after), dtype=np.int64)
+    bars[0::2], bars[1::2] = buys, sells
+    # a fill at bar b's open: the bar's close already holds the new position
+    spans = np.diff(bars, prepend=0, append=len(closes))
+    cash_bar = np.repeat(np.asarray([float(cash), *cash_after]), spans)
+    qty_bar = np.repeat(np.asarray([0.0, *qty_after]), spans)
+    return cash_bar + qty_bar * closes, closed
 
 
 def stats(equity: np.ndarray, interval_ms: int) -> tuple[float, float, float]:
@@ -124,13 +129,13 @@ class Evaluator:
         except TypeError as exc:
             raise ValueError(str(exc)) from None
 
-    def signals(self, params: Mapping, config):
+    def signals(self, params: Mapping, config) -> tuple[np.ndarray, np.ndarray]:
+        """The bars of the whole series whose signals enter and exit, for these params."""
         key = tuple(sorted((k, repr(v)) for k, v in params.items()))
         if key not in self._signals:
             strategy = self.strategy_cls(config, symbol=self.symbol)
             strategy.indicator_cache = self.cache
-            c = self.candles
-            self._signals[key] = strategy.signals(c.open, c.high, c.low, c.close, c.volume)
+            self._signals[key] = signal_bars(strategy, self.candles, last=True)
             if len(self._signals) > 64:  # keep memory bounded on long searches
                 self._signals.pop(next(iter(self._signals)))
         return self._signals[key]
@@ -147,17 +152,22 @@ class Evaluator:
         """The combination on bars [lo, hi): signals from the whole series (indicators warm
         from earlier bars), trades only inside the window, starting flat with the cash."""
         config = self.config(params)
-        entries, exits = self.signals(params, config)
+        entry_bars, exit_bars = self.signals(params, config)
         hi = len(self.candles) if hi is None else hi
         c = self.candles
-        equity, trades = equity_curve(
-            np.asarray(entries[lo:hi]), np.asarray(exits[lo:hi]), c.open[lo:hi], c.close[lo:hi],
-            fee=self.fee, cash=self.cash, allocation=float(config.allocation),
+        equity, trades = equity_from_bars(
+            _window(entry_bars, lo, hi), _window(exit_bars, lo, hi), c.open[lo:hi],
+            c.close[lo:hi], fee=self.fee, cash=self.cash, allocation=float(config.allocation),
         )  # fmt: skip
         total, sharpe, drawdown = stats(equity, self.interval_ms)
         return Evaluation(dict(params), total, sharpe, drawdown, trades,
                           self.score(total, sharpe, drawdown),
                           equity if keep_equity else None)  # fmt: skip
+
+
+def _window(bars: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """The signal bars of [lo, hi - 1), counted from lo (the window's last bar has no next)."""
+    return bars[np.searchsorted(bars, lo) : np.searchsorted(bars, hi - 1)] - lo
 
 
 def _rank_key(e: Evaluation):

@@ -19,6 +19,7 @@ from tradecore._fastinit import fast_frozen_init
 from tradecore.backtest.data import CandleArrays
 from tradecore.domain import Instrument
 from tradecore.strategies.base import SignalStrategy
+from tradecore.strategies.signals import SmaCrossStrategy
 
 
 @fast_frozen_init
@@ -45,8 +46,30 @@ class VectorResult:
 def positions_from_signals(entries: np.ndarray, exits: np.ndarray) -> tuple[list[int], list[int]]:
     """Bars whose open buys and sells: the long-only state machine of `SignalStrategy`."""
     n = len(entries)
-    entry_bars = np.flatnonzero(entries[: n - 1]).tolist()
-    exit_bars = np.flatnonzero(exits[: n - 1]).tolist()
+    buys, sells = signal_fills(np.flatnonzero(entries[: n - 1]), np.flatnonzero(exits[: n - 1]))
+    return buys.tolist(), sells.tolist()
+
+
+def signal_fills(entry_bars: np.ndarray, exit_bars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The bars whose open buys and sells, from the (sorted) bars that signal an entry and an
+    exit: each order fills at the next bar's open and signals before that bar are moot.
+
+    Crossover signals alternate (entry, exit, entry, ...), and then the fills are the signal
+    bars plus one, found without a loop; anything else walks the state machine.
+    """
+    if not len(entry_bars):
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    exit_bars = exit_bars[np.searchsorted(exit_bars, entry_bars[0], side="right") :]
+    k = len(exit_bars)
+    if len(entry_bars) in (k, k + 1) and bool(
+        (entry_bars[:k] < exit_bars).all()
+        and (exit_bars[: len(entry_bars) - 1] < entry_bars[1:]).all()
+    ):
+        return entry_bars + 1, exit_bars + 1
+    return _fills_walk(entry_bars.tolist(), exit_bars.tolist())
+
+
+def _fills_walk(entry_bars: list[int], exit_bars: list[int]) -> tuple[np.ndarray, np.ndarray]:
     buys, sells = [], []
     n_entries, n_exits = len(entry_bars), len(exit_bars)
     e_i = x_i = 0
@@ -64,7 +87,21 @@ def positions_from_signals(entries: np.ndarray, exits: np.ndarray) -> tuple[list
             break
         after = exit_bars[x_i] + 1
         sells.append(after)
-    return buys, sells
+    return np.asarray(buys, dtype=np.int64), np.asarray(sells, dtype=np.int64)
+
+
+def cross_bars(fast: np.ndarray, slow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The bars where `fast` crosses above and below `slow`: the same bars as
+    `np.flatnonzero(indicators.crossed_above(fast, slow))` (and `crossed_below`), by the last
+    non-zero sign rule (a cross through an exact tie counts once, where the sign changes; NaN
+    and tied bars have no sign), from the bars where the sign differs from the last one."""
+    above, below = fast > slow, fast < slow
+    signed = np.flatnonzero(above | below)
+    side = above[signed]
+    turns = np.flatnonzero(side[1:] != side[:-1]) + 1
+    bars = signed[turns]
+    up = side[turns]
+    return bars[up], bars[~up]
 
 
 def run_vectorized(
@@ -77,13 +114,12 @@ def run_vectorized(
 ) -> VectorResult:
     """Backtest a signal strategy with numpy signals and exact Decimal accounting of fills."""
     if signals is None:
-        signals = strategy.signals(
-            candles.open, candles.high, candles.low, candles.close, candles.volume
-        )
-    entries, exits = np.asarray(signals[0]), np.asarray(signals[1])
-    n = len(entries)
-    entry_bars = np.flatnonzero(entries[: n - 1]).tolist()
-    exit_bars = np.flatnonzero(exits[: n - 1]).tolist()
+        entry_array, exit_array = signal_bars(strategy, candles)
+    else:
+        entries, exits = np.asarray(signals[0]), np.asarray(signals[1])
+        n = len(entries)
+        entry_array, exit_array = np.flatnonzero(entries[: n - 1]), np.flatnonzero(exits[: n - 1])
+    entry_bars, exit_bars = entry_array.tolist(), exit_array.tolist()
     allocation = Decimal(repr(strategy.config.allocation))
     fee_rate, min_notional = instrument.taker_fee, instrument.min_notional
     buy_factor = 1 + fee_rate
@@ -176,9 +212,14 @@ def quick_result(
     Sizes are not rounded to the lot, so the equity differs from the exact path by rounding
     only (about 1e-12 relative); the trades are the same bars.
     """
-    buys, sells = positions_from_signals(entries, exits)
-    buy_px = opens[np.asarray(buys, dtype=np.int64)]
-    sell_px = opens[np.asarray(sells, dtype=np.int64)]
+    n = len(entries)
+    buys, sells = signal_fills(np.flatnonzero(entries[: n - 1]), np.flatnonzero(exits[: n - 1]))
+    return _fills_result(buys, sells, opens, closes, fee, cash, allocation)
+
+
+def _fills_result(buys, sells, opens, closes, fee, cash, allocation) -> SweepResult:
+    buy_px = opens[buys]
+    sell_px = opens[sells]
     closed = len(sells)
     per_trade = sell_px / buy_px[:closed] * ((1 - fee) / (1 + fee))
     growth = 1 + allocation * (per_trade - 1)
@@ -187,6 +228,34 @@ def quick_result(
         equity *= 1 + allocation * (closes[-1] / (buy_px[-1] * (1 + fee)) - 1)
     wins = int(np.count_nonzero(per_trade > 1))
     return SweepResult(equity, equity / cash - 1, closed, wins / closed if closed else 0.0)
+
+
+def crossover_lines(strategy: SignalStrategy, close: np.ndarray):
+    """(fast, slow) lines of a strategy whose signals are the SMA crossover's rule (its
+    subclasses on other averages too), shared through its indicator cache; None otherwise."""
+    if not isinstance(strategy, SmaCrossStrategy) or type(strategy).signals is not (
+        SmaCrossStrategy.signals
+    ):
+        return None
+    config = strategy.config
+    return strategy._average_array(close, config.fast), strategy._average_array(close, config.slow)
+
+
+def signal_bars(
+    strategy: SignalStrategy, candles: CandleArrays, *, last: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """The bars whose signals enter and exit (sorted; the last bar's only if `last`, since no
+    open follows it): the strategy's `signals()`, or for a crossover the cross bars straight
+    from its two lines (the same bars)."""
+    stop = len(candles) if last else len(candles) - 1
+    lines = crossover_lines(strategy, candles.close)
+    if lines is not None:
+        ups, downs = cross_bars(*lines)
+        return ups[: np.searchsorted(ups, stop)], downs[: np.searchsorted(downs, stop)]
+    entries, exits = strategy.signals(
+        candles.open, candles.high, candles.low, candles.close, candles.volume
+    )
+    return np.flatnonzero(entries[:stop]), np.flatnonzero(exits[:stop])
 
 
 class SweepResults(list):
@@ -235,10 +304,8 @@ def sweep(
         if exact:
             results.append((params, run_vectorized(strategy, candles, instrument, cash=cash)))
             continue
-        entries, exits = strategy.signals(
-            candles.open, candles.high, candles.low, candles.close, candles.volume
-        )
-        summary = quick_result(entries, exits, candles.open, candles.close, fee, float(cash),
-                               config.allocation)  # fmt: skip
+        buys, sells = signal_fills(*signal_bars(strategy, candles))
+        summary = _fills_result(buys, sells, candles.open, candles.close, fee, float(cash),
+                                config.allocation)  # fmt: skip
         results.append((params, summary))
     return results
