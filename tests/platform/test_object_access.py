@@ -46,6 +46,7 @@ OBJECT_ROUTES: dict[str, dict[str, str]] = {
     "api/v1/bots/<str:id>/kill/": {"id": "bot"},
     "api/v1/bots/<str:id>/signals/": {"id": "bot"},
     "api/v1/bots/<str:id>/events/": {"id": "bot"},
+    "api/v1/bots/<str:id>/webhook/": {"id": "bot"},
     "api/v1/orders/<str:id>/": {"id": "order"},
     "api/v1/portfolio/bots/<str:id>/": {"id": "bot"},
     "api/v1/portfolio/bots/<str:id>/equity/": {"id": "bot"},

@@ -201,3 +201,22 @@ def test_only_the_owner_makes_a_url_and_only_for_webhook_bots(
     assert not SignalWebhook.objects.exists()
     actions = set(AuditEvent.objects.values_list("action", flat=True))
     assert {"bot.webhook_create", "bot.webhook_delete"} <= actions
+
+
+def test_the_api_makes_and_removes_the_url(alice, make_bot, api_token_for):
+    from rest_framework.test import APIClient
+
+    bot = _webhook_bot(alice, make_bot)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_for(alice, 'trade')}")
+    made = client.post(f"/api/v1/bots/{bot.pk}/webhook/")
+    assert made.status_code == 201, made.content
+    url = made.json()["url"]
+    token = url.rstrip("/").rsplit("/", 1)[1]
+    assert SignalWebhook.objects.get(bot=bot).token_hash == token_hash(token)
+    assert made.json()["hint"] == token[:6]
+    maker = make_bot(alice)
+    refused = client.post(f"/api/v1/bots/{maker.pk}/webhook/")
+    assert refused.status_code == 400 and "strategy" in refused.json()["error"]["fields"]
+    assert client.delete(f"/api/v1/bots/{bot.pk}/webhook/").status_code == 204
+    assert not SignalWebhook.objects.exists()

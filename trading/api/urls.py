@@ -1,6 +1,6 @@
 from django.urls import path
 
-from trading.api import views
+from trading.api import views, webhooks
 
 urlpatterns = [
     path("bots/", views.bot_list_api, name="trading-api-bot-list"),
@@ -12,6 +12,7 @@ urlpatterns = [
     path("bots/<str:id>/kill/", views.bot_kill_api, name="trading-api-bot-kill"),
     path("bots/<str:id>/signals/", views.bot_signal_list_api, name="trading-api-bot-signals"),
     path("bots/<str:id>/events/", views.bot_event_list_api, name="trading-api-bot-events"),
+    path("bots/<str:id>/webhook/", webhooks.bot_webhook_api, name="trading-api-bot-webhook"),
     path("orders/", views.order_list_api, name="trading-api-order-list"),
     path("orders/<str:id>/", views.order_detail_api, name="trading-api-order-detail"),
     path("fills/", views.fill_list_api, name="trading-api-fill-list"),
