@@ -4,7 +4,12 @@ from django.urls import path
 
 from config.consumers import UserEventsConsumer
 from marketdata.consumers import ArbitrageLiveConsumer, MarketLiveConsumer
-from strategies.consumers import BacktestLiveConsumer
+from strategies.consumers import (
+    BacktestListLiveConsumer,
+    BacktestLiveConsumer,
+    OptimizationListLiveConsumer,
+    OptimizationLiveConsumer,
+)
 from trading.consumers import BotListLiveConsumer, BotLiveConsumer
 
 websocket_urlpatterns = [
@@ -16,4 +21,8 @@ websocket_urlpatterns = [
     path("ws/arbitrage/<str:size>/", ArbitrageLiveConsumer.as_asgi()),
     # a backtest's page while it runs (owner only)
     path("ws/backtests/<int:run_id>/", BacktestLiveConsumer.as_asgi()),
+    # an optimization's page while it runs (owner only), and the owner's lists of both
+    path("ws/optimizations/<int:run_id>/", OptimizationLiveConsumer.as_asgi()),
+    path("ws/backtests/", BacktestListLiveConsumer.as_asgi()),
+    path("ws/optimizations/", OptimizationListLiveConsumer.as_asgi()),
 ]

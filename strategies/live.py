@@ -102,3 +102,80 @@ def final_fragment(run_id: int) -> str:
         f'<section id="backtest-run" data-status="ending" hx-get="{url}" hx-trigger="load" '
         'hx-swap="outerHTML"><p><small>Loading the results…</small></p></section>'
     )
+
+
+# -- optimizations: the same mechanism, per search -------------------------------------------
+# The worker sends to `optimization.<id>`:
+#     {"kind": "progress", "run_id", "phase": "loading" | "evaluating", "done", "total",
+#      "percent", "eta_seconds" (None until known)}
+#     {"kind": "status", "run_id", "status"}          (the search ended: done, failed, cancelled)
+# A progress event with total 0 says the worker took the search and loads its candles.
+
+
+def optimization_group(run_id: int) -> str:
+    return f"optimization.{run_id}"
+
+
+def optimization_progress_publish(*, run_id: int, done: int, total: int, eta_seconds=None):
+    """Tell the search's page (and lists) how many evaluations of `total` are done."""
+    from trading.events import group_events_send
+
+    percent = int(100 * done / total) if total else 0
+    group_events_send(groups=[optimization_group(run_id)], event={
+        "kind": "progress", "run_id": run_id, "phase": "evaluating" if total else "loading",
+        "done": done, "total": total, "percent": percent,
+        "eta_seconds": None if eta_seconds is None else round(eta_seconds, 1),
+    })  # fmt: skip
+
+
+def optimization_status_publish(*, run_id: int, status: str) -> None:
+    from trading.events import group_events_send
+
+    group_events_send(groups=[optimization_group(run_id)],
+                      event={"kind": "status", "run_id": run_id, "status": status})  # fmt: skip
+
+
+def optimization_progress_fragment(event: dict) -> str:
+    """The search page's progress box (and the status badge) for a progress event."""
+    unfinished = event.get("done", 0) < event.get("total", 0)
+    eta = eta_words(event.get("eta_seconds")) if unfinished else ""
+    return render_to_string(
+        "strategies/_optimization_progress.html", {**event, "eta": eta, "live": True}
+    )
+
+
+def optimization_final_fragment(run_id: int) -> str:
+    """The search's section replaced by one that loads its results partial at once."""
+    url = reverse("strategies:optimization-detail", args=[run_id])
+    return (
+        f'<section id="optimization-run" data-status="ending" hx-get="{url}" '
+        'hx-trigger="load" hx-swap="outerHTML"><p><small>Loading the results…</small></p>'
+        "</section>"
+    )
+
+
+# -- the lists of runs: a row's progress in place, the table reloaded when a run ends ---------
+
+
+def run_state_fragment(*, prefix: str, event: dict) -> str:
+    """A list row's status cell (`<prefix>-<id>-state`) for a progress event: running, N%."""
+    if event.get("kind") == "progress" and "bars_total" in event:  # a backtest's
+        done, total = event.get("bars_done", 0), event.get("bars_total", 0)
+    else:
+        done, total = event.get("done", 0), event.get("total", 0)
+    percent = int(100 * done / total) if total else 0
+    return render_to_string(
+        "strategies/_run_state.html",
+        {"prefix": prefix, "run_id": event["run_id"], "status": "running", "label": "Running",
+         "percent": percent},
+    )  # fmt: skip
+
+
+def run_list_refresh_fragment(*, url_name: str, table_id: str) -> str:
+    """Replaces the list's placeholder with one that reloads the table once (an HTTP GET of the
+    list page, the table selected out of it): a run ended, so its metrics are there to show."""
+    url = reverse(url_name)
+    return (
+        f'<div id="{table_id}-refresh" hidden hx-get="{url}" hx-trigger="load" '
+        f'hx-select="#{table_id}" hx-target="#{table_id}" hx-swap="outerHTML"></div>'
+    )

@@ -1,6 +1,7 @@
 """Optimization services: create a parameter search after validating every input (the
 backtest's own checks for market, period, cash and fee; the search space against the strategy's
-schema), and run it in a worker on the backtests queue with its progress stored as it goes.
+schema), and run it in a worker on the backtests queue with its progress stored as it goes and
+pushed to the search's page and lists (strategies.live: evaluations done, ETA, the end).
 
 The search itself is `strategies.optimize` (vectorized path, Optuna TPE, walk-forward)."""
 
@@ -19,6 +20,7 @@ from django.utils.timezone import now
 from marketdata.services.candles import dt_to_ms
 from marketdata.timeframes import TIMEFRAMES_MS
 from strategies import optimize
+from strategies.live import optimization_progress_publish, optimization_status_publish
 from strategies.models import Optimization
 from strategies.selectors import backtest_candles
 from strategies.services import _validator, backtest_inputs_validate
@@ -212,6 +214,10 @@ def optimization_cancel(*, run: Optimization) -> Optimization:
         if run.status == Optimization.Status.QUEUED:
             run.status, run.finished_at = Optimization.Status.CANCELLED, now()
             run.save(update_fields=["status", "finished_at"])
+            run_id = run.pk
+            transaction.on_commit(
+                lambda: optimization_status_publish(run_id=run_id, status="cancelled")
+            )
         else:
             run.cancel_requested = True
             run.save(update_fields=["cancel_requested"])
@@ -230,19 +236,25 @@ def _planned(run: Optimization, n_bars: int | None = None) -> int:
 
 
 class _Progress:
-    """Stores evaluations done at most every PROGRESS_EVERY seconds; raises if cancelled."""
+    """Stores and publishes evaluations done (with the ETA from the rate so far) at most every
+    PROGRESS_EVERY seconds, and the last one; raises if cancelled."""
 
     def __init__(self, run_id: int, total: int):
         import time
 
         self.run_id, self.total, self._clock, self._last = run_id, total, time.monotonic, 0.0
+        self._started = self._clock()
 
     def __call__(self, done: int) -> None:
         at = self._clock()
         if at - self._last < PROGRESS_EVERY and done < self.total:
             return
-        self._last = at
-        Optimization.objects.filter(pk=self.run_id).update(done=min(done, self.total))
+        self._last, done = at, min(done, self.total)
+        Optimization.objects.filter(pk=self.run_id).update(done=done)
+        elapsed = at - self._started
+        eta = (self.total - done) * elapsed / done if done and elapsed > 0 else None
+        optimization_progress_publish(run_id=self.run_id, done=done, total=self.total,
+                                      eta_seconds=eta)  # fmt: skip
         if Optimization.objects.filter(pk=self.run_id, cancel_requested=True).exists():
             raise optimize.OptimizationCancelled
 
@@ -302,7 +314,11 @@ def optimization_execute(*, run_id: int) -> str:
         status=Optimization.Status.RUNNING, started_at=now()
     )
     if not claimed:
-        return Optimization.objects.values_list("status", flat=True).get(pk=run_id)
+        status = Optimization.objects.values_list("status", flat=True).get(pk=run_id)
+        if status in Optimization.FINAL:
+            optimization_status_publish(run_id=run_id, status=status)
+        return status
+    optimization_progress_publish(run_id=run_id, done=0, total=0)  # taken: loading candles
     run = Optimization.objects.get(pk=run_id)
     try:
         results = _search(run)
@@ -319,7 +335,9 @@ def optimization_execute(*, run_id: int) -> str:
         _finish(run_id, Optimization.Status.FAILED, error=reason)
     else:
         _finish(run_id, Optimization.Status.DONE, results=_json(results))
-    return Optimization.objects.values_list("status", flat=True).get(pk=run_id)
+    status = Optimization.objects.values_list("status", flat=True).get(pk=run_id)
+    optimization_status_publish(run_id=run_id, status=status)
+    return status
 
 
 def _json(value):

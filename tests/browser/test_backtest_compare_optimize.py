@@ -121,6 +121,8 @@ def test_runs_from_the_schema_fields_compared_then_a_heatmap_optimization(signed
     page.wait_for_timeout(200)
     shot(page, "heatmap")
     _no_violations(page, console)
+    _tpe_search_watched_live(page, shot)
+    _no_violations(page, console)
     assert page.errors == []
 
 
@@ -193,3 +195,89 @@ def test_walk_forward_results_config_files_and_the_paper_comparison_read_right(
     shot(page, "paper-comparison")
     _no_violations(page, console)
     assert page.errors == []
+
+
+# records every text the search's progress line shows, and when its results appear
+WATCH_SEARCH = """() => {
+  window.seenSearch = [];
+  const note = () => {
+    const line = document.getElementById("optimization-progress-text");
+    const text = line ? line.textContent.trim() : null;
+    if (text && window.seenSearch[window.seenSearch.length - 1] !== text)
+      window.seenSearch.push(text);
+    if (document.getElementById("optimization-best") && !window.seenSearch.includes("RESULTS"))
+      window.seenSearch.push("RESULTS");
+  };
+  new MutationObserver(note).observe(document.body, {subtree: true, childList: true,
+                                                      characterData: true});
+  note();
+}"""
+
+
+def _start_tpe_search(page) -> Optimization:
+    page.goto("/strategies/optimizations/")
+    page.select_option("#id_strategy", "sma_cross")
+    for name, value in (("fast-min", "2"), ("fast-max", "60"), ("fast-step", "2"),
+                        ("slow-min", "20"), ("slow-max", "200"), ("slow-step", "5")):  # fmt: skip
+        page.fill(f"#id_space-sma_cross-{name}", value)
+    page.select_option("#id_method", "tpe")
+    page.fill("#id_trials", "300")
+    page.click("#optimization-submit")
+    page.wait_for_url("**/strategies/optimizations/*/")
+    return Optimization.objects.latest("id")
+
+
+# records every text the list row's status cell shows
+WATCH_ROW = """(id) => {
+  window.seenRow = [];
+  const note = () => {
+    const cell = document.getElementById(id);
+    const text = cell ? cell.textContent.trim() : null;
+    if (text && window.seenRow[window.seenRow.length - 1] !== text) window.seenRow.push(text);
+  };
+  new MutationObserver(note).observe(document.body, {subtree: true, childList: true,
+                                                      characterData: true});
+  note();
+}"""
+
+
+def _tpe_search_watched_live(page, shot) -> None:
+    """A TPE search of 300 trials (seconds of work): its page shows the evaluations climb and
+    then the results, pushed over its socket; the page asks for its own URL once, when the
+    search ends (no polling). Then the list: a second search's row climbs and ends the same
+    way, the table reloaded once on connect and once at the end."""
+    requests = []
+    page.on("request", lambda r: requests.append((r.method, r.url, r.headers.get("hx-request"))))
+    run = _start_tpe_search(page)
+    page.evaluate(WATCH_SEARCH)
+    detail = f"/strategies/optimizations/{run.pk}/"
+    page.locator("#optimization-progress-text", has_text="of 300 combinations evaluated").wait_for(
+        timeout=120_000
+    )
+    shot(page, "optimization-progress")
+    page.locator("#optimization-best").wait_for(timeout=120_000)
+    assert page.locator("#optimization-status").inner_text() == "Done"
+    seen = page.evaluate("window.seenSearch")  # never reloaded: the watcher is still there
+    counts = [s for s in seen if "of 300 combinations evaluated" in s]
+    assert len(counts) >= 2 and seen[-1] == "RESULTS", seen  # it climbed, then the results
+    assert "300 of 300 combinations evaluated (100%)" in counts[-1], seen
+    gets = [(m, h) for m, url, h in requests if url.endswith(detail)]
+    # the POST's redirect lands on the page (a navigation), then one htmx GET when it ends
+    assert gets == [("GET", None), ("GET", "true")], gets
+    shot(page, "optimization-live-done")
+
+    second = _start_tpe_search(page)
+    page.goto("/strategies/optimizations/")
+    listed = len(requests)
+    page.evaluate(WATCH_ROW, f"optimization-run-{second.pk}-state")
+    row = page.locator(f"#optimization-run-{second.pk}-state")
+    row.filter(has_text="Done").wait_for(timeout=120_000)
+    seen = page.evaluate("window.seenRow")
+    running = [s for s in seen if s.startswith("Running ")]
+    assert len(running) >= 2 and seen[-1] == "Done", seen  # percent pushed, then the end
+    reloads = [u for m, u, h in requests[listed:] if u.endswith("/strategies/optimizations/")]
+    assert 1 <= len(reloads) <= 2, reloads  # on connect, and when the search ended
+    page.wait_for_timeout(2500)  # nothing runs now: nothing more is asked for
+    later = [u for m, u, h in requests[listed:] if "/strategies/optimizations/" in u]
+    assert later == reloads, later
+    shot(page, "optimization-list-done")

@@ -386,11 +386,12 @@ def test_the_list_page_offers_stored_markets_and_starts_a_backtest(
         "strategies:backtest-detail", args=[run.pk]
     )
     assert sent == [run.pk] and run.params["fast"] == 10
-    assert 'hx-trigger="every 2s"' in alice_client.get(url).content.decode()  # refreshes itself
+    active = alice_client.get(url).content.decode()  # the list's socket: progress is pushed
+    assert 'ws-connect="/ws/backtests/"' in active and "every 2s" not in active
     backtest_run_execute(run_id=run.pk)
     listed = alice_client.get(url).content.decode()
     assert f"#{run.pk}" in listed and "Done" in listed and "%" in listed
-    assert "every 2s" not in listed
+    assert "ws-connect" not in listed
 
 
 def test_the_form_shows_the_services_field_errors_and_starts_nothing(alice_client, stored, sent):

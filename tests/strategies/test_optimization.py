@@ -237,7 +237,7 @@ def test_the_form_queues_a_search_and_the_page_shows_the_heatmap(
     assert response.status_code == 302 and sent == [run.pk]
     assert run.options["max_drawdown"] == 0.5 and run.space["slow"] == [30, 60]
     detail = reverse("strategies:optimization-detail", args=[run.pk])
-    assert 'hx-trigger="every 1s"' in alice_client.get(detail).content.decode()
+    assert f'ws-connect="/ws/optimizations/{run.pk}/"' in alice_client.get(detail).content.decode()
     optimization_execute(run_id=run.pk)
     html = alice_client.get(detail).content.decode()
     assert 'id="optimization-heatmap"' in html and 'class="best"' in html
