@@ -16,6 +16,7 @@ KIND and its data:
     error        {"message"}
     reconcile    {"adopted", "resolved", "fills_booked", "lost"}
     kill_switch  {"reason", "scope"}
+    history      {"kinds"}   (entries the runtime wrote in the bot's history: slices, alerts, ...)
     equity       {"at", "total_value", "valuation_asset"}   (the minute's performance snapshot:
                   its point only; the page redraws the curve from the database)
 Prices and quantities are strings (exact decimals). Sending never blocks the caller: messages go

@@ -24,6 +24,7 @@ SECTIONS_BY_KIND = {
     "reconcile": {"events", "orders", "fills", "pnl"},
     "kill_switch": {"status", "events"},
     "equity": {"equity"},
+    "history": {"events"},
 }
 TEMPLATES = {
     "status": "trading/_bot_status.html",

@@ -77,7 +77,9 @@ def test_alerts_trade_once_each_on_a_running_paper_bot(alice, alice_client, make
     assert [(f.side, f.qty) for f in fills] == [("buy", Decimal("0.01"))]
     signal = WebhookSignal.objects.get(bot=bot)
     assert signal.status == "done" and signal.outcome == "buy: market buy 0.01 BTC"
-    assert bot.events.filter(kind="webhook", message__contains="market buy 0.01 BTC").exists()
+    assert bot.events.get(kind="webhook").message == (
+        "Alert 'buy 0.01' from the webhook: buy: market buy 0.01 BTC."
+    )
     audit = AuditEvent.objects.get(action="bot.webhook_signal", target_id=str(bot.pk))
     assert audit.ip == "203.0.113.7" and audit.after["size"] == "0.01"
 

@@ -220,7 +220,7 @@ class SliceLoop:
             self.books.trigger_ms = self.clock.now_ms()
             self.engine.on_signal(alert.action, alert.qty)
             outcome = getattr(self.strategy, "last_outcome", "") or "no action"
-            size = f" {alert.qty}" if alert.qty is not None else ""
+            size = f" {alert.qty.normalize():f}" if alert.qty is not None else ""
             self.books.event(
                 "webhook",
                 f"Alert '{alert.action}{size}' from the webhook: {outcome}.",

@@ -445,6 +445,9 @@ def bot_books_write(
             )
             for s in batch.signals
         ]
+        if batch.events:  # what the runtime wrote in the bot's history (slices, alerts, ...)
+            kinds = sorted({kind for kind, _, _ in batch.events})
+            events.append(bot_event(bot_id=bot.pk, kind="history", data={"kinds": kinds}))
         for fill in new_fills:
             bot_owner_notify(
                 bot=bot,
