@@ -85,8 +85,9 @@ class ParamField:
 
     @property
     def default_text(self) -> str:
+        # a boolean's is its choice's value: the form's select shows the default selected
         if isinstance(self.default, bool):
-            return "yes" if self.default else "no"
+            return "true" if self.default else "false"
         return "" if self.default is None else str(self.default)
 
 

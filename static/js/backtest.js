@@ -67,11 +67,20 @@
     return Math.floor(ms / 1000);
   }
 
+  /** Decimals that show a price's moves: 2 for BTC/USDT, 8 for XRP/ETH (0.0014). */
+  function decimals(bars) {
+    var low = Math.min.apply(null, bars.map(function (b) { return b[3]; }));
+    if (!(low > 0) || low >= 100) return 2;
+    return Math.min(8, 2 + Math.max(0, Math.ceil(-Math.log10(low))) + 2);
+  }
+
   function candles(el, data) {
     var LC = window.LightweightCharts;
     var chart = LC.createChart(el, options());
+    var digits = decimals(data.bars);
     var series = chart.addSeries(LC.CandlestickSeries, {
       upColor: UP, downColor: DOWN, borderVisible: false, wickUpColor: UP, wickDownColor: DOWN,
+      priceFormat: { type: "price", precision: digits, minMove: Math.pow(10, -digits) },
     });
     series.setData(data.bars.map(function (b) {
       return { time: seconds(b[0]), open: b[1], high: b[2], low: b[3], close: b[4] };
@@ -85,7 +94,7 @@
         position: buy ? "belowBar" : "aboveBar",
         color: buy ? UP : DOWN,
         shape: buy ? "arrowUp" : "arrowDown",
-        text: labelled ? (buy ? "B " : "S ") + Number(m.price).toFixed(2) : "",
+        text: labelled ? (buy ? "B " : "S ") + Number(m.price).toFixed(digits) : "",
       };
     }).sort(function (a, b) { return a.time - b.time; });
     LC.createSeriesMarkers(series, markers);
@@ -182,7 +191,11 @@
       if (!source) return;
       el.dataset.drawn = "1";
       try {
-        DRAW[el.dataset.backtestChart](el, JSON.parse(source.textContent));
+        var data = JSON.parse(source.textContent);
+        var chart = DRAW[el.dataset.backtestChart](el, data);
+        if (chart && data.bars && data.bars.length > 1 && data.bars[1][0] - data.bars[0][0] < 60000) {
+          chart.applyOptions({ timeScale: { timeVisible: true, secondsVisible: true } });  // 1s bars
+        }
       } catch (error) {
         console.error("backtest chart not drawn:", error);
       }
