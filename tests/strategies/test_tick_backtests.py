@@ -195,6 +195,23 @@ def test_book_walk_with_latency_fills_at_the_book_in_force_on_arrival(alice, sen
     assert run.results["execution"]["slippage_model"] == "book_walk"
 
 
+@pytest.mark.parametrize("strategy", ["pure_market_making", "avellaneda_stoikov"])
+def test_market_makers_quote_on_the_real_book_with_latency(alice, sent, btc_ticks, strategy):
+    params = {"order_amount": "0.002", "order_refresh_time_ms": 1000}
+    params |= {"bid_spread": "0.0001", "ask_spread": "0.0001", "filled_order_delay_ms": 1000} \
+        if strategy == "pure_market_making" else {"min_spread": "0.0001"}  # fmt: skip
+    run = backtest_run_create(
+        user=alice, **_btc_inputs(strategy=strategy, params=params, slippage_model="none",
+                                  latency_ms=100),
+    )  # fmt: skip
+    assert backtest_run_execute(run_id=run.pk) == "done", BacktestRun.objects.get().error
+    run.refresh_from_db()
+    fills = run.results["fills"]
+    assert fills and all(f["liquidity"] == "maker" for f in fills)
+    held = [p[1] for p in run.results["inventory"]]
+    assert max(held) > 0 and len(run.results["markers"]) == len(fills)
+
+
 def test_a_tick_rerun_gives_byte_identical_results(alice, sent, btc_ticks):
     first = backtest_run_create(user=alice, **_btc_inputs())
     second = backtest_run_create(user=alice, **_btc_inputs())

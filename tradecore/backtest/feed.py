@@ -27,7 +27,7 @@ import numpy as np
 
 from tradecore.backtest.data import CandleArrays
 from tradecore.backtest.metrics import compute_metrics, round_trips
-from tradecore.backtest.runner import BacktestResult, _held_mask, make_venue
+from tradecore.backtest.runner import BacktestResult, make_venue
 from tradecore.clock import SimulatedClock
 from tradecore.domain import Candle, Instrument, Order, Trade
 from tradecore.engine import TradingEngine
@@ -104,12 +104,26 @@ def run_feed(
     engine.stop()
     fills = [f for f in engine.fills if f.symbol == instrument.symbol]
     trips = round_trips(fills)
-    held = _held_mask(bars.ts, fills, instrument)
+    held = _held_mask(bars.ts, fills)
     metrics = compute_metrics(equity, bars.ts, trips, engine.fills, held, interval_ms)
     return FeedResult(
         equity, bars.ts, engine.fills, trips, metrics, engine.om.events, engine,
         inventory=inventory, cut_short=cut_short, events_replayed=len(events),
     )  # fmt: skip
+
+
+def _held_mask(ts: np.ndarray, fills) -> np.ndarray:
+    """Bars that closed with a position (for the exposure metric)."""
+    qty, times, holding = Decimal(0), [], []
+    for fill in fills:
+        qty += fill.qty if fill.side.value == "buy" else -fill.qty
+        times.append(fill.ts)
+        holding.append(qty > 0)
+    held = np.zeros(len(ts), dtype=bool)
+    if times:
+        idx = np.searchsorted(np.asarray(times), ts, side="right") - 1
+        held[idx >= 0] = np.asarray(holding)[idx[idx >= 0]]
+    return held
 
 
 def _venue(instrument, clock, cash, base, venue_class, options):
