@@ -208,6 +208,8 @@ def _children(env: dict[str, str]) -> list[Child]:
         "beat": f"-m celery -A config beat --scheduler {scheduler} --pidfile=",
         "sandbox": f"manage.py sandbox_exchange --demo-user demo{_demo_offset(env)}",
     }
+    if env.get("PEREGRINE_TELEGRAM_BOT_TOKEN"):  # Telegram control (notifications.telegram)
+        commands["telegram"] = "manage.py telegram_bot"
     commands.update(item.split("=", 1) for item in _extra_commands(env))
     only = [name.strip() for name in env.get("PEREGRINE_RUN_ONLY", "").split(",") if name.strip()]
     unknown = [name for name in only if name not in commands]

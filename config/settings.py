@@ -411,6 +411,10 @@ ACCOUNT_EMAIL_VERIFICATION = env.choice(
     "PEREGRINE_EMAIL_VERIFICATION", ("mandatory", "optional"), "mandatory"
 )
 ACCOUNT_CHANGE_EMAIL = True  # one address per user; a change is verified before it applies
+# Telegram control (notifications.telegram, `manage.py telegram_bot`): off without a bot token
+PEREGRINE_TELEGRAM_BOT_TOKEN = env.string("PEREGRINE_TELEGRAM_BOT_TOKEN", "")
+PEREGRINE_TELEGRAM_BOT_NAME = env.string("PEREGRINE_TELEGRAM_BOT_NAME", "")
+PEREGRINE_TELEGRAM_API_URL = env.string("PEREGRINE_TELEGRAM_API_URL", "https://api.telegram.org")
 ACCOUNT_EMAIL_NOTIFICATIONS = True  # notice on password change/reset and email change
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
 ACCOUNT_SESSION_REMEMBER = False  # browser-session cookie; server-side idle expiry still applies

@@ -127,3 +127,28 @@ class DeliveryLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} to {self.channel_id}: {self.status}"
+
+
+class TelegramLink(models.Model):
+    """A Telegram chat linked to a user for control through Peregrine's Telegram bot
+    (notifications.telegram). `scope` is read (status, profit, balance...) or trade (also
+    start, stop, pause, kill, each confirmed in the chat)."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read only"
+        TRADE = "trade", "Read and trade"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="telegram_links"
+    )
+    chat_id = models.BigIntegerField(unique=True)
+    username = models.CharField(max_length=64, blank=True)
+    scope = models.CharField(max_length=5, choices=Scope.choices, default=Scope.READ)
+    linked_at = models.DateTimeField(auto_now_add=True)
+    last_command_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["linked_at"]
+
+    def __str__(self) -> str:
+        return f"Telegram chat {self.chat_id} of user {self.user_id} ({self.scope})"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from notifications import views
+from notifications import telegram_views, views
 
 app_name = "notifications"
 
@@ -11,4 +11,6 @@ urlpatterns = [
     path("channels/<uuid:id>/toggle/", views.channel_toggle, name="channel-toggle"),
     path("channels/<uuid:id>/test/", views.channel_test, name="channel-test"),
     path("channels/<uuid:id>/delete/", views.channel_delete, name="channel-delete"),
+    path("telegram/link/", telegram_views.telegram_link_create, name="telegram-link"),
+    path("telegram/<int:id>/unlink/", telegram_views.telegram_unlink, name="telegram-unlink"),
 ]

@@ -25,9 +25,12 @@ def _apply_errors(form, exc: ValidationError) -> None:
 
 
 def _list_context(request) -> dict:
+    from notifications.telegram_views import telegram_context
+
     return {
         "channels": notification_channel_list(user=request.user),
         "deliveries": delivery_log_list(user=request.user)[:30],
+        **telegram_context(request.user),
     }
 
 

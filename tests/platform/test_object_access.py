@@ -94,6 +94,7 @@ OBJECT_ROUTES: dict[str, dict[str, str]] = {
 
 # routes whose parameters name no one's object: what the caller sees there is public or the
 # caller's own, so only anonymous is asked (with these values), and must be refused
+    "notifications/telegram/<int:id>/unlink/": {"id": "telegram_link"},
 NOT_OBJECT_ROUTES: dict[str, tuple[dict[str, str], str]] = {
     "api/v1/strategies/<str:strategy_id>/": ({"strategy_id": "sma_cross"}, "public catalog"),
     "api/v1/tax/years/<int:year>/": ({"year": "2024"}, "the caller's own year"),
@@ -296,6 +297,11 @@ class AliceObjects(dict):
         from accounts.services.tokens import api_token_create
 
         return api_token_create(user=self.alice, name="alice-token", scope="trade")[0]
+
+    def _telegram_link(self):
+        from notifications.models import TelegramLink
+
+        return TelegramLink.objects.create(user=self.alice, chat_id=424242, scope="trade")
 
 
 @pytest.fixture
