@@ -9,9 +9,12 @@ round trip), Decimals as their strings, and non-finite numbers as the strings "i
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import io
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import numpy as np
@@ -20,6 +23,21 @@ from tradecore.backtest.data import CandleArrays
 from tradecore.backtest.runner import BacktestResult
 
 MAX_POINTS = 2000  # equity points and chart bars kept: enough for a chart, small to store
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: a replay and its results make millions of
+    objects, none in reference cycles that must go before the run ends, and each full
+    collection walks all of them (on a year of 1m bars, about 1.5 s of building the results).
+    Collection resumes as it was afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def data_fingerprint(candles: CandleArrays) -> str:

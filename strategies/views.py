@@ -34,7 +34,8 @@ from strategies.services import (
 from strategies.services import backtest_run_create as create_run
 from strategies.tick_backtests import TICK_TIMEFRAMES
 
-TRADES_SHOWN = 500  # rows of the trade list on the page; the CSV has every trade
+TRADES_PER_PAGE = 200  # rows of the trade list on one page; the CSV has every trade
+CHART_MARKERS = 5000  # fill markers drawn on the chart at most (more cannot be told apart)
 
 
 def _backtest_strategies() -> list:
@@ -238,7 +239,31 @@ def monthly_rows(monthly: dict | None) -> list[dict]:
     ]
 
 
-def _detail_context(run: BacktestRun) -> dict:
+def _chart_markers(markers: list[dict]) -> list[dict]:
+    """The fill markers to draw: all of them up to CHART_MARKERS, else the first buy and the
+    first sell on each chart bar (a long run merges many fills into each bar)."""
+    if len(markers) <= CHART_MARKERS:
+        return markers
+    seen: set = set()
+    kept = []
+    for marker in markers:
+        key = (marker["time"], marker["side"])
+        if key not in seen:
+            seen.add(key)
+            kept.append(marker)
+    return kept
+
+
+def _trades_page(value) -> int:
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _detail_context(run: BacktestRun, results=None, *, trades_page: int = 1) -> dict:
+    """The page of a run; `results` as `selectors.backtest_run_page_get_for_user` gives them
+    (the page's trades only), else they are cut from the run's own."""
     context = {"run": run, "polling": not run.is_final, "chart_id": f"backtest-data-{run.pk}"}
     if not run.is_final:
         phase = "queued" if run.status == BacktestRun.Status.QUEUED else "replaying"
@@ -247,37 +272,58 @@ def _detail_context(run: BacktestRun) -> dict:
             "bars_done": run.bars_done, "bars_total": run.bars_total,
             "percent": run.progress_percent,
         }  # fmt: skip
-    results = run.results if run.status == BacktestRun.Status.DONE else None
+    if run.status != BacktestRun.Status.DONE:
+        results = None
+    elif results is None and run.results:
+        first = (trades_page - 1) * TRADES_PER_PAGE
+        results = {**run.results, "trades": run.results["trades"][first : first + TRADES_PER_PAGE],
+                   "trade_count": len(run.results["trades"])}  # fmt: skip
     if results:
         trades = [
             {**t, "entry_time": _time(t["entry_ts"]), "exit_time": _time(t["exit_ts"]),
              "return_percent": _percent(t["return"]), "positive": not t["pnl"].startswith("-")}
-            for t in results["trades"][:TRADES_SHOWN]
+            for t in results["trades"]
         ]  # fmt: skip
+        total = results["trade_count"]
+        first = (trades_page - 1) * TRADES_PER_PAGE
         context.update(
             metrics=metrics_rows(results["metrics"], (run.end - run.start).total_seconds() / 86400),
             trades=trades,
-            trades_hidden=max(0, len(results["trades"]) - TRADES_SHOWN),
+            trade_pages={
+                "first": first + 1, "last": first + len(trades), "total": total,
+                "previous": trades_page - 1 if trades_page > 1 else None,
+                "next": trades_page + 1 if first + len(trades) < total else None,
+            } if total > TRADES_PER_PAGE else None,
             monthly=monthly_rows(results.get("monthly_returns")),
             month_names=MONTHS,
             chart_data={
                 "bars": results["chart"]["bars"],
-                "markers": results["markers"],
+                "markers": _chart_markers(results["markers"]),
                 "equity": results["equity"]["points"],
                 "indicators": results.get("indicators", {}),
                 "inventory": results.get("inventory", []),
             },
             execution=results.get("execution"),
-        )
+        )  # fmt: skip
     return context
+
+
+def _run_page(user, id, page: int):  # noqa: A002
+    return selectors.backtest_run_page_get_for_user(
+        user=user, id=id, trades_from=(page - 1) * TRADES_PER_PAGE, trades_count=TRADES_PER_PAGE
+    )
 
 
 @login_required
 def backtest_detail(request, id):  # noqa: A002
     """One run: progress while it runs (pushed over its websocket), then its results (the page
     loads the partial, an HTMX request, when the socket says the run ended)."""
-    run = selectors.backtest_run_get_for_user(user=request.user, id=id)
-    context = _detail_context(run)
+    page = _trades_page(request.GET.get("trades_page"))
+    run, results = _run_page(request.user, id, page)
+    if results and not results["trades"] and results["trade_count"]:  # past the last page
+        page = -(-results["trade_count"] // TRADES_PER_PAGE)
+        run, results = _run_page(request.user, id, page)
+    context = _detail_context(run, results, trades_page=page)
     if request.htmx:
         return render(request, "strategies/_backtest_run.html", context)
     return render(request, "strategies/backtest_detail.html", context)
