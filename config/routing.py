@@ -3,6 +3,7 @@
 from django.urls import path
 
 from config.consumers import UserEventsConsumer
+from exchanges.consumers import AccountTradeLiveConsumer
 from marketdata.consumers import ArbitrageLiveConsumer, MarketLiveConsumer
 from strategies.consumers import (
     BacktestListLiveConsumer,
@@ -19,6 +20,8 @@ websocket_urlpatterns = [
     path("ws/bots/<int:bot_id>/", BotLiveConsumer.as_asgi()),
     path("ws/markets/<str:exchange>/<str:symbol>/", MarketLiveConsumer.as_asgi()),
     path("ws/arbitrage/<str:size>/", ArbitrageLiveConsumer.as_asgi()),
+    # an exchange account's trading panel (owner only)
+    path("ws/exchanges/accounts/<uuid:id>/trade/", AccountTradeLiveConsumer.as_asgi()),
     # a backtest's page while it runs (owner only)
     path("ws/backtests/<int:run_id>/", BacktestLiveConsumer.as_asgi()),
     # an optimization's page while it runs (owner only), and the owner's lists of both

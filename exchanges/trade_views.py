@@ -1,9 +1,12 @@
 """The trading panel of an exchange account: place and cancel orders by hand (owner only).
 
 Orders go through trading.services.manual (the order manager, risk checks, durable intent,
-books and audit trail bots use). The open orders and balances refresh by polling every few
-seconds: the manual orders have no runner, so the poll is what brings a resting order's fills
-into the books, through the same reconciliation a live bot's poll runs.
+books and audit trail bots use), by way of exchanges.manual_requests, which the API shares.
+The state section (balances, open orders, recent fills) is live: when the books of the
+account's orders by hand change (an order placed, cancelled or filled: by this page, the API,
+or on the exchange, which a worker watches while orders work), the books' order and fill events
+reach exchanges.consumers.AccountTradeLiveConsumer, which pushes the section rendered here
+(`account_trade_state_render`); static/js/trade.js swaps it in. No polling.
 """
 
 from __future__ import annotations
@@ -13,14 +16,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.security import client_ip
+from exchanges.manual_requests import (
+    manual_order_cancel_for_request,
+    manual_order_place_for_request,
+    manual_panel_for_request,
+)
 from exchanges.selectors import exchange_account_get_for_user
 from trading.services import manual
-
-REFRESH_SECONDS = 3
 
 
 class ManualOrderForm(forms.Form):
@@ -39,16 +45,20 @@ class ManualOrderForm(forms.Form):
         self.fields["symbol"].choices = [(s, s) for s in symbols]
 
 
-def _verified(request) -> bool:
-    """The session is past two-factor sign-in (trading real money by hand needs it)."""
-    is_verified = getattr(request.user, "is_verified", None)
-    return bool(is_verified()) if callable(is_verified) else False
-
-
 def _panel(request, account, *, sync: bool = True):
-    return manual.manual_panel_get(
-        user=request.user, account=account, sync=sync, second_factor_verified=_verified(request)
-    )
+    return manual_panel_for_request(request, account, sync=sync)
+
+
+def trade_socket_path(account) -> str:
+    """The panel's live socket (config/routing.py)."""
+    return f"/ws/exchanges/accounts/{account.pk}/trade/"
+
+
+def account_trade_state_render(*, user, account_id) -> str:
+    """The state section as the page shows it, for the live socket (a read: no exchange sync)."""
+    account = exchange_account_get_for_user(user=user, id=account_id)
+    panel = manual.manual_panel_get(user=user, account=account, sync=False)
+    return render_to_string("exchanges/_trade_state.html", {"account": account, "panel": panel})
 
 
 def _apply_errors(form, exc: ValidationError) -> None:
@@ -57,7 +67,12 @@ def _apply_errors(form, exc: ValidationError) -> None:
 
 
 def _context(panel, form) -> dict:
-    return {"account": panel.account, "panel": panel, "form": form, "refresh": REFRESH_SECONDS}
+    return {
+        "account": panel.account,
+        "panel": panel,
+        "form": form,
+        "socket_path": trade_socket_path(panel.account),
+    }
 
 
 @never_cache
@@ -92,13 +107,7 @@ def account_trade_place(request, id):  # noqa: A002
     placed = None
     if form.is_valid():
         try:
-            placed = manual.manual_order_place(
-                user=request.user,
-                account=account,
-                ip=client_ip(request),
-                second_factor_verified=_verified(request),
-                **form.cleaned_data,
-            )
+            placed = manual_order_place_for_request(request, account, form.cleaned_data)
         except ValidationError as exc:
             _apply_errors(form, exc)
     if not request.htmx:
@@ -130,12 +139,9 @@ def _placed_text(order) -> str:
 def account_trade_cancel(request, id, order_id):
     """Cancel an open order placed by hand."""
     account = exchange_account_get_for_user(user=request.user, id=id)
-    order = manual.manual_order_get(user=request.user, account=account, id=order_id)
-    error = ""
+    error, order = "", None
     try:
-        manual.manual_order_cancel(
-            user=request.user, account=account, order=order, ip=client_ip(request)
-        )
+        order = manual_order_cancel_for_request(request, account, order_id)
     except ValidationError as exc:
         error = " ".join(exc.messages)
     if not request.htmx:

@@ -18,6 +18,7 @@ from exchanges.gateway.errors import GatewayError
 from tradecore.order_manager import VenueTimeout
 from trading.runtime.runner import bot_run_slice, drain, live_cancel_all
 from trading.services.bots import bot_supervise
+from trading.services.manual import manual_watch_run
 from trading.services.realized_costs import realized_costs_refresh
 from trading.services.risk import risk_sweep
 
@@ -75,6 +76,15 @@ def bot_orders_cancel_task(bot_id: int, reason: str) -> int:
     cancelled = live_cancel_all(bot_id, reason)
     logger.info("bot %s kill: %s orders cancelled", bot_id, cancelled)
     return cancelled
+
+
+@shared_task(name="trading.tasks.bot_manual_watch_task", ignore_result=True)
+def bot_manual_watch_task(bot_id: int, claim: str | None = None) -> str:
+    """Sync the working orders placed by hand on an account for a slice (trading.services.
+    manual): their fills and cancels on the exchange reach the books and the panel."""
+    outcome = manual_watch_run(bot_id=bot_id, claim=claim)
+    logger.info("manual bot %s watch: %s", bot_id, outcome)
+    return outcome
 
 
 @shared_task(name="trading.tasks.bot_supervise_task", ignore_result=True)

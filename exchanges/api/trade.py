@@ -2,7 +2,8 @@
 
 GET lists the account's open orders placed by hand and its recent manual fills (read scope);
 POST places an order and POST .../cancel/ cancels one (trade scope). Both go through
-trading.services.manual, the same path as the panel and as bots. An outsider gets 404.
+trading.services.manual by way of exchanges.manual_requests, the same functions the panel's
+page calls, and so the same path as bots. An outsider gets 404.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
 from accounts.api.permissions import HasTradeScope
-from accounts.security import client_ip
+from exchanges.manual_requests import (
+    manual_order_cancel_for_request,
+    manual_order_place_for_request,
+    manual_panel_for_request,
+)
 from exchanges.selectors import exchange_account_get_for_user
 from trading.api.serializers import FillOutputSerializer, OrderOutputSerializer
-from trading.services import manual
 
 
 class ManualOrderInputSerializer(serializers.Serializer):
@@ -43,11 +47,6 @@ def _invalid(exc: DjangoValidationError) -> serializers.ValidationError:
     return serializers.ValidationError(detail)
 
 
-def _verified(request) -> bool:
-    is_verified = getattr(request.user, "is_verified", None)
-    return bool(is_verified()) if callable(is_verified) else False
-
-
 class _TradeScopeToPlace(HasTradeScope):
     """Reading needs a signed-in caller; placing needs trade scope."""
 
@@ -58,9 +57,7 @@ class _TradeScopeToPlace(HasTradeScope):
 
 
 def _list(request, account):
-    panel = manual.manual_panel_get(
-        user=request.user, account=account, second_factor_verified=_verified(request)
-    )
+    panel = manual_panel_for_request(request, account)
     data = {"open_orders": panel.open_orders, "fills": panel.fills}
     return Response(ManualOrdersOutputSerializer(data).data)
 
@@ -69,13 +66,7 @@ def _place(request, account):
     serializer = ManualOrderInputSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     try:
-        order = manual.manual_order_place(
-            user=request.user,
-            account=account,
-            ip=client_ip(request),
-            second_factor_verified=_verified(request),
-            **serializer.validated_data,
-        )
+        order = manual_order_place_for_request(request, account, serializer.validated_data)
     except DjangoValidationError as exc:
         raise _invalid(exc) from exc
     return Response(OrderOutputSerializer(order).data, status=status.HTTP_201_CREATED)
@@ -106,11 +97,8 @@ def exchange_account_orders_api(request, id):  # noqa: A002
 def exchange_account_order_cancel_api(request, id, order_id):  # noqa: A002
     """Cancel an open order placed by hand on the account (trade scope)."""
     account = exchange_account_get_for_user(user=request.user, id=id)
-    order = manual.manual_order_get(user=request.user, account=account, id=order_id)
     try:
-        order = manual.manual_order_cancel(
-            user=request.user, account=account, order=order, ip=client_ip(request)
-        )
+        order = manual_order_cancel_for_request(request, account, order_id)
     except DjangoValidationError as exc:
         raise _invalid(exc) from exc
     return Response(OrderOutputSerializer(order).data)

@@ -2,14 +2,18 @@
 
 The live server trades on this run's sandbox exchange through the account's real ccxt gateway;
 the test checks each order on both sides: the sandbox's own order state (its API, as another
-ccxt client sees it) and the Order and Fill rows.
+ccxt client sees it) and the Order and Fill rows. What changes outside the page (a fill on the
+exchange, which the worker's watcher books; a cancel through the API) reaches the panel over
+its websocket: the page is never reloaded and never asks for its state section.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from exchanges.gateway.clients import sync_client
@@ -42,6 +46,34 @@ def _exchange(account):
     )
 
 
+def _requests(page) -> list[tuple[str, str]]:
+    """Every request the page makes from now on, as (method, path)."""
+    from urllib.parse import urlparse
+
+    seen: list[tuple[str, str]] = []
+    page.on("request", lambda request: seen.append((request.method, urlparse(request.url).path)))
+    return seen
+
+
+def _no_polling(seen, account) -> None:
+    """The page never fetched its state section, nor reloaded itself."""
+    state = reverse("exchanges:account-trade-state", args=[account.pk])
+    panel = reverse("exchanges:account-trade", args=[account.pk])
+    assert [r for r in seen if r[1] == state] == []
+    assert [r for r in seen if r == ("GET", panel)] == []
+
+
+def _placed(page, before: str | None = None) -> str:
+    """The client order id the form's answer reports, once it reports another than `before`
+    (the live socket may show the order before the form's own answer arrives)."""
+    selector = "#trade-form [data-placed]"
+    if before:
+        selector += f':not([data-placed="{before}"])'
+    placed = page.locator(selector)
+    placed.wait_for()
+    return placed.get_attribute("data-placed")
+
+
 def _order_form(page, *, side, type_, qty, price=""):
     form = page.locator("#trade-form")
     form.locator("select[name=symbol]").select_option("BTC/USDT")
@@ -70,6 +102,7 @@ def test_an_order_placed_in_the_panel_appears_on_the_sandbox_and_in_the_books(
     page.get_by_role("link", name="Trade").first.click()
     page.wait_for_url(f"**{reverse('exchanges:account-trade', args=[account.pk])}")
     page.locator("#trade-balances tr[data-asset=USDT]").wait_for()
+    seen = _requests(page)
     assert "100000" in page.locator("#trade-balances tr[data-asset=USDT]").inner_text()
     shot(page, "panel")
 
@@ -77,9 +110,7 @@ def test_an_order_placed_in_the_panel_appears_on_the_sandbox_and_in_the_books(
     bid = Decimal(str(exchange.fetch_order_book("BTC/USDT")["bids"][0][0]))
     price = (bid * Decimal("0.97")).quantize(Decimal("0.01"))
     _order_form(page, side="buy", type_="limit", qty="0.01", price=str(price))
-    placed = page.locator("#trade-form [data-placed]")
-    placed.wait_for()
-    cid = placed.get_attribute("data-placed")
+    cid = _placed(page)
     page.locator(f'#trade-open-orders tr[data-client-order-id="{cid}"]').wait_for()
     on_sandbox = exchange.fetch_open_orders("BTC/USDT")
     assert [(o["clientOrderId"], o["price"], o["amount"]) for o in on_sandbox] == [
@@ -91,6 +122,7 @@ def test_an_order_placed_in_the_panel_appears_on_the_sandbox_and_in_the_books(
 
     # a market buy fills at once: its fill is on the sandbox, in the books and on the page
     _order_form(page, side="buy", type_="market", qty="0.02")
+    _placed(page, before=cid)
     page.locator("#trade-fills tbody tr[data-trade-id]").first.wait_for()
     market = Order.objects.exclude(client_order_id=cid).get(exchange_account=account)
     assert market.status == Order.Status.FILLED and market.filled_qty == Decimal("0.02")
@@ -106,7 +138,8 @@ def test_an_order_placed_in_the_panel_appears_on_the_sandbox_and_in_the_books(
     fees_btc = sum((f.fee for f in fills if f.fee_asset == "BTC"), Decimal(0))
     assert fees_btc > 0
     held = f"{Decimal('2.02') - fees_btc:f}".rstrip("0").rstrip(".")
-    assert held in page.locator("#trade-balances tr[data-asset=BTC]").inner_text()
+    # the last push of the section shows it (an earlier one may have read the balance first)
+    page.locator("#trade-balances tr[data-asset=BTC]", has_text=held).wait_for()
 
     # a bad quantity is refused in words and sends nothing
     _order_form(page, side="buy", type_="market", qty="500")
@@ -122,19 +155,23 @@ def test_an_order_placed_in_the_panel_appears_on_the_sandbox_and_in_the_books(
     assert exchange.fetch_open_orders("BTC/USDT") == []
     assert Order.objects.get(client_order_id=cid).status == Order.Status.CANCELLED
     shot(page, "after-cancel")
+    _no_polling(seen, account)
     assert page.errors == []
 
 
-def test_a_resting_order_filled_on_the_exchange_shows_as_filled_without_a_reload(
+def test_a_fill_on_the_exchange_and_a_cancel_through_the_api_show_live_without_polling(
     signed_in,
     alice,
     live_account,  # noqa: F811
     sandbox,
+    bot_worker,
     shot,
 ):
     page = signed_in
     account = live_account(alice)
-    page.goto(reverse("exchanges:account-trade", args=[account.pk]))
+    with page.expect_websocket(lambda ws: "/trade/" in ws.url):
+        page.goto(reverse("exchanges:account-trade", args=[account.pk]))
+    seen = _requests(page)
     page.evaluate("window.loadedOnce = true")  # gone if the page were reloaded
     sandbox[0].paused = True  # the market stands still: our bid stays the best one
     try:
@@ -142,22 +179,38 @@ def test_a_resting_order_filled_on_the_exchange_shows_as_filled_without_a_reload
         book = sandbox[0].venues[VENUE_A].symbols["BTC/USDT"].book
         price = ((book.best_bid()[0] + book.best_ask()[0]) / 2).quantize(Decimal("0.01"))
         _order_form(page, side="buy", type_="limit", qty="0.01", price=str(price))
-        placed = page.locator("#trade-form [data-placed]")
-        placed.wait_for()
-        order = Order.objects.get(client_order_id=placed.get_attribute("data-placed"))
+        order = Order.objects.get(client_order_id=_placed(page))
         row = f'#trade-open-orders tr[data-client-order-id="{order.client_order_id}"]'
         page.locator(row).wait_for()
         assert order.status == Order.Status.OPEN
         _sell_through(sandbox, price)  # the market trades through it
     finally:
         sandbox[0].paused = False
+    # the worker's watcher books the fill; its books' events bring the section to the page
     page.locator("#trade-fills tbody tr[data-trade-id]").first.wait_for()
     page.locator(row).wait_for(state="detached")
     fill = Fill.objects.get(order=order)
     assert page.locator(f'#trade-fills tr[data-trade-id="{fill.trade_id}"]').is_visible()
     assert Order.objects.get(pk=order.pk).status == Order.Status.FILLED
-    assert page.evaluate("window.loadedOnce") is True
     shot(page, "filled-live")
+
+    # a resting order cancelled through the API leaves the panel
+    book = sandbox[0].venues[VENUE_A].symbols["BTC/USDT"].book
+    low = (book.best_bid()[0] * Decimal("0.97")).quantize(Decimal("0.01"))
+    _order_form(page, side="buy", type_="limit", qty="0.01", price=str(low))
+    resting = Order.objects.get(client_order_id=_placed(page, before=order.client_order_id))
+    row = f'#trade-open-orders tr[data-client-order-id="{resting.client_order_id}"]'
+    page.locator(row).wait_for()
+    api = Client()
+    api.force_login(alice)
+    url = reverse("exchanges-api-account-order-cancel", args=[account.pk, resting.pk])
+    with ThreadPoolExecutor(1) as thread:  # off Playwright's event loop, as a request would be
+        assert thread.submit(lambda: api.post(url).status_code).result(60) == 200
+    page.locator(row).wait_for(state="detached")
+    assert _exchange(account).fetch_open_orders("BTC/USDT") == []
+
+    assert page.evaluate("window.loadedOnce") is True
+    _no_polling(seen, account)
     assert page.errors == []
 
 

@@ -450,6 +450,8 @@ def manual_order_place(
             raise _exchange_error(exc) from exc
     row = Order.objects.get(client_order_id=result.client_order_id)
     audit_record(actor=user, action="order.manual_place", target=row, ip=ip, after=_audit(row))
+    if row.is_active:  # resting: a worker watches it fill (or go) on the exchange
+        manual_watch_ensure(bot=bot)
     if row.status == Order.Status.REJECTED:
         raise ValidationError({"__all__": f"The exchange rejected the order: {row.reason}"})
     return row
@@ -524,6 +526,7 @@ def manual_order_cancel(*, user, account: ExchangeAccount, order: Order, ip=None
     order.refresh_from_db()
     audit_record(actor=user, action="order.manual_cancel", target=order, ip=ip, after=_audit(order))
     if order.is_active:
+        manual_watch_ensure(bot=bot)  # the watcher looks it up again
         raise ValidationError(
             {"__all__": "The exchange has not confirmed the cancel yet; it is looked up again."}
         )
@@ -587,6 +590,7 @@ def manual_panel_get(
             ]
             if sync and panel.bot is not None:
                 _panel_sync(session, panel.bot)
+                manual_watch_ensure(bot=panel.bot)
     except (GatewayError, VenueTimeout, ValidationError, OSError) as exc:
         panel.error = f"The exchange did not answer: {exc}"
     if panel.bot is not None:
@@ -609,6 +613,107 @@ def _panel_sync(session: _Session, bot: Bot) -> None:
             trading.sync(symbols)
     except ValidationError:  # busy: an order of this account is being placed; next time
         return
+
+
+# -- watching working orders -----------------------------------------------------------------
+# Manual orders have no runner, so a worker watches the account's working ones: every poll it
+# syncs the books with the exchange (a resting order that filled, or was cancelled elsewhere,
+# is booked), and the books' write publishes the order and fill events the panel's socket
+# turns into a fresh state section. One watcher per manual bot at a time (a claim in the cache;
+# two at once would only sync twice, serialized by the lease), for a slice, then it re-enqueues
+# itself while orders are working; placing an order or opening the panel starts it again.
+WATCH_TASK = "trading.tasks.bot_manual_watch_task"
+
+
+def _watch_key(bot_id: int) -> str:
+    return f"manual-watch:{bot_id}"
+
+
+def _watch_ttl() -> int:
+    from trading import conf
+
+    return int(conf.get("PEREGRINE_BOT_SLICE_SECONDS")) + 30
+
+
+def manual_watch_claim(*, bot_id: int, claim: str | None = None) -> str | None:
+    """Take (or, with the current claim, keep) the right to watch the bot; None if taken."""
+    import secrets
+
+    from django.core.cache import cache
+
+    key, ttl = _watch_key(bot_id), _watch_ttl()
+    if claim is not None and cache.get(key) == claim:
+        cache.touch(key, ttl)
+        return claim
+    claim = secrets.token_hex(8)
+    return claim if cache.add(key, claim, ttl) else None
+
+
+def manual_watch_ensure(*, bot: Bot) -> None:
+    """Have a worker watch the manual bot's working orders (after commit), unless one does."""
+    from django.core.cache import cache
+
+    from trading.services.bots import task_send
+
+    if cache.get(_watch_key(bot.pk)) is not None:
+        return
+    if not Order.objects.filter(bot_id=bot.pk, status__in=Order.ACTIVE).exists():
+        return
+    bot_id = bot.pk
+    transaction.on_commit(lambda: task_send(WATCH_TASK, bot_id))
+
+
+def _watch_release(bot_id: int, claim: str) -> None:
+    from django.core.cache import cache
+
+    if cache.get(_watch_key(bot_id)) == claim:
+        cache.delete(_watch_key(bot_id))
+
+
+def manual_watch_run(*, bot_id: int, claim: str | None = None) -> str:
+    """One slice of the watcher (the task's body); enqueues the next while orders work."""
+    from trading import conf
+    from trading.services.bots import task_send
+
+    claim = manual_watch_claim(bot_id=bot_id, claim=claim)
+    while claim is not None:
+        seconds = float(conf.get("PEREGRINE_BOT_SLICE_SECONDS"))
+        poll = float(conf.get("PEREGRINE_BOT_POLL_SECONDS"))
+        if manual_orders_watch(bot_id=bot_id, claim=claim, seconds=seconds, poll=poll):
+            task_send(WATCH_TASK, bot_id, claim)
+            return "watching"
+        _watch_release(bot_id, claim)
+        # an order placed just before the release saw the claim and started no watcher
+        if not Order.objects.filter(bot_id=bot_id, status__in=Order.ACTIVE).exists():
+            return "nothing working"
+        claim = manual_watch_claim(bot_id=bot_id)
+    return "watched elsewhere"
+
+
+def manual_orders_watch(*, bot_id: int, claim: str, seconds: float, poll: float) -> bool:
+    """Sync the manual bot's working orders with the exchange every `poll` seconds for
+    `seconds`; True while some are still working and the claim still holds (watch on)."""
+    bot = Bot.objects.select_related("user").filter(pk=bot_id, strategy=MANUAL_STRATEGY).first()
+    venue = bot.venues.select_related("exchange_account").first() if bot else None
+    account = venue.exchange_account if venue is not None else None
+    if account is None or not account.is_active:
+        return False
+    deadline = time.monotonic() + seconds
+    with _Exchange(account) as session:
+        while True:
+            symbols = sorted({row.symbol for row in bot_orders_to_restore(bot_id=bot.pk)})
+            if not symbols:
+                return False
+            try:
+                with _Trading(session, bot, symbols, wait=0) as trading:
+                    trading.sync(symbols)
+            except ValidationError:  # busy: a request of the panel holds the books now
+                pass
+            except (GatewayError, VenueTimeout, OSError) as exc:  # next poll tries again
+                logger.info("manual orders of bot %s not synced: %s", bot.pk, exc)
+            if time.monotonic() >= deadline:
+                return manual_watch_claim(bot_id=bot.pk, claim=claim) is not None
+            time.sleep(poll)
 
 
 # -- the kill switch -------------------------------------------------------------------------
