@@ -5,11 +5,12 @@ refuses, at the handshake (HTTP 403), anyone who does not own the bot. Runtime e
 {"type": "event.forward", "event": {"kind", "bot_id", "data", ...}}; the consumers re-render the
 page sections the event touched and send them as hx-swap-oob fragments. No writes.
 
-Pushes are coalesced on the leading edge: an event that finds the socket idle is rendered at
-once; events arriving while that render is under way, or within PUSH_INTERVAL of its start,
-only mark what they touched, and one more render after it shows them all. So an isolated event
-costs no waiting, a burst costs a few pushes (at most one per PUSH_INTERVAL), and the last push
-always shows the latest state (renders read the database, one at a time, in order).
+Pushes are coalesced on the leading edge: an event that finds no push under way is rendered
+and sent at once. Events arriving while a push is rendered only mark what they touched; the
+next push shows them all. Pushes are rate-limited by a token bucket: PUSH_BURST of them back to
+back, then one per PUSH_INTERVAL (events arriving meanwhile join the next). So an isolated
+event waits for nothing, a burst costs a few pushes, and the last push shows the latest state
+(renders read the database, one at a time, in order).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from trading.live import SECTIONS_BY_KIND, bot_row_render, bot_sections_render
 
 logger = logging.getLogger(__name__)
 
-# The shortest time between the starts of two pushes to one socket (a burst's rate limit).
+# A socket gets up to PUSH_BURST pushes back to back, then one per PUSH_INTERVAL seconds.
+PUSH_BURST = 3
 PUSH_INTERVAL = 0.1
 
 
@@ -42,11 +44,13 @@ class _CoalescingConsumer(AsyncWebsocketConsumer):
     """Collects what events changed; renders it at once if idle, else once the current push ends."""
 
     group: str | None = None
+    _flush: asyncio.Future | None = None
+    _tokens: float = PUSH_BURST  # the rate limit's bucket, full at first
+    _tokens_at: float = float("-inf")
 
     async def disconnect(self, code):
-        task = getattr(self, "_flush", None)
-        if task is not None:
-            task.cancel()
+        if self._flush is not None:
+            self._flush.cancel()
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
@@ -55,22 +59,28 @@ class _CoalescingConsumer(AsyncWebsocketConsumer):
 
     def _mark(self, key) -> None:
         self._dirty.add(key)
-        if getattr(self, "_flush", None) is None:
+        if self._flush is None:
             self._flush = asyncio.ensure_future(self._push_loop())
 
     async def _push_loop(self) -> None:
         """Push what is marked, then whatever was marked meanwhile, until nothing is left."""
         loop = asyncio.get_running_loop()
         try:
-            while self._dirty:
-                started = loop.time()
+            while True:
+                # the bucket: a push costs one token, PUSH_INTERVAL earns one, PUSH_BURST at most
+                now = loop.time()
+                earned = (now - self._tokens_at) / PUSH_INTERVAL
+                self._tokens, self._tokens_at = min(PUSH_BURST, self._tokens + earned), now
+                if self._tokens < 1:
+                    await asyncio.sleep((1 - self._tokens) * PUSH_INTERVAL)
+                    continue
+                self._tokens -= 1
                 dirty, self._dirty = self._dirty, set()
                 if not await self._push(dirty):
                     self._dirty = set()
                     return
-                rest = PUSH_INTERVAL - (loop.time() - started)
-                if rest > 0:
-                    await asyncio.sleep(rest)
+                if not self._dirty:  # nothing came meanwhile: the next event goes at once
+                    return
         finally:
             self._flush = None
 
