@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from config import env
+from config.social import social_providers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PEREGRINE_ENV = env.choice("PEREGRINE_ENV", ("development", "test", "production"), "development")
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     # accounts and security (issue 3): allauth login, django-otp second factor
     "allauth",
     "allauth.account",
+    "allauth.socialaccount",  # social login: providers below, when configured (config/social.py)
     "django_otp",
     "django_otp.plugins.otp_totp",
     # project apps
@@ -394,6 +396,10 @@ PEREGRINE_DATA_DIR = env.string("PEREGRINE_DATA_DIR", str(BASE_DIR.parent / "sha
 PEREGRINE_SANDBOX_VENUES = env.string_list("PEREGRINE_SANDBOX_VENUES", ["sandbox", "sandbox-b"])
 PEREGRINE_SANDBOX_URL = env.string("PEREGRINE_SANDBOX_URL", "http://127.0.0.1:8100")
 PEREGRINE_OPERATOR_EMAIL = env.string("PEREGRINE_OPERATOR_EMAIL", "operator@peregrine.local")
+# Telegram control (notifications.telegram, `manage.py telegram_bot`): off without a bot token
+PEREGRINE_TELEGRAM_BOT_TOKEN = env.string("PEREGRINE_TELEGRAM_BOT_TOKEN", "")
+PEREGRINE_TELEGRAM_BOT_NAME = env.string("PEREGRINE_TELEGRAM_BOT_NAME", "")
+PEREGRINE_TELEGRAM_API_URL = env.string("PEREGRINE_TELEGRAM_API_URL", "https://api.telegram.org")
 
 # --- accounts and security (issue 3) --------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -410,11 +416,20 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = env.choice(
     "PEREGRINE_EMAIL_VERIFICATION", ("mandatory", "optional"), "mandatory"
 )
+# Social login (config/social.py): off unless a provider's client id is set. The test settings
+# turn GitHub on with a test client, so the login flow is tested against a local OAuth server.
+SOCIALACCOUNT_PROVIDERS = social_providers(env.string)
+if PEREGRINE_ENV == "test" and "github" not in SOCIALACCOUNT_PROVIDERS:
+    SOCIALACCOUNT_PROVIDERS["github"] = {
+        "APP": {"client_id": "peregrine-test-client", "secret": "peregrine-test-secret"},
+        "SCOPE": ["read:user", "user:email"],
+    }
+INSTALLED_APPS += [f"allauth.socialaccount.providers.{p}" for p in SOCIALACCOUNT_PROVIDERS]
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # a provider's word never signs into an account
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
+SOCIALACCOUNT_LOGIN_ON_GET = False  # the login starts with a POST (CSRF-protected)
+SOCIALACCOUNT_QUERY_EMAIL = True
 ACCOUNT_CHANGE_EMAIL = True  # one address per user; a change is verified before it applies
-# Telegram control (notifications.telegram, `manage.py telegram_bot`): off without a bot token
-PEREGRINE_TELEGRAM_BOT_TOKEN = env.string("PEREGRINE_TELEGRAM_BOT_TOKEN", "")
-PEREGRINE_TELEGRAM_BOT_NAME = env.string("PEREGRINE_TELEGRAM_BOT_NAME", "")
-PEREGRINE_TELEGRAM_API_URL = env.string("PEREGRINE_TELEGRAM_API_URL", "https://api.telegram.org")
 ACCOUNT_EMAIL_NOTIFICATIONS = True  # notice on password change/reset and email change
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
 ACCOUNT_SESSION_REMEMBER = False  # browser-session cookie; server-side idle expiry still applies
