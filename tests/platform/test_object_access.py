@@ -90,11 +90,11 @@ OBJECT_ROUTES: dict[str, dict[str, str]] = {
     "notifications/channels/<uuid:id>/toggle/": {"id": "notification_channel"},
     "notifications/channels/<uuid:id>/test/": {"id": "notification_channel"},
     "notifications/channels/<uuid:id>/delete/": {"id": "notification_channel"},
+    "notifications/telegram/<int:id>/unlink/": {"id": "telegram_link"},
 }
 
 # routes whose parameters name no one's object: what the caller sees there is public or the
 # caller's own, so only anonymous is asked (with these values), and must be refused
-    "notifications/telegram/<int:id>/unlink/": {"id": "telegram_link"},
 NOT_OBJECT_ROUTES: dict[str, tuple[dict[str, str], str]] = {
     "api/v1/strategies/<str:strategy_id>/": ({"strategy_id": "sma_cross"}, "public catalog"),
     "api/v1/tax/years/<int:year>/": ({"year": "2024"}, "the caller's own year"),
