@@ -117,13 +117,19 @@ def _words(result: dict, quote: str) -> str:
     )
 
 
+def paper_comparison_applies(strategy: str) -> bool:
+    """Whether a bot of `strategy` can be compared: a candle backtest replays signal and grid
+    strategies, not the ones that quote on order books or trade on alerts."""
+    return FAMILIES.get(strategy) in ("signal", "grid")
+
+
 def bot_paper_comparison(*, bot, start: datetime | None = None, end: datetime | None = None):
     """The backtest over the bot's period next to its fills (see the module docstring).
     The period defaults to the bot's first fill until now. ValidationError in words when it
     cannot be compared (not a candle strategy, no candles)."""
     from django.utils.timezone import now
 
-    if FAMILIES.get(bot.strategy) not in ("signal", "grid"):
+    if not paper_comparison_applies(bot.strategy):
         raise ValidationError({"bot": (
             f"{bot.strategy} quotes on order books; a backtest on candles cannot replay it."
         )})  # fmt: skip

@@ -12,3 +12,11 @@ def pct(value, places=2):
         return "–"
     number = round(value * 100, int(places))
     return f"{0.0 if number == 0 else number:.{int(places)}f}%"
+
+
+@register.filter
+def paper_comparable(strategy: str) -> bool:
+    """Whether a bot of this strategy has a "compare with backtest" page that can answer."""
+    from strategies.paper_compare import paper_comparison_applies
+
+    return paper_comparison_applies(strategy)

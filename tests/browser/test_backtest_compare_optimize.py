@@ -8,7 +8,11 @@ cleanly when the file is absent."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
+from django.urls import reverse
 
 from strategies.models import BacktestRun, Optimization
 from tests.browser.test_backtests import start_backtest_worker, stored_candles  # noqa: F401
@@ -187,7 +191,16 @@ def test_walk_forward_results_config_files_and_the_paper_comparison_read_right(
     assert "SMA paper" in page.locator("#bot-configs").inner_text()
     shot(page, "config-files")
     _no_violations(page, console)
-    page.get_by_role("link", name="Compare with backtest").click()
+    # the bot's own page links both: its config file, and the comparison
+    page.goto(reverse("trading:bot-detail", args=[bot.pk]))
+    with page.expect_download() as download:
+        page.click("#bot-export-config")
+    exported = json.loads(Path(download.value.path()).read_text())
+    assert exported["name"] == "SMA paper" and exported["params"]["fast"] == 10
+    page.wait_for_timeout(300)
+    shot(page, "bot-links")
+    _no_violations(page, console)
+    page.click("#bot-compare-backtest")
     page.locator("#paper-causes").wait_for()
     words = page.locator("#paper-comparison-words").inner_text()
     assert words.startswith("The bot made") and "slippage" in words

@@ -139,3 +139,35 @@ def test_the_default_period_starts_at_the_first_fill_with_indicators_warmed_on_e
     assert result["start_ms"] == int(backtest_fills[0].ts) and result["warmup_bars"] == 31
     assert (result["matched"], result["missed"], result["extra"]) == (len(backtest_fills), 0, 0)
     assert result["difference"] == pytest.approx(0, abs=1e-6)
+
+
+def test_the_bot_page_links_its_config_export_and_the_comparison_where_they_apply(
+    alice, bot, stored, backtest_fills, alice_client
+):
+    import json
+
+    page = alice_client.get(reverse("trading:bot-detail", args=[bot.pk])).content.decode()
+    export = reverse("strategies:bot-config-export", args=[bot.pk])
+    compare = reverse("strategies:bot-paper-comparison", args=[bot.pk])
+    assert f'href="{export}" download id="bot-export-config">Export config</a>' in page
+    # a signal bot before its first fill: the comparison is announced, not linked
+    assert 'id="bot-compare-backtest-later"' in page and f'href="{compare}"' not in page
+    _record(bot, backtest_fills[:-2])
+    page = alice_client.get(reverse("trading:bot-detail", args=[bot.pk])).content.decode()
+    assert f'href="{compare}" id="bot-compare-backtest">Compare with backtest</a>' in page
+    # both lead to working pages: the bot's file, and the comparison over its period
+    exported = alice_client.get(export)
+    assert exported.status_code == 200 and "attachment" in exported["Content-Disposition"]
+    assert json.loads(exported.content)["strategy"] == "sma_cross"
+    compared = alice_client.get(compare)
+    assert compared.status_code == 200 and 'id="paper-causes"' in compared.content.decode()
+    # a market maker has a config to export but nothing a candle backtest can replay
+    mm = bot_create(
+        user=alice, name="MM", strategy="pure_market_making", params={}, symbols=["BTC/USDT"],
+        venues=[{"exchange": "binance"}], budget="100",
+    )  # fmt: skip
+    page = alice_client.get(reverse("trading:bot-detail", args=[mm.pk])).content.decode()
+    assert 'id="bot-export-config"' in page and "Compare with backtest" not in page
+    assert (
+        alice_client.get(reverse("strategies:bot-config-export", args=[mm.pk])).status_code == 200
+    )
