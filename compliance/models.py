@@ -96,4 +96,4 @@ class AuditAnchor(models.Model):
 
 
 # Tax lots' inputs (settings per tax year, non-fill transactions) live in their own module.
-from compliance.tax_models import TaxTransaction, TaxYear  # noqa: E402,F401
+from compliance.tax_models import TaxExport, TaxTransaction, TaxYear  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""Compliance tasks: the audit chain's periodic anchor."""
+"""Compliance tasks: the audit chain's periodic anchor; tax exports written by a worker."""
 
 from celery import shared_task
 
@@ -10,3 +10,20 @@ def audit_anchor_task() -> int | None:
 
     anchor = audit_anchor_create()
     return anchor.seq if anchor else None
+
+
+@shared_task(name="compliance.tasks.tax_export_run_task", ignore_result=True)
+def tax_export_run_task(export_id: int) -> str | None:
+    """Write one tax export's CSV file (a missing or finished export is left alone)."""
+    from compliance.tax.exports import tax_export_run
+
+    export = tax_export_run(export_id=export_id)
+    return export.status if export else None
+
+
+@shared_task(name="compliance.tasks.tax_export_prune_task", ignore_result=True)
+def tax_export_prune_task() -> int:
+    """Delete expired tax exports and their files."""
+    from compliance.tax.exports import tax_export_prune
+
+    return tax_export_prune()

@@ -8,20 +8,31 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.api.permissions import HasTradeScope
+from compliance.tax.exports import (
+    HISTORY_EXPORTS,
+    YEAR_EXPORTS,
+    export_needs_worker,
+    tax_export_start,
+)
 from compliance.tax.formats import CsvImportError, money, number
 from compliance.tax.normalize import FLOW_KINDS
 from compliance.tax.reports import tax_report_build, tax_year_settings
 from compliance.tax.selectors import (
     tax_exchange_account_get_for_user,
+    tax_export_get_for_user,
+    tax_export_list,
     tax_transaction_get_for_user,
     tax_transaction_list,
 )
@@ -34,8 +45,14 @@ from compliance.tax.services import (
     tax_year_save,
     wallet_key_resolver,
 )
-from compliance.tax_models import TaxYear
-from compliance.tax_views import _year, history_export_response, year_export_response
+from compliance.tax_models import TaxExport, TaxYear
+from compliance.tax_views import (
+    _year,
+    history_export_response,
+    tax_export_file_response,
+    year_export_response,
+)
+from config.inputs import Pagination
 from config.schema import paginated
 
 CSV_RESPONSE = {
@@ -160,28 +177,148 @@ def tax_year_settings_api(request, year: int):
     return Response(TaxYearSettingsSerializer(settings).data)
 
 
+class TaxExportSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=TaxExport.Kind.choices)
+    year = serializers.IntegerField(allow_null=True, help_text="null for the history formats")
+    status = serializers.ChoiceField(choices=TaxExport.Status.choices)
+    phase = serializers.ChoiceField(
+        choices=["", "reading", "writing"],
+        help_text="reading: records_done of records_total read into lots; writing: rows_done "
+        "CSV rows written (of rows_total when known)",
+    )
+    records_done = serializers.IntegerField()
+    records_total = serializers.IntegerField()
+    rows_done = serializers.IntegerField()
+    rows_total = serializers.IntegerField(allow_null=True)
+    size = serializers.IntegerField(help_text="bytes of the file, once done")
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="when the file is deleted (TAX_EXPORT_RETENTION_HOURS)"
+    )
+    download = serializers.CharField(allow_null=True, help_text="the file's URL, once done")
+
+
+class TaxExportInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=TaxExport.Kind.choices)
+    year = serializers.IntegerField(
+        min_value=2009, max_value=2100, required=False,
+        help_text="the tax year of a capital gains or Form 8949 export (default: last year); "
+        "not used by the history formats",
+    )  # fmt: skip
+
+
+def _export_data(request, export: TaxExport) -> dict:
+    fields = [name for name in TaxExportSerializer().fields if name not in ("id", "download")]
+    data = {"id": export.pk, **{name: getattr(export, name) for name in fields}}
+    done = export.status == TaxExport.Status.DONE
+    url = reverse("tax-api-export-download", args=[export.pk])
+    data["download"] = request.build_absolute_uri(url) if done else None
+    return TaxExportSerializer(data).data
+
+
+def _accepted(request, export: TaxExport) -> Response:
+    url = request.build_absolute_uri(reverse("tax-api-export", args=[export.pk]))
+    return Response(_export_data(request, export), status=status.HTTP_202_ACCEPTED,
+                    headers={"Location": url})  # fmt: skip
+
+
+WORKER_RESPONSE = OpenApiResponse(
+    TaxExportSerializer,
+    description="The export reads more than TAX_EXPORT_ASYNC_THRESHOLD records: a worker "
+    "writes it; follow `Location` (GET /api/v1/tax/exports/{id}/) to its download.",
+)
+
+
 @extend_schema(
     parameters=[YEAR, OpenApiParameter("kind", str, OpenApiParameter.PATH,
                                        enum=["gains", "form8949"])],
-    responses=CSV_RESPONSE,
+    responses={**CSV_RESPONSE, 202: WORKER_RESPONSE},
 )  # fmt: skip
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def tax_year_export_api(request, year: int, kind: str):
-    """The year's capital gains or IRS Form 8949 lines as CSV (streamed)."""
+    """The year's capital gains or IRS Form 8949 lines as CSV (streamed), or 202 and an export
+    job when the year is large."""
+    if kind not in YEAR_EXPORTS:
+        raise Http404("no such export")
+    if export_needs_worker(user=request.user, kind=kind, year=_year(year)):
+        return _accepted(request, tax_export_start(user=request.user, kind=kind, year=year))
     return year_export_response(request.user, year, kind)
 
 
 @extend_schema(
     parameters=[OpenApiParameter("kind", str, OpenApiParameter.PATH,
                                  enum=["koinly", "cointracking"])],
-    responses=CSV_RESPONSE,
+    responses={**CSV_RESPONSE, 202: WORKER_RESPONSE},
 )  # fmt: skip
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def tax_history_export_api(request, kind: str):
-    """The whole trade history in Koinly universal or CoinTracking CSV (streamed)."""
+    """The whole trade history in Koinly universal or CoinTracking CSV (streamed), or 202 and
+    an export job when the history is large."""
+    if kind not in HISTORY_EXPORTS:
+        raise Http404("no such export")
+    if export_needs_worker(user=request.user, kind=kind, year=None):
+        return _accepted(request, tax_export_start(user=request.user, kind=kind, year=None))
     return history_export_response(request.user, kind)
+
+
+@extend_schema(methods=["GET"], responses=paginated(TaxExportSerializer))
+@extend_schema(methods=["POST"], request=TaxExportInputSerializer,
+               responses={202: TaxExportSerializer})  # fmt: skip
+@api_view(["GET", "POST"])
+@permission_classes([IsAuthenticated])
+def tax_export_list_api(request):
+    """The caller's exports written by a worker, newest first; POST starts one whatever the
+    size (the same kind and year already queued or running is returned instead)."""
+    if request.method == "POST":
+        serializer = TaxExportInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        year = data.get("year", timezone.now().year - 1)
+        return _accepted(request, tax_export_start(user=request.user, kind=data["kind"],
+                                                   year=year))  # fmt: skip
+    paginator = Pagination()
+    page = paginator.paginate_queryset(tax_export_list(user=request.user), request)
+    return paginator.get_paginated_response([_export_data(request, e) for e in page])
+
+
+EXPORT_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The export's id")
+
+
+@extend_schema(parameters=[EXPORT_ID], responses={200: TaxExportSerializer, 404: None})
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def tax_export_detail_api(request, id: int):  # noqa: A002
+    """One of the caller's exports: its status and progress (404 for anyone else's)."""
+    return Response(_export_data(request, tax_export_get_for_user(user=request.user, id=id)))
+
+
+class _NotReady(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "not_ready"
+    default_detail = "The export is not written yet; its status says how far it is."
+
+
+@extend_schema(
+    parameters=[EXPORT_ID],
+    responses={
+        (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The CSV file"),
+        404: OpenApiResponse(description="No such export, or its file has expired"),
+        409: OpenApiResponse(description="Not written yet (or failed): see its status"),
+    },
+)
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def tax_export_download_api(request, id: int):  # noqa: A002
+    """The file a worker wrote, byte for byte what the streamed download gives."""
+    export = tax_export_get_for_user(user=request.user, id=id)
+    if export.status != TaxExport.Status.DONE:
+        raise _NotReady()
+    return tax_export_file_response(export)
 
 
 class TaxTransactionSerializer(serializers.Serializer):

@@ -17,6 +17,13 @@ urlpatterns = [
     path(
         "tax/history/<str:kind>.csv", tax_api.tax_history_export_api, name="tax-api-history-export"
     ),  # fmt: skip
+    path("tax/exports/", tax_api.tax_export_list_api, name="tax-api-exports"),
+    path("tax/exports/<int:id>/", tax_api.tax_export_detail_api, name="tax-api-export"),
+    path(
+        "tax/exports/<int:id>/download/",
+        tax_api.tax_export_download_api,
+        name="tax-api-export-download",
+    ),  # fmt: skip
     path("tax/transactions/", tax_api.tax_transaction_list_api, name="tax-api-transactions"),
     path(
         "tax/transactions/import/",

@@ -117,3 +117,74 @@ class TaxTransaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d} {self.kind} {self.amount} {self.asset}"
+
+
+class TaxExport(models.Model):
+    """One CSV export written by a worker (compliance.tax.exports), for a year or history too
+    large to stream in the request: its progress while it runs, then its file until it expires.
+
+    The file lives under settings.TAX_EXPORT_ROOT/<user id>/ (never in the database) and is
+    deleted with the row: when it expires (TAX_EXPORT_RETENTION_HOURS after it was written) or
+    with the account.
+    """
+
+    class Kind(models.TextChoices):
+        GAINS = "gains", "Capital gains"
+        FORM_8949 = "form8949", "IRS Form 8949"
+        KOINLY = "koinly", "Koinly (all history)"
+        COINTRACKING = "cointracking", "CoinTracking (all history)"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    YEAR_KINDS = ("gains", "form8949")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tax_exports"
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    # the tax year (capital gains, Form 8949); null for the whole-history formats
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    # the history exports' cut: records before as_of + 1 day, as the streamed download's
+    as_of = models.DateTimeField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    # "reading": records_done of records_total read into lots; "writing": rows_done CSV rows
+    phase = models.CharField(max_length=8, blank=True)
+    records_total = models.PositiveIntegerField(default=0)
+    records_done = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    file_name = models.CharField(max_length=200, blank=True)
+    size = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="tax_export_user_time")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["koinly", "cointracking"], year__isnull=True)
+                | models.Q(kind__in=["gains", "form8949"], year__isnull=False),
+                name="tax_export_year_for_year_kinds",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.year or ''} ({self.status})".replace("  ", " ")
+
+    @property
+    def filename(self) -> str:
+        """The name the download is saved as (the streamed download's name)."""
+        suffix = f"-{self.year}" if self.year else ""
+        return f"peregrine-{self.kind}{suffix}.csv"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)

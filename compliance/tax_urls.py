@@ -8,6 +8,12 @@ urlpatterns = [
     path("tax/<int:year>/settings/", tax_views.tax_year_settings_save, name="tax-year-settings"),
     path("tax/<int:year>/<str:kind>.csv", tax_views.tax_year_export, name="tax-year-export"),
     path("tax/history/<str:kind>.csv", tax_views.tax_history_export, name="tax-history-export"),
+    path("tax/exports/<int:id>/", tax_views.tax_export_detail, name="tax-export-detail"),
+    path(
+        "tax/exports/<int:id>/download/",
+        tax_views.tax_export_download,
+        name="tax-export-download",
+    ),  # fmt: skip
     path("tax/transactions/", tax_views.tax_transactions, name="tax-transactions"),
     path(
         "tax/transactions/import/",

@@ -1,35 +1,36 @@
 """Tax pages: the year's report (gains lot by lot, income, holdings), the transactions page,
-and the CSV downloads, which stream row by row (no whole file is built in memory)."""
+and the CSV downloads, which stream row by row (no whole file is built in memory) or, past
+settings.TAX_EXPORT_ASYNC_THRESHOLD records, are written by a worker (compliance.tax.exports)
+whose progress the export's page shows live before it offers the file."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
+from django.conf import settings as django_settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, StreamingHttpResponse
+from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from compliance.tax.formats import (
-    COINTRACKING_HEADER,
-    FORM_8949_HEADER,
-    GAINS_HEADER,
-    KOINLY_HEADER,
-    CsvImportError,
-    cointracking_rows,
-    csv_lines,
-    form8949_rows,
-    gains_rows,
-    koinly_rows,
+from compliance.tax.exports import (
+    HISTORY_EXPORTS,
+    YEAR_EXPORTS,
+    export_event,
+    export_lines,
+    export_needs_worker,
+    tax_export_path,
+    tax_export_start,
+    tax_year_check,
 )
-from compliance.tax.pricing import CandlePrices
+from compliance.tax.formats import CsvImportError
 from compliance.tax.reports import tax_report_build, tax_year_settings
 from compliance.tax.selectors import (
     tax_exchange_account_get_for_user,
+    tax_export_get_for_user,
+    tax_export_list,
     tax_transaction_get_for_user,
     tax_transaction_list,
     tax_years,
@@ -42,7 +43,7 @@ from compliance.tax.services import (
     tax_year_save,
     wallet_key_resolver,
 )
-from compliance.tax.sources import tax_records, wallet_labels
+from compliance.tax.sources import wallet_labels
 from compliance.tax_forms import (
     ExchangeImportForm,
     TaxImportForm,
@@ -52,13 +53,7 @@ from compliance.tax_forms import (
 from exchanges.models import ExchangeAccount
 
 PAGE_LINES = 500
-YEAR_EXPORTS = {"gains": (GAINS_HEADER, gains_rows), "form8949": (FORM_8949_HEADER, form8949_rows)}
-
-
-def _year(year: int) -> int:
-    if not 2009 <= year <= 2100:
-        raise Http404("no such tax year")
-    return year
+_year = tax_year_check
 
 
 @login_required
@@ -76,6 +71,8 @@ def tax_year(request, year: int):
         "more_lines": max(0, len(report.lines) - PAGE_LINES),
         "years": tax_years(user=request.user),
         "form": TaxYearForm(instance=report.settings),
+        "exports": tax_export_list(user=request.user)[:10],
+        "export_threshold": django_settings.TAX_EXPORT_ASYNC_THRESHOLD,
     }
     return render(request, "compliance/tax_year.html", context)
 
@@ -102,35 +99,84 @@ def _csv_response(lines, filename: str) -> StreamingHttpResponse:
 
 
 def year_export_response(user, year: int, kind: str) -> StreamingHttpResponse:
+    """The year's capital gains or Form 8949 CSV, streamed (compliance.tax.exports)."""
     if kind not in YEAR_EXPORTS:
         raise Http404("no such export")
-    header, rows = YEAR_EXPORTS[kind]
-    report = tax_report_build(user=user, year=_year(year))
-    return _csv_response(csv_lines(header, rows(report)), f"peregrine-{kind}-{year}.csv")
+    lines = export_lines(user=user, kind=kind, year=_year(year), as_of=timezone.now())
+    return _csv_response(lines, f"peregrine-{kind}-{year}.csv")
 
 
 def history_export_response(user, kind: str) -> StreamingHttpResponse:
     """The whole history in Koinly's or CoinTracking's format, streamed from the database."""
-    labels = wallet_labels(user=user)
-    label = lambda key: labels.get(key, key)  # noqa: E731
-    records = tax_records(user=user, end=timezone.now() + timedelta(days=1))
-    if kind == "koinly":
-        lines = csv_lines(KOINLY_HEADER, koinly_rows(records, CandlePrices(), label))
-    elif kind == "cointracking":
-        lines = csv_lines(COINTRACKING_HEADER, cointracking_rows(records, CandlePrices(), label))
-    else:
+    if kind not in HISTORY_EXPORTS:
         raise Http404("no such export")
+    lines = export_lines(user=user, kind=kind, year=None, as_of=timezone.now())
     return _csv_response(lines, f"peregrine-{kind}.csv")
+
+
+def _export_or_stream(request, kind: str, year: int | None, stream):
+    """Stream a small export at once; start a worker on a large one and show its page."""
+    if export_needs_worker(user=request.user, kind=kind, year=year):
+        export = tax_export_start(user=request.user, kind=kind, year=year)
+        return redirect("compliance:tax-export-detail", id=export.pk)
+    return stream()
 
 
 @login_required
 def tax_year_export(request, year: int, kind: str):
-    return year_export_response(request.user, year, kind)
+    if kind not in YEAR_EXPORTS:
+        raise Http404("no such export")
+    _year(year)
+    return _export_or_stream(
+        request, kind, year, lambda: year_export_response(request.user, year, kind)
+    )
 
 
 @login_required
 def tax_history_export(request, kind: str):
-    return history_export_response(request.user, kind)
+    if kind not in HISTORY_EXPORTS:
+        raise Http404("no such export")
+    return _export_or_stream(
+        request, kind, None, lambda: history_export_response(request.user, kind)
+    )
+
+
+def tax_export_socket_path(export) -> str:
+    """The export page's live socket (config/routing.py, compliance.consumers)."""
+    return f"/ws/tax/exports/{export.pk}/"
+
+
+@login_required
+def tax_export_detail(request, id: int):  # noqa: A002
+    """One export a worker writes: its progress, live, then the download (owner only)."""
+    export = tax_export_get_for_user(user=request.user, id=id)
+    context = {
+        "export": export,
+        "event": export_event(export),
+        "socket_path": tax_export_socket_path(export),
+        "retention_hours": django_settings.TAX_EXPORT_RETENTION_HOURS,
+    }
+    if request.htmx:
+        return render(request, "compliance/_tax_export_status.html", context)
+    return render(request, "compliance/tax_export.html", context)
+
+
+@login_required
+def tax_export_download(request, id: int):  # noqa: A002
+    """The file a worker wrote, streamed from disk (404 until it is done, or once expired)."""
+    return tax_export_file_response(tax_export_get_for_user(user=request.user, id=id))
+
+
+def tax_export_file_response(export) -> FileResponse:
+    if export.status != export.Status.DONE:
+        raise Http404("this export is not ready")
+    try:
+        handle = tax_export_path(export).open("rb")
+    except FileNotFoundError as exc:
+        raise Http404("this export's file is gone") from exc
+    return FileResponse(
+        handle, as_attachment=True, filename=export.filename, content_type="text/csv"
+    )
 
 
 def _transactions_context(request, **forms):

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from compliance.consumers import TaxExportLiveConsumer
 from config.consumers import UserEventsConsumer
 from exchanges.consumers import AccountTradeLiveConsumer
 from marketdata.consumers import ArbitrageLiveConsumer, MarketLiveConsumer
@@ -28,4 +29,6 @@ websocket_urlpatterns = [
     path("ws/optimizations/<int:run_id>/", OptimizationLiveConsumer.as_asgi()),
     path("ws/backtests/", BacktestListLiveConsumer.as_asgi()),
     path("ws/optimizations/", OptimizationListLiveConsumer.as_asgi()),
+    # a tax export a worker writes (owner only): its progress, then the download
+    path("ws/tax/exports/<int:export_id>/", TaxExportLiveConsumer.as_asgi()),
 ]

@@ -616,6 +616,25 @@ if any(len(k) < 32 for k in [AUDIT_ANCHOR_KEY, *AUDIT_ANCHOR_PREVIOUS_KEYS]):
 for _anchor_key in [AUDIT_ANCHOR_KEY, *AUDIT_ANCHOR_PREVIOUS_KEYS]:
     register_secret(_anchor_key)
 
+# --- tax exports in a worker (issue 12) -----------------------------------------------------
+# A CSV export whose records (fills and tax transactions it reads) number more than
+# TAX_EXPORT_ASYNC_THRESHOLD is written by a worker (queue "default") under TAX_EXPORT_ROOT/
+# <user id>/, with its progress on the tax page; smaller ones stream in the request. A written
+# file is deleted TAX_EXPORT_RETENTION_HOURS after it was finished (beat, hourly) or with the
+# account. Web and workers must see the same TAX_EXPORT_ROOT (one machine, or a shared volume).
+TAX_EXPORT_ASYNC_THRESHOLD = env.integer("TAX_EXPORT_ASYNC_THRESHOLD", 20_000, minimum=0)
+TAX_EXPORT_RETENTION_HOURS = env.integer("TAX_EXPORT_RETENTION_HOURS", 24, minimum=1)
+TAX_EXPORT_ROOT = Path(env.string("TAX_EXPORT_ROOT", str(BASE_DIR / "var" / "tax-exports")))
+# the export's kinds are an enum of their own in the schema (another "kind" enum exists)
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["TaxExportKindEnum"] = (
+    "compliance.tax_models.TaxExport.Kind"
+)
+CELERY_BEAT_SCHEDULE["compliance-tax-export-prune"] = {
+    "task": "compliance.tasks.tax_export_prune_task",
+    "schedule": timedelta(hours=1),
+    "options": {"expires": 3000, "queue": "default"},
+}
+
 # --- fee intelligence (issue 10) ------------------------------------------------------------
 # Realized fee rate and slippage per exchange and market from every user's live fills over a
 # rolling window, kept and shown only where at least FEE_INTELLIGENCE_MIN_USERS distinct users

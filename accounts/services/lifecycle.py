@@ -84,6 +84,7 @@ def account_delete(*, user, ip: str | None = None) -> None:
     worker after the kill; an exchange may be unreachable): the error says so and the account
     is left as it was, bots stopped, to be deleted on a later try.
     """
+    from compliance.tax.exports import tax_exports_delete_for_user
     from trading.models import Bot, Fill, Order
     from trading.services.bots import bot_kill
 
@@ -112,6 +113,7 @@ def account_delete(*, user, ip: str | None = None) -> None:
             # that cascades from the user
             Fill.objects.filter(user_id=user.pk).delete()
             Order.objects.filter(user_id=user.pk).delete()
+            tax_exports_delete_for_user(user=user)  # their files, once this commits
             user.delete()
     except ProtectedError as exc:
         raise ValidationError(

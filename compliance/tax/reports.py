@@ -112,23 +112,35 @@ def tax_year_settings(*, user, year: int) -> TaxYear:
     return TaxYear.objects.filter(user=user, year=year).first() or TaxYear(user=user, year=year)
 
 
-def tax_ledger(*, user, year: int, settings: TaxYear | None = None, prices=None):
-    """The engine's ledger over the history to the end of `year`, with income and flags."""
+def tax_ledger(*, user, year: int, settings: TaxYear | None = None, prices=None, progress=None):
+    """The engine's ledger over the history to the end of `year`, with income and flags
+    (`progress()`, when given, is called once per record read)."""
     settings = settings or tax_year_settings(user=user, year=year)
     methods = dict(TaxYear.objects.filter(user=user).values_list("year", "method"))
     methods[year] = settings.method
     _, end = year_bounds(year)
     prices = prices or CandlePrices()
     records = tax_records(user=user, end=end, include_paper=settings.include_paper)
+    if progress is not None:
+        records = _counted(records, progress)
     normalized = normalize(records, prices)
     ledger = compute(normalized.events, methods=methods, scope=settings.scope)
     return ledger, normalized, prices
 
 
-def tax_report_build(*, user, year: int) -> TaxReport:
-    """The capital gains, income and holdings of the user's tax year."""
+def _counted(records, progress):
+    for record in records:
+        progress()
+        yield record
+
+
+def tax_report_build(*, user, year: int, progress=None) -> TaxReport:
+    """The capital gains, income and holdings of the user's tax year (`progress()`, when
+    given, is called once per record read)."""
     settings = tax_year_settings(user=user, year=year)
-    ledger, normalized, prices = tax_ledger(user=user, year=year, settings=settings)
+    ledger, normalized, prices = tax_ledger(
+        user=user, year=year, settings=settings, progress=progress
+    )
     start, end = year_bounds(year)
     labels = wallet_labels(user=user)
     lines = [

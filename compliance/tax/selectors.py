@@ -6,7 +6,7 @@ from django.db.models import Max, Min, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from compliance.tax_models import TaxTransaction
+from compliance.tax_models import TaxExport, TaxTransaction
 from exchanges.models import ExchangeAccount
 from trading.models import Fill
 
@@ -33,3 +33,12 @@ def tax_years(*, user) -> list[int]:
         if bounds["first"]:
             first, last = min(first, bounds["first"].year), max(last, bounds["last"].year)
     return list(range(last, first - 1, -1))
+
+
+def tax_export_list(*, user) -> QuerySet[TaxExport]:
+    """The user's exports written by a worker, newest first (expired ones are pruned)."""
+    return TaxExport.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def tax_export_get_for_user(*, user, id) -> TaxExport:  # noqa: A002
+    return get_object_or_404(TaxExport, user=user, pk=id)

@@ -92,3 +92,62 @@ def test_tax_year_page_and_transactions_in_a_browser(signed_in, shot, books, tmp
     assert TaxTransaction.objects.count() == before
     shot(page, "tax-transactions")
     assert page.errors == []
+
+
+@pytest.fixture
+def export_env(process_env, tmp_path, settings):
+    """The server and the worker write exports under one folder, with a low threshold."""
+    root = tmp_path / "exports"
+    process_env.update(TAX_EXPORT_ROOT=str(root), TAX_EXPORT_ASYNC_THRESHOLD="20")
+    settings.TAX_EXPORT_ROOT = root
+    import redis
+    from django.conf import settings as django_settings
+
+    client = redis.Redis.from_url(django_settings.REDIS_URL)
+    client.delete("default")  # messages of earlier tests name exports this database lacks
+    client.close()
+    return root
+
+
+def test_a_large_export_runs_in_a_worker_with_live_progress_then_downloads(
+    export_env,
+    signed_in,  # noqa: F811
+    shot,  # noqa: F811
+    alice,
+    child_processes,
+):
+    from compliance.tax_models import TaxExport
+    from compliance.tax_views import year_export_response
+    from tests.trading import workers
+
+    page = signed_in  # noqa: F811
+    main, bot = f.account(alice, "Main"), f.bot(alice)
+    for i in range(40):
+        side = "sell" if i % 3 == 2 else "buy"
+        f.fill(bot, at(2024, 2, 1 + i % 27, i % 24), side, "0.02" if side == "sell" else "0.015",
+               str(40000 + 211 * i), fee="0.5", acct=main)  # fmt: skip
+    page.goto("/compliance/tax/2024/")
+    page.locator("a", has_text="Capital gains CSV").click()
+    page.wait_for_url("**/compliance/tax/exports/*/")
+    status = page.locator("#tax-export-status")
+    assert "Waiting for a worker" in status.inner_text() and "40 records" in status.inner_text()
+    shot(page, "export-queued")
+    workers.start_worker(
+        child_processes, {"LOG_LEVEL": "WARNING"}, "exports", queues="default", threads=2
+    )
+    button = page.locator("#tax-export-download")
+    button.wait_for(timeout=240_000)  # a hang guard: the worker starts on a loaded machine
+    assert page.locator("#tax-export-status").get_attribute("data-status") == "done"
+    shot(page, "export-done")
+    with page.expect_download() as download:
+        button.click()
+    export = TaxExport.objects.get(user=alice)
+    assert download.value.suggested_filename == "peregrine-gains-2024.csv"
+    streamed = b"".join(year_export_response(alice, 2024, "gains").streaming_content)
+    assert open(download.value.path(), "rb").read() == streamed
+    page.goto("/compliance/tax/2024/")
+    listed = page.locator("#tax-exports tbody tr").first
+    assert listed.get_attribute("data-status") == "done" and "download" in listed.inner_text()
+    shot(page, "export-listed")
+    assert export.rows_done == streamed.count(b"\r\n") - 1
+    assert page.errors == []

@@ -51,6 +51,8 @@ OBJECT_ROUTES: dict[str, dict[str, str]] = {
     "api/v1/portfolio/bots/<str:id>/": {"id": "bot"},
     "api/v1/portfolio/bots/<str:id>/equity/": {"id": "bot"},
     "api/v1/tax/transactions/<int:id>/": {"id": "tax_transaction"},
+    "api/v1/tax/exports/<int:id>/": {"id": "tax_export"},
+    "api/v1/tax/exports/<int:id>/download/": {"id": "tax_export"},
     "api/v1/notification-channels/<str:id>/": {"id": "notification_channel"},
     "accounts/sessions/<int:id>/end/": {"id": "session"},
     "accounts/tokens/<int:id>/revoke/": {"id": "api_token"},
@@ -86,6 +88,8 @@ OBJECT_ROUTES: dict[str, dict[str, str]] = {
     "trading/bots/<int:id>/<str:action>/": {"id": "bot", "action": "=stop"},
     "portfolio/accounts/<uuid:id>/refresh/": {"id": "exchange_account"},
     "compliance/tax/transactions/<int:id>/delete/": {"id": "tax_transaction"},
+    "compliance/tax/exports/<int:id>/": {"id": "tax_export"},
+    "compliance/tax/exports/<int:id>/download/": {"id": "tax_export"},
     "notifications/channels/<uuid:id>/edit/": {"id": "notification_channel"},
     "notifications/channels/<uuid:id>/toggle/": {"id": "notification_channel"},
     "notifications/channels/<uuid:id>/test/": {"id": "notification_channel"},
@@ -278,6 +282,14 @@ class AliceObjects(dict):
             asset="ETH", amount=Decimal("0.5"), wallet="",
         )  # fmt: skip
 
+    def _tax_export(self):
+        from compliance.tax_models import TaxExport
+
+        return TaxExport.objects.create(
+            user=self.alice, kind="koinly", as_of=datetime(2025, 1, 1, tzinfo=UTC), status="done",
+            file_name="alice-export.csv",
+        )  # fmt: skip
+
     def _notification_channel(self):
         from notifications.services import notification_channel_create
 
@@ -285,6 +297,11 @@ class AliceObjects(dict):
             user=self.alice, kind="webhook", label="alice-hook",
             target="https://hooks.example.com/alice", events=["bot_error"],
         )  # fmt: skip
+
+    def _telegram_link(self):
+        from notifications.models import TelegramLink
+
+        return TelegramLink.objects.create(user=self.alice, chat_id=424242, scope="trade")
 
     def _session(self):
         from accounts.models import UserSession
@@ -298,11 +315,6 @@ class AliceObjects(dict):
 
         return api_token_create(user=self.alice, name="alice-token", scope="trade")[0]
 
-    def _telegram_link(self):
-        from notifications.models import TelegramLink
-
-        return TelegramLink.objects.create(user=self.alice, chat_id=424242, scope="trade")
-
 
 @pytest.fixture
 def alice_objects(alice):
@@ -312,14 +324,15 @@ def alice_objects(alice):
 def _snapshot(user):
 
     from accounts.models import ApiToken, UserSession
-    from compliance.tax_models import TaxTransaction
+    from compliance.tax_models import TaxExport, TaxTransaction
     from exchanges.models import ExchangeAccount
-    from notifications.models import NotificationChannel
+    from notifications.models import NotificationChannel, TelegramLink
     from strategies.models import BacktestRun, StrategyConfig
     from trading.models import Bot, Order
 
-    models = [ApiToken, UserSession, TaxTransaction, ExchangeAccount, NotificationChannel,
-              BacktestRun, StrategyConfig, Bot, Order]  # fmt: skip
+    models = [ApiToken, UserSession, TaxTransaction, TaxExport, ExchangeAccount,
+              NotificationChannel, TelegramLink, BacktestRun, StrategyConfig, Bot,
+              Order]  # fmt: skip
     return {
         m.__name__: sorted(map(repr, m.objects.filter(user=user).values_list())) for m in models
     }
