@@ -22,11 +22,13 @@ Measured 2026-12-03 (200 events a page, 2 cores shared with other busy processes
 average 8-11): p50 / p95 dashboard 11 / 32 ms, market 6 / 22 ms, bot page 383 / 447 ms, portfolio
 114 / 218 ms, arbitrage 119 / 179 ms (scan alone 73 / 133 ms), bot list 310 / 356 ms; the first
 event of a page is the slowest (cold caches: dashboard 1.2 s, arbitrage 3.4 s).
+Trading panel, measured 2026-12-04 (200 events, warm server, same machine, load average 8-10):
+p50 49 ms, p95 85 ms, first event 943 ms (dashboard in the same run: 4 / 11 ms).
 
 Uses DATABASE_URL's server with a database of its own (<name>_browser_bench, recreated),
 REDIS_URL, and the system's Chromium (PEREGRINE_CHROMIUM, default /usr/bin/chromium).
 Run: python bench/browser_latency.py [events per page] [page ...]
-  (pages: dashboard market bot portfolio arbitrage botlist; all by default)
+  (pages: dashboard market bot portfolio arbitrage botlist trade; all by default)
 """
 
 from __future__ import annotations
@@ -57,9 +59,13 @@ ARGS = [
     "--disable-sync",
 ]
 EVENTS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-PAGES = sys.argv[2:] or ["dashboard", "market", "bot", "portfolio", "arbitrage", "botlist"]
+PAGES = sys.argv[2:] or [
+    "dashboard", "market", "bot", "portfolio", "arbitrage", "botlist", "trade"
+]  # fmt: skip
 VENUE = "benchx"  # no exchange of that name: nothing is fetched from a network
 ARB_VENUES = ("bencharba", "bencharbb")
+SANDBOX_VENUE = "benchsandbox"  # the trading panel's exchange: a sandbox the bench starts
+_sandbox: list = []  # (server, url) once started
 
 # window.check(seq, expected) is tried on every DOM change while window.pending is set; the
 # first change that satisfies it records Date.now() as the event's DOM time. CHECK is replaced
@@ -105,6 +111,8 @@ def _database() -> str:
 
 def _setup() -> None:
     os.environ["DATABASE_URL"] = _database()
+    if "trade" in PAGES:  # before Django reads its settings, here and in the server
+        os.environ["PEREGRINE_SANDBOX_VENUES"] = f"sandbox,sandbox-b,{SANDBOX_VENUE}"
     os.environ.setdefault("PEREGRINE_ENV", "development")
     os.environ.setdefault("DJANGO_DEBUG", "false")
     os.environ["PEREGRINE_COLLECTORS"] = ""
@@ -117,6 +125,13 @@ def _setup() -> None:
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0)
+    if "trade" in PAGES:
+        from django.conf import settings
+
+        from exchanges.sandbox.testing import start_sandbox
+
+        _sandbox.extend(start_sandbox(venues=[SANDBOX_VENUE], weight_limit=10**9))
+        os.environ["PEREGRINE_SANDBOX_URL"] = settings.PEREGRINE_SANDBOX_URL = _sandbox[1]
 
 
 def _serve() -> tuple[subprocess.Popen, str]:
@@ -479,7 +494,70 @@ class BotList(Scenario):
         return sent
 
 
-SCENARIOS = {s.name: s for s in (Dashboard, MarketPage, BotPage, Portfolio, Arbitrage, BotList)}
+class TradePanel(Scenario):
+    name, title = "trade", "trading panel: open orders (/exchanges/accounts/<id>/trade/)"
+    socket = "/ws/exchanges/accounts/"
+    check = """(seq, expected) => !!document.querySelector(
+      '#trade-open-orders tr[data-client-order-id="' + expected + '"]')"""
+    note = "includes the render's balance fetch from the sandbox exchange"
+
+    def __init__(self, user):
+        from decimal import Decimal
+
+        from django.utils import timezone
+
+        from exchanges.sandbox.testing import open_account
+        from exchanges.services.credentials import exchange_account_create
+        from trading.models import Bot, BotVenue
+
+        super().__init__(user)
+        server, url = _sandbox
+        keys = open_account(server, url, {"USDT": "100000", "BTC": "2"})
+        self.account = exchange_account_create(
+            user=user, exchange=SANDBOX_VENUE, label="bench panel", mode="live",
+            api_key=keys.api_key, secret=keys.secret,
+        )  # fmt: skip
+        self.bot = Bot.objects.create(
+            user=user, name="Manual · bench panel", strategy="manual", symbols=["BTC/USDT"],
+            mode=Bot.Mode.LIVE, budget=Decimal("1000"), status=Bot.Status.STOPPED,
+            status_changed_at=timezone.now(),
+        )  # fmt: skip
+        BotVenue.objects.create(bot=self.bot, exchange=SANDBOX_VENUE, exchange_account=self.account)
+
+    def path(self):
+        return f"/exchanges/accounts/{self.account.pk}/trade/"
+
+    def ready(self, page):
+        page.wait_for_function("!!document.querySelector('#trade-balances tr[data-asset=USDT]')")
+
+    def expected(self, page, seq):
+        return f"pg{self.bot.pk}-bench-{seq}"
+
+    def fire(self, seq, expected):
+        from decimal import Decimal
+
+        from trading.events import bot_event, bot_events_send, events_flush
+        from trading.models import Order
+
+        # one order open at a time: the previous one is cancelled as the next is placed
+        Order.objects.filter(bot=self.bot, status="open").update(status="cancelled")
+        order = Order.objects.create(
+            bot=self.bot, user=self.user, mode="live", exchange=SANDBOX_VENUE,
+            exchange_account=self.account, symbol="BTC/USDT", client_order_id=expected,
+            side="buy", type="limit", price=Decimal(20000 + seq), qty=Decimal("0.001"),
+            status="open",
+        )  # fmt: skip
+        sent = time.time() * 1000
+        data = {"orders": [{"client_order_id": order.client_order_id, "status": "open"}]}
+        event = bot_event(bot_id=self.bot.pk, kind="order", data=data)
+        bot_events_send(bot_id=self.bot.pk, user_id=self.user.pk, events=[event])
+        events_flush()
+        return sent
+
+
+SCENARIOS = {
+    s.name: s for s in (Dashboard, MarketPage, BotPage, Portfolio, Arbitrage, BotList, TradePanel)
+}
 
 
 def _measure(context, scenario: Scenario) -> list[float]:
@@ -537,6 +615,8 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(15)
+        if _sandbox:
+            _sandbox[0].stop_thread()
     load = os.getloadavg()[0]
     print(f"event -> DOM latency, headless Chromium, {EVENTS} events a page, one at a time "
           f"({os.cpu_count()} cores, load average {load:.1f} at the end)")  # fmt: skip
