@@ -127,48 +127,49 @@ def run_vectorized(
     qty = Decimal(0)
     trades: list[VectorTrade] = []
     cash_after, qty_after = [], []
-    opens = candles.open
+    price_at, round_qty, new_trade = candles.open.item, instrument.round_qty, VectorTrade
     # The long-only state machine of `SignalStrategy`, one order at a time. An order the venue
     # would reject (a buy that rounds to zero or under the minimum notional, a sell of dust)
     # leaves the state as it was, and the next signal tries again, as the event path does.
+    # The position only ever changes by whole lots (bought rounded down to the lot, sold
+    # whole), so it is on the lot: being flat is qty == 0 and selling it all needs no rounding.
     e_i = x_i = 0
     n_entries, n_exits = len(entry_bars), len(exit_bars)
     after = -1  # bar of the last order; signals before it are moot
     while True:
-        if instrument.round_qty(qty) <= 0:
+        if qty <= 0:
             while e_i < n_entries and entry_bars[e_i] < after:
                 e_i += 1
             if e_i == n_entries:
                 break
             after = bar = entry_bars[e_i] + 1
-            price = Decimal(repr(opens.item(bar)))
+            price = Decimal(repr(price_at(bar)))
             budget = cash * allocation
             if budget <= 0 or budget < min_notional:
                 continue
-            fill_qty = instrument.round_qty(budget / (price * buy_factor))
+            fill_qty = round_qty(budget / (price * buy_factor))
             if fill_qty <= 0:
                 continue
             cost = price * fill_qty
             fee = cost * fee_rate
             cash -= cost + fee
             qty += fill_qty
-            side = "buy"
+            trades.append(new_trade(bar, "buy", price, fill_qty, fee))
         else:
             while x_i < n_exits and exit_bars[x_i] < after:
                 x_i += 1
             if x_i == n_exits:
                 break
             after = bar = exit_bars[x_i] + 1
-            price = Decimal(repr(opens.item(bar)))
-            fill_qty = instrument.round_qty(qty)
-            if fill_qty * price < min_notional:
-                continue
+            price = Decimal(repr(price_at(bar)))
+            fill_qty = qty
             proceeds = price * fill_qty
+            if proceeds < min_notional:
+                continue
             fee = proceeds * fee_rate
             cash += proceeds - fee
             qty -= fill_qty
-            side = "sell"
-        trades.append(VectorTrade(bar, side, price, fill_qty, fee))
+            trades.append(new_trade(bar, "sell", price, fill_qty, fee))
         cash_after.append(float(cash))
         qty_after.append(float(qty))
     change_bars = [trade.bar for trade in trades]
