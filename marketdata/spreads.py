@@ -10,7 +10,9 @@ what fees cost; the slippage of the walk is in both.
 
 Sizes are in the home asset (USDT): a spatial size buys that much of the market's quote asset
 worth of base at the buy venue's best ask (rounded down to the lot); a triangle starts with
-that much of the home asset.
+that much of the home asset. A triangle's cost is what its first leg spends of it (the lot
+leaves the rest unspent, still home asset, not a loss); its profit is the home asset back less
+that cost. What a lot leaves of the middle asset is counted as spent (a few units of its lot).
 """
 
 from __future__ import annotations
@@ -76,8 +78,8 @@ class Edge:
     Spatial: `qty` of base bought on buy_venue at the walked `buy_price` and sold on
     sell_venue at `sell_price`; `cost` is what the buy leg pays in the quote asset, fee
     included; `withdrawal` the known fee (in quote) of moving the base back, else None.
-    Triangular: buy_venue == sell_venue, `qty` the start amount of the home asset, `cost` too,
-    no prices (three markets have no one price).
+    Triangular: buy_venue == sell_venue, `qty` the start amount of the home asset, `cost` what
+    the first leg spends of it, no prices (three markets have no one price).
     Edges are fractions of the cost; `profit` is net, in the quote (home) asset."""
 
     kind: str  # "spatial" | "triangular"
@@ -166,7 +168,8 @@ def triangular_edges(ctx: BookContext, *, legs: tuple[str, str, str], size: Deci
     """Both directions of one triangle on ctx's venue, starting with `size` of the home asset.
 
     Forward: home -> bridge -> target -> home; backward the other way. A direction whose
-    books are missing or too thin for the size is left out."""
+    books are missing or too thin for the size is left out. Net and gross edges are the profit
+    over the first leg's cost, as a spatial edge's."""
     first, second, third = legs
     config = TriangularArbitrageConfig(first_symbol=first, second_symbol=second,
                                        third_symbol=third, start_amount=size)  # fmt: skip
@@ -183,10 +186,22 @@ def triangular_edges(ctx: BookContext, *, legs: tuple[str, str, str], size: Deci
         net, gross = getattr(net_s, direction)(), getattr(gross_s, direction)()
         if net is None or gross is None:
             continue
-        edge = net[0]
+        cost, profit = _cycle_profit(ctx, net, size)
+        gross_cost, gross_profit = _cycle_profit(ctx.fee_free(), gross, size)
         edges.append(Edge("triangular", path, ctx.venue, ctx.venue, home, size, None, None,
-                          size, gross[0], edge, edge * size, fees))  # fmt: skip
+                          cost, gross_profit / gross_cost, profit / cost, profit,
+                          fees))  # fmt: skip
     return edges
+
+
+def _cycle_profit(ctx: BookContext, plan, size: Decimal) -> tuple[Decimal, Decimal]:
+    """(home asset the first leg spends, home asset back less that) of a strategy's plan
+    (edge over the start amount, the three leg intents): the first leg buys on a home market."""
+    edge, intents = plan
+    first = intents[0]
+    book, inst = ctx.book(first.symbol), ctx.instrument(first.symbol)
+    cost = book.average_fill_price(Side.BUY, first.qty) * first.qty * (1 + inst.taker_fee)
+    return cost, (1 + edge) * size - cost
 
 
 def _strategy(strategy, ctx: BookContext):

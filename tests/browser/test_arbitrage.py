@@ -122,14 +122,15 @@ def test_the_tracker_lists_the_sandbox_venues_opportunity_net_of_fees(
     anonymous.context.close()
 
 
-# A cycle on venue a: USDT -> BTC -> ETH -> USDT. BTC at 30000 and ETH/BTC at 0.066 make ETH
-# cost 1980 USDT through BTC, but ETH/USDT bids 1990: about 50 bp gross, 30 bp of three taker
+# A cycle on venue a: USDT -> BTC -> ETH -> USDT. BTC at 30172.2 and ETH/BTC at 0.066 make ETH
+# cost 1991.37 USDT through BTC, but ETH/USDT bids 2001: about 48 bp gross, 30 bp of three taker
 # fees. Deep buy legs (the touch fills them); the ETH/USDT bids hold 0.3 ETH a level, so the
-# last leg walks into its second level.
+# last leg walks into its second level. At that BTC price the lot leaves 0.30 of the 1000 USDT
+# unspent (3 bp of it): still USDT, not a loss.
 CYCLE = {  # symbol: (bid, ask, size of each level)
-    "BTC/USDT": (D("29990"), D("30000"), D("1")),
+    "BTC/USDT": (D("30170"), D("30172.2"), D("1")),
     "ETH/BTC": (D("0.06599"), D("0.066"), D("10")),
-    "ETH/USDT": (D("1990"), D("1990.5"), D("0.3")),
+    "ETH/USDT": (D("2001"), D("2001.5"), D("0.3")),
 }
 FORWARD = "USDT → BTC → ETH → USDT"
 
@@ -150,16 +151,17 @@ def floor_lot(qty, lot):
 def expected_cycle(fees):
     """The forward cycle traded as a taker: each buy spends what the previous leg yielded
     (quantity at the touch, fee included, down to the lot), the sale walks the bids; the net
-    edge is the USDT back over the USDT started with."""
+    edge is the USDT back less the USDT the first leg spent, over that."""
     start = SIZE
     (fee1, lot1), (fee2, lot2), (fee3, lot3) = (fees[s] for s in CYCLE)
     btc = floor_lot(start / (CYCLE["BTC/USDT"][1] * (1 + fee1)), lot1)
-    assert walk(levels("BTC/USDT", "asks"), btc) * (1 + fee1) <= start
+    spent = walk(levels("BTC/USDT", "asks"), btc) * (1 + fee1)
+    assert start - spent > D("0.25")  # the lot leaves that much USDT unspent
     eth = floor_lot(btc / (CYCLE["ETH/BTC"][1] * (1 + fee2)), lot2)
     assert walk(levels("ETH/BTC", "asks"), eth) * (1 + fee2) <= btc
     back = walk(levels("ETH/USDT", "bids"), floor_lot(eth, lot3)) * (1 - fee3)
     assert eth > CYCLE["ETH/USDT"][2]  # the sale does walk past the touch
-    return (back / start - 1) * 10_000, back - start, (fee1 + fee2 + fee3) * 10_000
+    return (back / spent - 1) * 10_000, back - spent, (fee1 + fee2 + fee3) * 10_000
 
 
 def test_the_tracker_lists_a_triangular_cycle_on_one_venue_net_of_its_fees(

@@ -187,10 +187,13 @@ def test_a_venue_with_three_markets_gets_its_triangles(market, venues):  # noqa:
     by_market = {r.market: r for r in rows}
     assert set(by_market) == {"USDT → BTC → ETH → USDT", "USDT → ETH → BTC → USDT"}
     forward = by_market["USDT → BTC → ETH → USDT"]
-    # the default lot (1e-8) this time: 100/100.1 BTC, /(0.05*1.001) ETH, *5.2*0.999 USDT
+    # the default lot (1e-8) this time: 100/100.1 BTC, /(0.05*1.001) ETH, *5.2*0.999 USDT,
+    # less the USDT the BTC cost
     btc = (D(100) / D("100.1")).quantize(D("1e-8"), rounding="ROUND_DOWN")
     eth = (btc / D("0.05005")).quantize(D("1e-8"), rounding="ROUND_DOWN")
-    assert forward.net_usdt == pytest.approx(eth * D("5.2") * D("0.999") - 100, abs=D("1e-15"))
+    profit = eth * D("5.2") * D("0.999") - btc * D("100.1")
+    assert forward.net_usdt == pytest.approx(profit, abs=D("1e-15"))
+    assert forward.cost == btc * D("100.1")
     assert forward.kind == "triangular" and forward.fee_bp == D(30)
 
 

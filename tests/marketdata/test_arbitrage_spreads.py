@@ -91,16 +91,20 @@ def test_a_triangle_is_walked_leg_by_leg_net_of_each_fee():
     ctx = BookContext(books, instruments, venue="v")
     forward, backward = triangular_edges(ctx, legs=("BTC/USDT", "ETH/BTC", "ETH/USDT"),
                                          size=D(100))  # fmt: skip
-    # forward: 100 USDT buys 100/(100*1.001) = 0.9990 BTC (99.9999 paid); 0.999 BTC buys
-    # 0.999/(0.05*1.001) = 19.9600 ETH; 19.96 ETH sell at 5.2 less 0.1% = 103.688208 USDT
+    # forward: 100 USDT buys 100/(100*1.001) = 0.9990 BTC (99.9999 paid, 0.0001 USDT kept);
+    # 0.999 BTC buys 0.999/(0.05*1.001) = 19.9600 ETH; 19.96 ETH sell at 5.2 less 0.1% =
+    # 103.688208 USDT: 3.688308 more than the first leg spent
     assert forward.market == "USDT → BTC → ETH → USDT"
     assert forward.buy_venue == forward.sell_venue == "v"
-    assert forward.net_edge == D("0.03688208")
-    assert forward.profit == D("3.688208")
+    assert forward.cost == D("99.9999") and forward.qty == D(100)
+    assert forward.profit == D("3.688308")
+    assert forward.net_edge == D("3.688308") / D("99.9999")
     assert forward.gross_edge == D("0.04")  # 1 BTC, 20 ETH, 104 USDT without fees
     assert forward.fee_bp == D(30)
     # backward: 100/(5.21*1.001) = 19.17468 -> 19.1746 ETH (99.999566 paid); sold for BTC at
     # 0.0499 less 0.1% = 0.955855727 BTC -> 0.9558 sold (the lot) at 99.9 less 0.1%
     assert backward.market == "USDT → ETH → BTC → USDT"
-    assert backward.net_edge == D("0.9558") * D("99.9") * D("0.999") / 100 - 1
-    assert backward.net_bp.quantize(D("0.01")) == D("-461.11")
+    spent = D("19.1746") * D("5.21") * D("1.001")
+    assert backward.cost == spent
+    assert backward.net_edge == (D("0.9558") * D("99.9") * D("0.999") - spent) / spent
+    assert backward.net_bp.quantize(D("0.01")) == D("-461.07")
