@@ -97,10 +97,10 @@
     var hasPane = Object.keys(payload.indicators).some(function (n) { return payload.indicators[n].pane; });
     el.classList.toggle("has-pane", hasPane);
     el.classList.toggle("is-empty", !payload.candles.length);
-    var title = this.root.querySelector("[data-bot-chart-title]");
-    if (title && !payload.candles.length) {
-      title.textContent = "no 1m candles stored for " + payload.symbol + " on " + payload.exchange +
-        " yet: the chart fills in as they are collected";
+    var legend = this.root.querySelector("[data-bot-chart-legend] small");
+    if (legend) { // as first rendered (a reload after a reconnect draws again)
+      if (legend.dataset.text === undefined) legend.dataset.text = legend.textContent;
+      legend.textContent = legend.dataset.text;
     }
     if (this.candleChart) this.candleChart.chart.remove();
     this.candleChart = new window.PeregrineCharts.CandleChart(el, { pricePlaces: payload.price_places });
@@ -109,6 +109,10 @@
     this.candleChart.chart.timeScale().applyOptions({ rightOffset: 6 });
     this.candleChart.chart.timeScale().fitContent();
     this.drawIndicators(payload.indicators);
+    if (legend && !payload.candles.length) { // the note under the collapsed chart says why
+      legend.textContent = "No 1m candles stored for " + payload.symbol + " on " + payload.exchange +
+        " yet: the chart is drawn once they are collected. The bot's fills are listed below.";
+    }
     this.markerApi = window.LightweightCharts.createSeriesMarkers(this.candleChart.candles, []);
     this.fills = {};
     this.signals = {};
