@@ -9,8 +9,8 @@ has shown the previous), latency = the DOM time a MutationObserver records - the
 - market page (/marketdata/markets/<venue>/BTC-USDT/, /ws/markets/...): the collector's Redis
   messages, alternately a trade (shown in the recent trades) and a book (the ladder's top bid);
 - bot page (/trading/bots/<id>/, /ws/bots/<id>/): a fill booked and its event sent; the
-  consumer re-renders the fills at once (it coalesces only what arrives while it pushes) and
-  the chart adds the marker;
+  consumer re-renders the fills at once (events that come while it renders join the next
+  push; 3 pushes back to back, then 10 a second) and the chart adds the marker;
 - portfolio (/portfolio/, /ws/events/): a fill booked and its event sent; the page refetches
   its sections and the bots' table shows the new trade count;
 - arbitrage tracker (/marketdata/markets/arbitrage/?size=100, /ws/arbitrage/100/): books moved
@@ -18,10 +18,14 @@ has shown the previous), latency = the DOM time a MutationObserver records - the
   with the scan's time. The time is stamped before the scan, so it includes the scan itself;
 - bot list (/trading/bots/, /ws/bots/): a status event re-renders the bot's row at once.
 
-Measured 2026-12-03 (200 events a page, 2 cores shared with other busy processes, load
-average 8-11): p50 / p95 dashboard 11 / 32 ms, market 6 / 22 ms, bot page 383 / 447 ms, portfolio
-114 / 218 ms, arbitrage 119 / 179 ms (scan alone 73 / 133 ms), bot list 310 / 356 ms; the first
-event of a page is the slowest (cold caches: dashboard 1.2 s, arbitrage 3.4 s).
+Measured 2026-12-04 (200 events a page, warm server after each page's first event, 2 cores
+shared with other busy processes, load average 10-11): p50 / p95 dashboard 7 / 18 ms, market
+5 / 19 ms, bot page 118 / 229 ms, portfolio 103 / 164 ms, arbitrage 61 / 99 ms (scan alone
+39 / 73 ms), bot list 86 / 125 ms; the first event of a page is the slowest (cold caches, up to
+2 s). Events one right after the other come faster than the bot sockets' rate limit (3 pushes
+back to back, then 10 a second): the bot list's figure is mostly that limit (fastest 14 ms).
+Before the bot sockets pushed at once (a fixed 250 ms window): bot page 383 / 447 ms, bot list
+310 / 356 ms.
 Trading panel, measured 2026-12-04 (200 events, warm server, same machine, load average 8-10):
 p50 49 ms, p95 85 ms, first event 943 ms (dashboard in the same run: 4 / 11 ms).
 
@@ -369,7 +373,7 @@ class BotPage(Scenario):
     socket = "/ws/bots/"
     check = """(seq, expected) => Number(document.querySelector('[data-bot-chart-url]')
       .dataset.fillMarkers) >= expected"""
-    note = "pushed at once: the consumer coalesces only what arrives while it pushes"
+    note = "pushed at once; at most 3 pushes back to back, then 10 a second"
 
     def __init__(self, user):
         super().__init__(user)
@@ -469,7 +473,7 @@ class BotList(Scenario):
     name, title, socket = "botlist", "bot list: status row (/trading/bots/)", "/ws/bots/"
     check = """(seq, expected) => { const row = document.getElementById('bot-row-' + expected[0]);
       return !!row && row.textContent.includes(expected[1]); }"""
-    note = "pushed at once: the consumer coalesces only what arrives while it pushes"
+    note = "pushed at once; at most 3 pushes back to back, then 10 a second"
 
     def __init__(self, user):
         super().__init__(user)
