@@ -279,10 +279,11 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     # every API request counts against its caller's rate (per user, or per address when
-    # anonymous); over it the answer is 429 with Retry-After (documented on every operation)
+    # anonymous); over it the answer is 429 with Retry-After (documented on every operation).
+    # DRF's rates and rule, one Redis round trip per check (config/throttling.py)
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.AnonRateThrottle",
+        "config.throttling.UserRateThrottle",
+        "config.throttling.AnonRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": env.string("PEREGRINE_API_RATE_USER", "1000/min"),
