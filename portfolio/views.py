@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
 from config.readcache import user_cached
@@ -45,13 +46,21 @@ def _main_asset(summary) -> str:
 @require_GET
 def overview(request):
     """The user's whole portfolio: value over time, bots compared, fees, holdings, balances."""
-    summary = portfolio_summary(user=request.user)
+    user = request.user
+
+    def compute():
+        summary = portfolio_summary(user=user)
+        stats = bots_snapshot_stats(bot.pk for bot, _ in summary.bots)
+        return summary, stats, fee_lines(user=user)
+
+    # the valuations, their statistics and the fees kept per user until their data moves
+    # (config/readcache.py), as the dashboard's; sorting and the page are per request
+    summary, stats, fees = user_cached(user.pk, "portfolio", compute)
     sort_error = None
     try:
         sort, descending = sort_key_parse(request.GET.get("sort"))
     except ValueError as exc:  # a bad ?sort= is said on the page, sorted by the default
         sort_error, sort, descending = str(exc), DEFAULT_SORT, False
-    stats = bots_snapshot_stats(bot.pk for bot, _ in summary.bots)
     lines = comparison_sort(
         comparison_lines(summary.bots, stats=stats), key=sort, descending=descending
     )
@@ -64,7 +73,6 @@ def overview(request):
     }
     if request.htmx and request.htmx.target == "portfolio-comparison":
         return render(request, "portfolio/_overview_comparison.html", comparison)
-    fees = fee_lines(user=request.user)
     context = {
         "summary": summary,
         "comparison": comparison,
@@ -123,20 +131,29 @@ def balances_refresh(request, id):  # noqa: A002
 def dashboard(request):
     """The signed-in home page: totals, today's PnL, equity chart, exposure, bots, alerts, feed."""
     user = request.user
-    board, feed = user_cached(
-        user.pk, "dashboard", lambda: (dashboard_get(user=user), dashboard_feed(user=user))
-    )
+
+    def compute():
+        board, feed = dashboard_get(user=user), dashboard_feed(user=user)
+        # the two longest parts rendered with the data they show (they depend on nothing
+        # else): most of the page's rendering time was the feed's lines and the bots' rows
+        parts = {
+            "feed": render_to_string("portfolio/_dashboard_feed.html", {"feed": feed}),
+            "bots": render_to_string("portfolio/_dashboard_bots.html", {"lines": board.bots}),
+        }
+        # a user without any exchange account is offered the one-click funded sandbox account
+        sandbox_venue = (
+            None if exchange_account_list(user=user).exists() else sandbox_venue_next(user=user)
+        )
+        return board, feed, parts, sandbox_venue
+
+    board, feed, parts, sandbox_venue = user_cached(user.pk, "dashboard-parts", compute)
     context = {
         "board": board,
         "feed": feed,
+        "parts": parts,
         "bot_names": {line.bot.pk: line.bot.name for line in board.bots},
         "feed_length": FEED_LENGTH,
-        # a user without any exchange account is offered the one-click funded sandbox account
-        "sandbox_venue": (
-            None
-            if exchange_account_list(user=request.user).exists()
-            else sandbox_venue_next(user=request.user)
-        ),
+        "sandbox_venue": sandbox_venue,
     }
     return render(request, "portfolio/dashboard.html", context)
 

@@ -12,6 +12,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -41,10 +42,18 @@ def bot_list(request):
     def compute():
         bots = list(selectors.bot_list(user=user))
         values = bots_valuation(bots)
-        return [(bot, values[bot.pk]) for bot in bots], selectors.kill_switch_engaged_for(user=user)
+        rows = [(bot, values[bot.pk]) for bot in bots]
+        # the rows rendered with their data (they depend on nothing else), kept with it
+        rows_html = "".join(
+            render_to_string("trading/_bot_row.html", {"bot": bot, "value": value})
+            for bot, value in rows
+        )
+        safe_html = mark_safe(rows_html)  # noqa: S308  (rendered templates, escaped by them)
+        return rows, safe_html, selectors.kill_switch_engaged_for(user=user)
 
-    rows, kill_switch = user_cached(user.pk, "bot-list", compute)
-    return render(request, "trading/bot_list.html", {"rows": rows, "kill_switch": kill_switch})
+    rows, rows_html, kill_switch = user_cached(user.pk, "bot-list-rows", compute)
+    context = {"rows": rows, "rows_html": rows_html, "kill_switch": kill_switch}
+    return render(request, "trading/bot_list.html", context)
 
 
 @login_required
