@@ -32,6 +32,7 @@ FAMILIES = {
     "rsi_mean_reversion": "signal",
     "macd": "signal",
     "bollinger": "signal",
+    "rules": "signal",
     "grid": "grid",
     "dca": "grid",
     "webhook_signal": "webhook",  # trades on alerts posted to it: nothing to backtest

@@ -21,6 +21,7 @@ from tradecore.strategies.market_making import (
     AvellanedaStoikovStrategy,
     PureMarketMakingStrategy,
 )
+from tradecore.strategies.rules import RulesStrategy
 from tradecore.strategies.signals import (
     BollingerStrategy,
     EmaCrossStrategy,
@@ -52,6 +53,7 @@ for _cls in (
     GridStrategy,
     DcaStrategy,
     WebhookSignalStrategy,
+    RulesStrategy,
 ):
     register(_cls)
 
