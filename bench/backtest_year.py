@@ -8,9 +8,10 @@ crossover, fee 0 so the account stays solvent all year, as on tradecore_bench's 
 series), runs the Celery task's function in this process, then GETs the results page with
 Django's test client as the run's owner.
 
-Prints, wall seconds: the candle load alone (binary COPY to numpy, and candles per second),
-then the task's parts (load, engine, results building, saving), the page, and the total from
-the task's start to the page's last byte. `--repeat N` runs the task and the page N times
+Prints, wall seconds: the candle load alone (strategies.selectors.backtest_candles, and
+candles per second), then the task's parts (load, engine, results building, saving), the page,
+and the total from the task's start to the page's last byte, with this process's CPU seconds
+of each (Postgres' own time is not in them). `--repeat N` runs the task and the page N times
 (the first is the first backtest of this process, imports done by the seeding and the load;
 later runs are "warm") and checks the stored results are byte-identical across the reruns.
 
@@ -138,7 +139,7 @@ def _load_alone(bars: int) -> None:
         )
         best = min(best, time.perf_counter() - start)
     assert candles is not None and len(candles) == bars
-    print(f"candle load alone (binary COPY to numpy, best of 3): {best:.3f} s, "
+    print(f"candle load alone (one query of binary arrays to numpy, best of 3): {best:.3f} s, "
           f"{bars / best:,.0f} candles/s")  # fmt: skip
 
 

@@ -557,9 +557,11 @@ def _backtest_replay(run: BacktestRun) -> dict:
             progress_every=max(PROGRESS_MIN_BARS, total // 100), **options,
         )  # fmt: skip
         results = results_build(result, candles, cash=float(run.cash))
-    results["indicators"] = chart_indicators(run.strategy, run.params, candles)
-    results["monthly_returns"] = monthly_returns(candles.ts, result.equity, cash=float(run.cash))
-    results["gaps"] = gaps_json(run, candles)
+        results["indicators"] = chart_indicators(run.strategy, run.params, candles)
+        results["monthly_returns"] = monthly_returns(
+            candles.ts, result.equity, cash=float(run.cash)
+        )
+        results["gaps"] = gaps_json(run, candles)
     return {
         "results": results,
         "warnings": warnings,
