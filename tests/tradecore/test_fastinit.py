@@ -51,3 +51,15 @@ def test_unsupported_classes_are_refused():
         @dataclasses.dataclass(frozen=True, slots=True)
         class WithFactory:
             items: list = dataclasses.field(default_factory=list)
+
+
+def test_instances_keep_their_class_and_subclasses_still_build():
+    assert type(Fast(1)) is Fast and type(Fast(1, c=(2,))) is Fast
+
+    class Sub(Fast):  # inherits the fast __init__ with a layout of its own
+        __slots__ = ("extra",)
+
+    sub = Sub(1, "y")
+    assert type(sub) is Sub and (sub.a, sub.b, sub.c) == (1, "y", ())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        sub.a = 2

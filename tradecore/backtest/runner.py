@@ -19,7 +19,7 @@ import numpy as np
 from tradecore.backtest.data import CandleArrays
 from tradecore.backtest.metrics import RoundTrip, compute_metrics, round_trips
 from tradecore.clock import SimulatedClock
-from tradecore.domain import Candle, Fill, Instrument, Trade
+from tradecore.domain import Candle, Fill, Instrument, Side, Trade
 from tradecore.engine import TradingEngine
 from tradecore.exchange import DEFAULT_ACCOUNT, SimulatedExchange
 from tradecore.orderbook import OrderBook
@@ -27,6 +27,7 @@ from tradecore.risk import RiskLimits, RiskManager
 from tradecore.strategies.base import Strategy
 
 _CHUNK = 16_384  # rows converted to Python floats at a time: bounded memory on long series
+_SINGLES = 4_096  # bars of a chunk read one value at a time before its columns become lists
 
 
 @dataclass
@@ -133,7 +134,14 @@ def _gc_paused():
 def _replay(
     candles, symbol, interval, equity, venue, engine, clock, book, guards, chunk, progress
 ) -> None:
-    """The hot loop of `run_candles`: match, deliver fills, then show the closed bar."""
+    """The hot loop of `run_candles`: match, deliver fills, then show the closed bar.
+
+    While nothing rests at the venue (so no bar can fill anything) and no guard is watched, a
+    strategy that offers `quiet_replay()` is handed the closes in one call instead of one
+    `on_candle` per bar: the same updates in the same order, and it acts where `on_candle`
+    would, with the clock and the last price of that bar. The equity is marked afterwards from
+    the account's totals at each bar where a fill changed them (`_Book.mark`).
+    """
     match = venue.on_candle
     active = venue._active[symbol]  # resting orders of this symbol (same package: hot path)
     last = venue._last
@@ -141,22 +149,52 @@ def _replay(
     run = engine._run
     process = engine.process_fills
     pending = engine._pending
+    quiet_replay = getattr(engine.strategy, "quiet_replay", None)
+    quiet = quiet_replay() if quiet_replay is not None and not guards else None
     make = tuple.__new__
+    # Single values read through memoryviews come out as Python ints and floats, as tolist's.
+    ts_, open_, high_, low_, volume_ = (
+        memoryview(np.ascontiguousarray(column, dtype=dtype))
+        for column, dtype in ((candles.ts, np.int64), (candles.open, np.float64),
+                              (candles.high, np.float64), (candles.low, np.float64),
+                              (candles.volume, np.float64))
+    )  # fmt: skip
+    close_ = candles.close
     n = len(candles)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
-        rows = zip(
-            candles.ts[start:stop].tolist(),
-            candles.open[start:stop].tolist(),
-            candles.high[start:stop].tolist(),
-            candles.low[start:stop].tolist(),
-            candles.close[start:stop].tolist(),
-            candles.volume[start:stop].tolist(),
-            strict=True,
-        )
-        marks = []
-        mark = marks.append
-        for row in rows:
+        closes = close_[start:stop].tolist()  # Python floats: the strategy's arithmetic
+        size = stop - start
+        # The other columns become lists once the chunk has many bars replayed one by one;
+        # until then, the few bars next to an order read their values one at a time.
+        columns = None
+        singles = 0 if quiet is not None else _SINGLES
+
+        def at(k: int, start=start, closes=closes) -> None:
+            """Bar k of the chunk has closed: the world as `on_candle` would see it."""
+            clock._now = ts_[start + k] + interval
+            last[symbol] = closes[k]
+
+        i = 0
+        while i < size:
+            if quiet is not None and not active:
+                i, intents = quiet(symbol, closes, i, size, at)
+                at(i - 1)
+                if intents:
+                    run(intents)
+                    if book.changed:
+                        book.mark(start + i - 1)
+                continue
+            if columns is not None:
+                row = (columns[0][i], columns[1][i], columns[2][i], columns[3][i], closes[i],
+                       columns[4][i])  # fmt: skip
+            elif singles < _SINGLES:
+                singles += 1
+                j = start + i
+                row = (ts_[j], open_[j], high_[j], low_[j], closes[i], volume_[j])
+            else:
+                columns = [v[start:stop].tolist() for v in (ts_, open_, high_, low_, volume_)]
+                continue
             candle = make(Candle, row)
             ts = row[0]
             if active:
@@ -165,18 +203,19 @@ def _replay(
                 if pending:
                     process()
             else:
-                last[symbol] = row[4]
+                last[symbol] = closes[i]
             clock._now = ts + interval
             intents = decide(symbol, candle)
             if intents:
                 run(intents)
             if guards:
                 engine.check_guards(symbol)
-            qty = book.base
-            mark(book.quote + qty * row[4] if qty else book.quote)
-        equity[start:stop] = marks
+            if book.changed:
+                book.mark(start + i)
+            i += 1
         if progress is not None:
             progress(stop, n)
+    equity[:] = book.equity(candles.close)
 
 
 def _held_mask(ts: np.ndarray, fills: list[Fill], instrument: Instrument) -> np.ndarray:
@@ -185,7 +224,7 @@ def _held_mask(ts: np.ndarray, fills: list[Fill], instrument: Instrument) -> np.
     qty = Decimal(0)
     times, holding = [], []
     for fill in fills:
-        qty += fill.qty if fill.side.value == "buy" else -fill.qty
+        qty = qty + fill.qty if fill.side is Side.BUY else qty - fill.qty
         times.append(fill.ts)
         holding.append(qty > 0)
     if times:
@@ -196,8 +235,12 @@ def _held_mask(ts: np.ndarray, fills: list[Fill], instrument: Instrument) -> np.
 
 
 class _Book:
-    """Float mirror of the account's totals for marking equity each bar (exact values live in
-    the venue; the mirror is refreshed from it after every fill)."""
+    """Float mirror of the account's totals for marking equity (exact values live in the
+    venue; the mirror is refreshed from it after every fill), and the bars where they changed.
+
+    `mark(bar)` after each bar the runner replays one by one (cheap when no fill came);
+    `equity(close)` then marks every bar at its close with the totals it ended with.
+    """
 
     def __init__(self, venue: SimulatedExchange, instrument: Instrument) -> None:
         self.symbol = instrument.symbol
@@ -206,11 +249,32 @@ class _Book:
         self._base = venue._slot(DEFAULT_ACCOUNT, instrument.base)
         self.quote = float(self._quote[0] + self._quote[1])
         self.base = float(self._base[0] + self._base[1])
+        self.changed = False
+        self._bars: list[int] = []  # bars after which the totals changed, ascending
+        self._totals: list[tuple[float, float]] = [(self.quote, self.base)]
 
     def on_fill(self, fill: Fill) -> None:
         if fill.account_id == DEFAULT_ACCOUNT and fill.symbol == self.symbol:
             self.quote = float(self._quote[0] + self._quote[1])
             self.base = float(self._base[0] + self._base[1])
+            self.changed = True
+
+    def mark(self, bar: int) -> None:
+        if self.changed:
+            self.changed = False
+            if self._bars and self._bars[-1] == bar:
+                self._totals[-1] = (self.quote, self.base)
+            else:
+                self._bars.append(bar)
+                self._totals.append((self.quote, self.base))
+
+    def equity(self, close: np.ndarray) -> np.ndarray:
+        """quote + base x close at every bar (quote alone while nothing is held)."""
+        quote, base = np.array(self._totals, dtype=np.float64).reshape(-1, 2).T
+        state = np.searchsorted(np.asarray(self._bars, dtype=np.int64), np.arange(len(close)),
+                                side="right")  # fmt: skip
+        held = base[state]
+        return np.where(held != 0, quote[state] + held * close, quote[state])
 
 
 @dataclass(frozen=True, slots=True)

@@ -176,7 +176,9 @@ class SimulatedExchange:
         return Balance(asset, slot[0], slot[1])
 
     def _slot(self, account_id: str, asset: str) -> list[Decimal]:
-        account = self._balances.setdefault(account_id, {})
+        account = self._balances.get(account_id)
+        if account is None:
+            account = self._balances[account_id] = {}
         slot = account.get(asset)
         if slot is None:
             slot = account[asset] = [ZERO, ZERO]
@@ -274,6 +276,8 @@ class SimulatedExchange:
         return self._snapshot(self._find(account_id, order_id, client_order_id))
 
     def open_orders(self, account_id: str, symbol: str | None = None) -> list[Order]:
+        if symbol and not self._active.get(symbol):
+            return []  # asked on every signal: most often nothing rests
         symbols = [symbol] if symbol else list(self._active)
         return [
             self._snapshot(o)
@@ -470,7 +474,10 @@ class SimulatedExchange:
             f"{self.name}-t{self._trade_seq}", o.order_id, o.client_order_id, o.symbol, o.side,
             price, qty, fee, fee_asset, liquidity, ts, o.account_id, self.name, o.status,
         )  # fmt: skip
-        self._fills.setdefault(o.account_id, []).append(fill)
+        fills = self._fills.get(o.account_id)
+        if fills is None:
+            fills = self._fills[o.account_id] = []
+        fills.append(fill)
         for listener in self._listeners:
             listener(fill)
         return fill
@@ -586,7 +593,7 @@ class SimulatedExchange:
         open_ = candle[1]
         o_ = Decimal(repr(open_)) if type(open_) is float else to_decimal(open_)
         path = None
-        volume_cap = self._cap(candle.volume)
+        volume_cap = None if self.max_participation is None else self._cap(candle.volume)
         out: list[Fill] = []
         for o in self._due(symbol, ts):
             fresh = not o.arrived

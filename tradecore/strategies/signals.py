@@ -84,6 +84,48 @@ class SmaCrossStrategy(SignalStrategy):
             self._sign = -1
         return NO_INTENTS
 
+    def quiet_replay(self):
+        """`replay_closes`, the batch form of `on_candle` for the event-driven backtester, or
+        None when a subclass changed `on_candle` (then only `on_candle` knows what a bar does)."""
+        if type(self).on_candle is not SmaCrossStrategy.on_candle:
+            return None
+        return self.replay_closes
+
+    def replay_closes(self, symbol: str, closes: list[float], start: int, stop: int, at):
+        """Feed closes[start:stop] as `on_candle` would, one bar at a time, and return
+        (index after the last bar fed, intents) at the first bar whose `on_candle` would return
+        intents, or (stop, NO_INTENTS). `at(k)` is called before acting on bar k: the caller
+        sets the world (clock, last price) as it would be for that bar's `on_candle`."""
+        fast_update, slow_update = self._fast.update, self._slow.update
+        sign = self._sign
+        mine = symbol == self.symbol
+        fast, slow = self._prev_fast, self._prev_slow
+        for k in range(start, stop):
+            close = closes[k]
+            fast = fast_update(close)
+            slow = slow_update(close)
+            if fast > slow:
+                if sign < 0 and mine:
+                    self._sign = 1
+                    self._prev_fast, self._prev_slow = fast, slow
+                    at(k)
+                    intents = self._act(True, False)
+                    if intents:
+                        return k + 1, intents
+                sign = 1
+            elif fast < slow:
+                if sign > 0 and mine:
+                    self._sign = -1
+                    self._prev_fast, self._prev_slow = fast, slow
+                    at(k)
+                    intents = self._act(False, True)
+                    if intents:
+                        return k + 1, intents
+                sign = -1
+        self._sign = sign
+        self._prev_fast, self._prev_slow = fast, slow
+        return stop, NO_INTENTS
+
     def step(self, candle: Candle) -> tuple[bool, bool]:
         close = candle.close
         fast = self._fast.update(close)
