@@ -136,6 +136,12 @@ if DATABASE_POOL:
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = _pool
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.integer("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+# Threads that run HTTP requests in the web server (config/asgi_http.py): at most this many run
+# at once, the rest queue in arrival order; by default as many as the pool has connections, so a
+# running request never waits for one
+PEREGRINE_WEB_THREADS = env.integer(
+    "PEREGRINE_WEB_THREADS", _pool["max_size"] if DATABASE_POOL else 10, minimum=1
+)
 DATABASES["default"]["TEST"] = {
     "NAME": env.string("DATABASE_TEST_NAME", f"test_{DATABASES['default']['NAME']}")
 }
