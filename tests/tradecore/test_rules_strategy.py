@@ -410,6 +410,20 @@ def test_fixed_and_atr_sizing_on_the_streaming_path():
     assert len(bars) == len(buys)
 
 
+def test_the_vectorized_path_refuses_sizing_it_cannot_reproduce():
+    candles = integer_walk(2_000, 7)
+    columns = (candles.open, candles.high, candles.low, candles.close, candles.volume)
+    reference = RulesStrategy(RulesConfig(rules=SMA_CROSS)).signals(*columns)
+    for sizing in ("fixed", "atr"):
+        strategy = RulesStrategy(RulesConfig(rules=SMA_CROSS, sizing=sizing))
+        with pytest.raises(ConfigError) as raised:
+            run_vectorized(strategy, candles, INSTRUMENT, cash=10_000)
+        assert raised.value.field == "sizing"
+        preview = strategy.rule_signals(*columns)  # the same bars, for a chart
+        assert np.array_equal(preview[0], reference[0]) and reference[0].any()
+        assert np.array_equal(preview[1], reference[1]) and reference[1].any()
+
+
 def test_snapshot_and_restore_resume_the_same_signals():
     candles = integer_walk(3_000, 5)
     config = RulesConfig(rules=RULE_SETS["macd_nested"])

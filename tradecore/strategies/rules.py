@@ -28,8 +28,13 @@ Position sizing (config fields, outside the rule set): ``fraction`` of free quot
 equity, since the strategy only buys when flat) is `SignalStrategy`'s allocation and the only
 sizing the vectorized backtest (`run_vectorized`) reproduces; ``fixed`` quote amount and
 ``atr`` (volatility-scaled: risk `risk_fraction` of equity on a move of `atr_multiple` x ATR)
-are sized on the streaming path only (event-driven backtests and bots). Stop-loss,
-take-profit and trailing stops are not part of the rule set, nor are other timeframes.
+are sized on the streaming path only (event-driven backtests and bots): with them `signals()`
+refuses (ConfigError on `sizing`) and `rule_signals()` still gives the bars. Stop-loss,
+take-profit and trailing stops are not part of the rule set: `SignalStrategy` does nothing while
+an order rests, a resting sell locks the base so a stop and a take-profit cannot both rest (no
+OCO on the simulated exchange), and the vectorized path has no intrabar trigger model, so the
+two paths would part; `RiskLimits` stop-loss and trailing-stop guards (flatten at the mark) work
+on the event-driven path. Conditions on other timeframes are not supported either.
 """
 
 from __future__ import annotations
@@ -809,6 +814,20 @@ class RulesStrategy(SignalStrategy):
 
     # -- vectorized
     def signals(self, open_, high, low, close, volume) -> tuple[np.ndarray, np.ndarray]:
+        """The vectorized path's entry and exit signals. Its backtests (`run_vectorized`, the
+        optimizer) size every entry by `allocation`, so with `fixed` or `atr` sizing this
+        refuses rather than give other trades than the event-driven path; `rule_signals` gives
+        the same bars whatever the sizing (for a chart preview)."""
+        if self.config.sizing != "fraction":
+            raise ConfigError(
+                "sizing",
+                f"{self.config.sizing!r} sizing runs only in event-driven backtests and bots; "
+                "the vectorized path sizes by fraction (allocation)",
+            )
+        return self.rule_signals(open_, high, low, close, volume)
+
+    def rule_signals(self, open_, high, low, close, volume) -> tuple[np.ndarray, np.ndarray]:
+        """Entry and exit signals of the rule set, vectorized (equal to `step`'s bar by bar)."""
         o, h, lo, c = (np.asarray(x, dtype=np.float64) for x in (open_, high, low, close))
         n = len(c)
         cache: dict[tuple, Any] = {}
