@@ -741,6 +741,7 @@ class RulesStrategy(SignalStrategy):
         self._close = float("nan")
         # per leaf: last non-zero sign (crosses), previous value and run length (trends)
         self._state: list[list[float]] = [[0.0, float("nan"), 0.0] for _ in leaves]
+        self._compile()
 
     def _series_specs(self) -> list[Mapping]:
         specs: list[Mapping] = []
@@ -769,48 +770,38 @@ class RulesStrategy(SignalStrategy):
         return bars
 
     # -- streaming
+    def _compile(self) -> None:
+        """Closures for `step`: the indicator updates in order, then each leaf condition on the
+        bar's values (every leaf every bar: crosses and trends keep state), then the groups."""
+        keys = list(self._indicators)
+        index = {key: i for i, key in enumerate(keys)}
+        self._updates = [_update_of(self._indicators[key]) for key in keys]
+
+        def getter(spec: Mapping) -> Callable[[list], float]:
+            if "value" in spec:
+                constant = spec["value"]
+                return lambda raw: constant
+            i = index[_indicator_key(spec)]
+            name = spec["indicator"]
+            if name in OUTPUTS:
+                j = OUTPUTS[name].index(spec["output"])
+                return lambda raw: raw[i][j]
+            return lambda raw: raw[i]
+
+        self._leaf_steps = [
+            _leaf_step(leaf, state, getter)
+            for leaf, state in zip(self._leaves, self._state, strict=True)
+        ]
+        self._entry_of = _group_of(self._entry, 0)
+        self._exit_of = _group_of(self._exit, self._n_entry)
+
     def step(self, candle: Candle) -> tuple[bool, bool]:
-        raw = {key: feed.update(candle) for key, feed in self._indicators.items()}
+        raw = [update(candle) for update in self._updates]
         if self.config.sizing == "atr":
             self._atr_value = self._atr.update(candle[2], candle[3], candle[4])
         self._close = candle[4]
-
-        def value(spec: Mapping) -> float:
-            if "value" in spec:
-                return spec["value"]
-            return _pick(spec, raw[_indicator_key(spec)])
-
-        results = [self._leaf_step(leaf, state, value)
-                   for leaf, state in zip(self._leaves, self._state, strict=True)]  # fmt: skip
-        entry, _ = _combine(self._entry, results, 0)
-        exit_, _ = _combine(self._exit, results, self._n_entry)
-        return bool(entry), bool(exit_)
-
-    @staticmethod
-    def _leaf_step(leaf: Mapping, state: list[float], value: Callable[[Mapping], float]) -> bool:
-        kind = leaf["type"]
-        if kind in COMPARISONS:
-            left, right = value(leaf["left"]), value(leaf["right"])
-            if kind == "greater_than":
-                return left > right
-            if kind == "less_than":
-                return left < right
-            sign = 1 if left > right else -1 if left < right else 0
-            if not sign:
-                return False
-            before = state[0]
-            state[0] = sign
-            return before < 0 < sign if kind == "crosses_above" else sign < 0 < before
-        if kind == "within_band":
-            x = value(leaf["series"])
-            upper, _, lower = value_band(leaf["band"], value)
-            return lower <= x <= upper
-        x = value(leaf["series"])
-        prev = state[1]
-        state[1] = x
-        moved = x > prev if kind == "rising" else x < prev
-        state[2] = state[2] + 1 if moved else 0
-        return state[2] >= leaf["bars"]
+        results = [leaf(raw) for leaf in self._leaf_steps]
+        return self._entry_of(results), self._exit_of(results)
 
     # -- vectorized
     def signals(self, open_, high, low, close, volume) -> tuple[np.ndarray, np.ndarray]:
@@ -907,17 +898,86 @@ class RulesStrategy(SignalStrategy):
         for feed, saved in zip(self._indicators.values(), state["indicators"], strict=True):
             feed.restore(saved)
         nan = float("nan")
-        self._state = [[nan if v is None else v for v in s] for s in state["leaves"]]
+        for mine, saved in zip(self._state, state["leaves"], strict=True):  # closures hold them
+            mine[:] = [nan if v is None else v for v in saved]
         self._close = nan if state["close"] is None else state["close"]
         self._atr_value = nan if state["atr_value"] is None else state["atr_value"]
         if self.config.sizing == "atr" and "atr" in state:
             self._atr.restore(state["atr"])
 
 
-def value_band(band: Mapping, value: Callable[[Mapping], float]) -> tuple[float, float, float]:
-    """(upper, middle, lower) of a within_band condition's band, streaming."""
-    return (
-        value({**band, "output": "upper"}),
-        value({**band, "output": "middle"}),
-        value({**band, "output": "lower"}),
-    )
+def _update_of(feed: _Streaming) -> Callable[[Candle], Any]:
+    """The feed's per-bar update as one call on the candle."""
+    impl, name = feed.impl, feed.name
+    if impl is None:
+        col = feed._col
+        return lambda candle: candle[col]
+    update = impl.update
+    if name == "atr":
+        return lambda candle: update(candle[2], candle[3], candle[4])
+    if name == "bollinger":
+        return update
+    return lambda candle: update(candle[4])
+
+
+def _leaf_step(
+    leaf: Mapping, state: list[float], getter: Callable[[Mapping], Callable[[list], float]]
+) -> Callable[[list], bool]:
+    """One condition as a closure over the bar's raw indicator values; `state` holds the last
+    non-zero sign (crosses), the previous value and the run length (rising/falling)."""
+    kind = leaf["type"]
+    if kind in COMPARISONS:
+        left, right = getter(leaf["left"]), getter(leaf["right"])
+        if kind == "greater_than":
+            return lambda raw: left(raw) > right(raw)
+        if kind == "less_than":
+            return lambda raw: left(raw) < right(raw)
+        up = kind == "crosses_above"
+
+        def cross(raw: list) -> bool:
+            a, b = left(raw), right(raw)
+            sign = 1 if a > b else -1 if a < b else 0
+            if not sign:  # a tie or NaN keeps the last sign
+                return False
+            before = state[0]
+            state[0] = sign
+            return before < 0 < sign if up else sign < 0 < before
+
+        return cross
+    if kind == "within_band":
+        x = getter(leaf["series"])
+        band = leaf["band"]
+        upper = getter({**band, "output": "upper"})
+        lower = getter({**band, "output": "lower"})
+        return lambda raw: lower(raw) <= x(raw) <= upper(raw)
+    series, bars, rising = getter(leaf["series"]), leaf["bars"], kind == "rising"
+
+    def trend(raw: list) -> bool:
+        value = series(raw)
+        prev = state[1]
+        state[1] = value
+        moved = value > prev if rising else value < prev
+        state[2] = state[2] + 1 if moved else 0
+        return state[2] >= bars
+
+    return trend
+
+
+def _result_at(i: int) -> Callable[[list], bool]:
+    return lambda results: results[i]
+
+
+def _group_of(group: Mapping, start: int) -> Callable[[list], bool]:
+    """A group as a closure over the leaves' results (leaves numbered in order from start)."""
+    parts: list[Callable[[list], bool]] = []
+    i = start
+    for item in group["conditions"]:
+        if "conditions" in item:
+            parts.append(_group_of(item, i))
+            i += len(_leaves(item))
+        else:
+            parts.append(_result_at(i))
+            i += 1
+    if group["op"] == "and":
+        return lambda results: all([part(results) for part in parts])
+    return lambda results: any([part(results) for part in parts])
