@@ -80,6 +80,15 @@ def _balances_store(account) -> bool:
     return True
 
 
+def _key_warnings(request, account) -> None:
+    """What the new key may do that Peregrine never needs, said at once (the same check as
+    "test connection")."""
+    from exchanges.services.connection import key_warnings
+
+    for warning in key_warnings(account):
+        messages.warning(request, f"{account.label}: {warning}")
+
+
 @never_cache
 @require_recent_auth
 @require_http_methods(["GET", "POST"])
@@ -95,6 +104,7 @@ def account_create(request):
             _apply_errors(form, exc)
         else:
             messages.success(request, f"Exchange account '{account.label}' added.")
+            _key_warnings(request, account)
             return redirect("exchanges:account-list")
     context = {"form": form, "exchange_ids": [eid for eid, _ in exchange_choices()]}
     return render(
@@ -149,6 +159,7 @@ def account_replace_keys(request, id):  # noqa: A002
             _apply_errors(form, exc)
         else:
             messages.success(request, f"Keys of '{account.label}' replaced.")
+            _key_warnings(request, account)
             return redirect("exchanges:account-list")
     return render(
         request,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view
-from rest_framework.exceptions import APIException, PermissionDenied, Throttled, ValidationError
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
+from accounts.api.reauth import IdentityFields
 from accounts.models import ApiToken
 from config.schema import ERROR_SCHEMA
 
@@ -49,19 +50,9 @@ def data_archive(request):
     return user_data_archive_response(user=request.user)
 
 
-class AccountDeleteInputSerializer(serializers.Serializer):
+class AccountDeleteInputSerializer(IdentityFields):
     email = serializers.CharField(
         max_length=254, help_text="The account's email address, typed to confirm."
-    )
-    password = serializers.CharField(
-        max_length=4096, trim_whitespace=False, help_text="The account's password."
-    )
-    code = serializers.CharField(
-        max_length=64,
-        required=False,
-        allow_blank=True,
-        help_text="A current authenticator (TOTP) code or a backup code: required when the "
-        "account has two-factor authentication.",
     )
 
 
@@ -116,26 +107,10 @@ def _validated(serializer_class, data) -> dict:
 
 
 def _identity_confirm(request, data: dict) -> None:
-    """The page's rules for a destructive change: the typed email, then the password (rate
-    limited like the re-authentication form), then a current code when 2FA is on."""
-    from allauth.core import ratelimit
-    from django.contrib.auth import authenticate
+    """The page's rules for deleting the account: the typed email, then the password and, with
+    2FA, a current code (accounts.api.reauth)."""
+    from accounts.api.reauth import identity_confirm
 
-    from accounts.security import client_ip
-    from accounts.services import two_factor
-
-    user = request.user
-    if data["email"].strip().lower() != user.email.lower():
+    if data["email"].strip().lower() != request.user.email.lower():
         raise ValidationError({"email": ["That is not your account's email address."]})
-    if not ratelimit.consume(request._request, action="reauthenticate", user=user):
-        raise Throttled(detail="Too many attempts. Wait a minute and try again.")
-    confirmed = authenticate(request._request, email=user.email, password=data["password"])
-    if confirmed is None or confirmed.pk != user.pk:
-        raise ValidationError({"password": ["That password is not right."]})
-    if two_factor.two_factor_enabled(user):
-        code = (data.get("code") or "").strip()
-        if not code:
-            raise ValidationError({"code": ["This account has two-factor authentication: "
-                                            "give a current code."]})  # fmt: skip
-        if not two_factor.second_factor_verify(user=user, code=code, ip=client_ip(request)).ok:
-            raise ValidationError({"code": ["That code is not right (or codes are locked)."]})
+    identity_confirm(request, password=data["password"], code=data.get("code") or "")

@@ -10,6 +10,16 @@ urlpatterns = [
         name="exchanges-api-account-detail",
     ),
     path(
+        "exchange-accounts/<str:id>/keys/",
+        views.exchange_account_keys_api,
+        name="exchanges-api-account-keys",
+    ),
+    path(
+        "exchange-accounts/<str:id>/test/",
+        views.exchange_account_test_api,
+        name="exchanges-api-account-test",
+    ),
+    path(
         "exchange-accounts/<str:id>/disable/",
         views.exchange_account_disable_api,
         name="exchanges-api-account-disable",

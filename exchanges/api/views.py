@@ -1,7 +1,5 @@
-"""Exchange accounts over the API: read them (read scope); stop one (trade scope).
-
-Adding or replacing keys and going live need a recent password/OTP check, so they are pages only.
-"""
+"""Exchange accounts over the API: read them (read scope); add, change, re-key, test, delete
+and stop one (exchanges.api.accounts: trade scope, and the password for keys and going live)."""
 
 from __future__ import annotations
 
@@ -12,6 +10,7 @@ from rest_framework.response import Response
 
 from accounts.api.permissions import HasTradeScope
 from accounts.security import client_ip
+from exchanges.api import accounts
 from exchanges.api.serializers import (
     ExchangeAccountDisableInputSerializer,
     ExchangeAccountOutputSerializer,
@@ -20,22 +19,50 @@ from exchanges.selectors import exchange_account_get_for_user, exchange_account_
 from exchanges.services.credentials import exchange_account_disable
 
 
-@extend_schema(responses=ExchangeAccountOutputSerializer(many=True))
-@api_view(["GET"])
+@extend_schema(methods=["GET"], responses=ExchangeAccountOutputSerializer(many=True))
+@accounts.create_schema
+@api_view(["GET", "POST"])
 @permission_classes([IsAuthenticated])
 def exchange_account_list_api(request):
-    """The caller's exchange accounts."""
-    accounts = exchange_account_list(user=request.user)
-    return Response(ExchangeAccountOutputSerializer(accounts, many=True).data)
+    """The caller's exchange accounts; POST adds one."""
+    if request.method == "POST":
+        return accounts.exchange_account_create(request)
+    rows = exchange_account_list(user=request.user)
+    return Response(ExchangeAccountOutputSerializer(rows, many=True).data)
 
 
-@extend_schema(responses=ExchangeAccountOutputSerializer)
-@api_view(["GET"])
+@extend_schema(methods=["GET"], responses=ExchangeAccountOutputSerializer)
+@accounts.update_schema
+@accounts.delete_schema
+@api_view(["GET", "PATCH", "DELETE"])
 @permission_classes([IsAuthenticated])
 def exchange_account_detail_api(request, id):  # noqa: A002
-    """One of the caller's exchange accounts (404 for anyone else's)."""
+    """One of the caller's exchange accounts (404 for anyone else's); PATCH changes its label
+    or mode, DELETE deletes it."""
     account = exchange_account_get_for_user(user=request.user, id=id)
+    if request.method == "PATCH":
+        return accounts.exchange_account_update(request, account)
+    if request.method == "DELETE":
+        return accounts.exchange_account_delete(request, account)
     return Response(ExchangeAccountOutputSerializer(account).data)
+
+
+@accounts.keys_schema
+@api_view(["POST"])
+@permission_classes([IsAuthenticated])
+def exchange_account_keys_api(request, id):  # noqa: A002
+    """Replace the account's keys (trade scope and the password)."""
+    account = exchange_account_get_for_user(user=request.user, id=id)
+    return accounts.exchange_account_keys(request, account)
+
+
+@extend_schema(request=None, responses=accounts.ConnectionOutputSerializer)
+@api_view(["POST"])
+@permission_classes([IsAuthenticated])
+def exchange_account_test_api(request, id):  # noqa: A002
+    """Test the account's key: read the balance and say what the key may do (any scope)."""
+    account = exchange_account_get_for_user(user=request.user, id=id)
+    return accounts.exchange_account_test(request, account)
 
 
 @extend_schema(

@@ -69,6 +69,15 @@ def exchange_account_test_connection(
     return async_to_sync(run)()
 
 
+def key_warnings(account) -> list[str]:
+    """At key ingest: what the key may do that Peregrine never needs (withdrawals, no IP
+    restriction), or why it could not be checked, in words."""
+    report = exchange_account_test_connection(account=account)
+    if not report.ok:
+        return [f"The key could not be checked: {report.error}"]
+    return list(report.warnings)
+
+
 def _explain(exc: GatewayError) -> str:
     if exc.action is Action.DISABLE_KEY:
         return "The exchange refused the API key; the account has been disabled."

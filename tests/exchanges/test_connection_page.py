@@ -51,3 +51,21 @@ def test_bob_gets_404_and_anonymous_is_sent_to_login(bob_client, client, alice_a
 @pytest.mark.django_db
 def test_get_is_not_allowed(alice_client, alice_account):
     assert alice_client.get(f"/exchanges/accounts/{alice_account.pk}/test/").status_code == 405
+
+
+@pytest.mark.django_db
+def test_adding_a_key_that_can_withdraw_warns_at_once(
+    alice_client, sandbox_server, sandbox_url, settings
+):
+    settings.PEREGRINE_SANDBOX_URL = sandbox_url
+    key = open_account(sandbox_server, sandbox_url, {"USDT": "10"}, enable_withdrawals=True)
+    form = {"exchange": "sandbox", "label": "risky", "mode": "paper"}
+    response = alice_client.post(
+        "/exchanges/accounts/new/",
+        {**form, "api_key": key.api_key, "secret": key.secret},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert response.redirect_chain[-1][0] == "/exchanges/accounts/"
+    assert "risky: Withdrawals are enabled on this API key" in html
+    assert "not restricted to IP addresses" in html

@@ -27,6 +27,8 @@ PARAMETERS = ("<", "(?P<")
 OBJECT_ROUTES: dict[str, dict[str, str]] = {
     "api/v1/exchange-accounts/<str:id>/": {"id": "exchange_account"},
     "api/v1/exchange-accounts/<str:id>/disable/": {"id": "exchange_account"},
+    "api/v1/exchange-accounts/<str:id>/keys/": {"id": "exchange_account"},
+    "api/v1/exchange-accounts/<str:id>/test/": {"id": "exchange_account"},
     "api/v1/exchange-accounts/<str:id>/orders/": {"id": "exchange_account"},
     "api/v1/exchange-accounts/<str:id>/orders/<int:order_id>/cancel/": {
         "id": "exchange_account",
