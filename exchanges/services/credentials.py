@@ -339,6 +339,35 @@ def exchange_account_rewrap_all() -> dict[str, int]:
     return counts
 
 
+def exchange_account_fingerprints_backfill(*, model=ExchangeAccount) -> dict[str, int]:
+    """Give accounts stored before key fingerprints existed theirs, so the one-user-per-key rule
+    covers them too (run once by the migration that adds this; `model` is its historical model).
+
+    A key that cannot be opened (its master key is gone) is counted and left without one. Keys
+    held by two users already are counted: the rule refuses only new adds."""
+    ring, table = keyring(), model._meta.db_table
+    counts = {"filled": 0, "unreadable": 0, "shared": 0}
+    for account in model.objects.filter(api_key_fingerprint="").iterator():
+        aad = crypto.associated_data(
+            table=table,
+            row_id=account.pk,
+            owner_id=account.user_id,
+            key_version=account.key_version,
+        )
+        try:
+            api_key = crypto.open_sealed(account.api_key_ciphertext, aad=aad, keyring=ring)
+        except crypto.DecryptionError:
+            counts["unreadable"] += 1
+            continue
+        fingerprint = api_key_fingerprint(account.exchange, api_key)
+        model.objects.filter(pk=account.pk).update(api_key_fingerprint=fingerprint)
+        counts["filled"] += 1
+        others = model.objects.filter(exchange=account.exchange, api_key_fingerprint=fingerprint)
+        if others.exclude(user_id=account.user_id).exists():
+            counts["shared"] += 1
+    return counts
+
+
 def sealed_key_ids_in_use() -> set[str]:
     """Ids of every master key that still wraps a stored credential."""
     ids: set[str] = set()
