@@ -532,7 +532,7 @@ class TradePanel(Scenario):
         return f"/exchanges/accounts/{self.account.pk}/trade/"
 
     def ready(self, page):
-        page.wait_for_function("!!document.querySelector('#trade-balances tr[data-asset=USDT]')")
+        _wait(page, "!!document.querySelector('#trade-balances tr[data-asset=USDT]')")
 
     def expected(self, page, seq):
         return f"pg{self.bot.pk}-bench-{seq}"
