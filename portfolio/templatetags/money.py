@@ -40,6 +40,23 @@ def amount(value, places: int = 8) -> str:
 
 
 @register.filter
+def price(value, digits: int = 6) -> str:
+    """A price (or an amount in a quote like ETH) with `digits` significant digits and at least
+    two decimals, trailing zeros beyond those dropped: 30001 -> '30,001.00',
+    0.00153210 -> '0.0015321', 0.5 -> '0.50'; None -> '–'."""
+    number = _decimal(value)
+    if number is None:
+        return "–"
+    if not number:
+        return "0.00"
+    places = max(2, int(digits) - number.adjusted() - 1)
+    text = f"{number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN):f}"
+    whole, _, fraction = text.partition(".")
+    fraction = fraction.rstrip("0").ljust(2, "0")
+    return f"{intcomma(whole)}.{fraction}"
+
+
+@register.filter
 def sign_class(value) -> str:
     """'pos' above zero, 'neg' below, '' at zero: for colouring PnL."""
     number = _decimal(value)
