@@ -113,3 +113,29 @@ def test_the_strategy_acts_with_the_clock_and_price_of_its_bar():
     assert len(batched.engine.strategy.seen) > 100
     assert batched.engine.strategy.seen == per_bar.engine.strategy.seen
     _same(batched, per_bar)
+
+
+class Forwarding:
+    """A wrapper that forwards attributes and sees every bar (as the runtime's recorder)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.bars = 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def on_start(self, ctx):
+        return self.inner.on_start(ctx)
+
+    def on_candle(self, symbol, candle):
+        self.bars += 1
+        return self.inner.on_candle(symbol, candle)
+
+
+def test_a_forwarding_wrapper_still_sees_every_bar():
+    candles = _walk(2_000, seed=5, integer=False)
+    inst = testing.instrument()
+    wrapper = Forwarding(SmaCrossStrategy(SmaCrossConfig(fast=5, slow=20), symbol=inst.symbol))
+    run_candles(wrapper, candles, inst)
+    assert wrapper.bars == len(candles)

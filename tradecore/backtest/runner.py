@@ -149,8 +149,10 @@ def _replay(
     run = engine._run
     process = engine.process_fills
     pending = engine._pending
-    quiet_replay = getattr(engine.strategy, "quiet_replay", None)
-    quiet = quiet_replay() if quiet_replay is not None and not guards else None
+    # Looked up on the class: a wrapper that forwards attributes (a recording strategy) has its
+    # own on_candle, which a batch of its inner strategy's bars would bypass.
+    quiet_replay = getattr(type(engine.strategy), "quiet_replay", None)
+    quiet = quiet_replay(engine.strategy) if quiet_replay is not None and not guards else None
     make = tuple.__new__
     # Single values read through memoryviews come out as Python ints and floats, as tolist's.
     ts_, open_, high_, low_, volume_ = (
