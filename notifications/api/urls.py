@@ -14,6 +14,11 @@ urlpatterns = [
         name="notifications-api-channel-detail",
     ),
     path(
+        "notification-channels/<str:id>/test/",
+        views.notification_channel_test_api,
+        name="notifications-api-channel-test",
+    ),
+    path(
         "notification-deliveries/",
         views.delivery_log_list_api,
         name="notifications-api-delivery-list",

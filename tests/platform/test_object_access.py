@@ -56,6 +56,7 @@ OBJECT_ROUTES: dict[str, dict[str, str]] = {
     "api/v1/tax/exports/<int:id>/": {"id": "tax_export"},
     "api/v1/tax/exports/<int:id>/download/": {"id": "tax_export"},
     "api/v1/notification-channels/<str:id>/": {"id": "notification_channel"},
+    "api/v1/notification-channels/<str:id>/test/": {"id": "notification_channel"},
     "accounts/sessions/<int:id>/end/": {"id": "session"},
     "accounts/tokens/<int:id>/revoke/": {"id": "api_token"},
     "exchanges/accounts/<uuid:id>/edit/": {"id": "exchange_account"},
