@@ -51,11 +51,23 @@ def overview(request):
     def compute():
         summary = portfolio_summary(user=user)
         stats = bots_snapshot_stats(bot.pk for bot, _ in summary.bots)
-        return summary, stats, fee_lines(user=user)
+        fees = fee_lines(user=user)
+        # the fees and paper holdings rendered with their data (they depend on nothing else)
+        books_html = render_to_string(
+            "portfolio/_overview_books.html",
+            {
+                "summary": summary,
+                "fees": fees,
+                "fee_totals": fee_totals(fees),
+                "paper_bots": [(bot, value) for bot, value in summary.bots if not bot.is_live],
+                "live_bots": [bot for bot, _ in summary.bots if bot.is_live],
+            },
+        )
+        return summary, stats, fees, books_html
 
     # the valuations, their statistics and the fees kept per user until their data moves
     # (config/readcache.py), as the dashboard's; sorting and the page are per request
-    summary, stats, fees = user_cached(user.pk, "portfolio", compute)
+    summary, stats, fees, books_html = user_cached(user.pk, "portfolio-page", compute)
     sort_error = None
     try:
         sort, descending = sort_key_parse(request.GET.get("sort"))
@@ -77,7 +89,7 @@ def overview(request):
         "summary": summary,
         "comparison": comparison,
         "fees": fees,
-        "fee_totals": fee_totals(fees),
+        "books_html": books_html,
         "paper_bots": [(bot, value) for bot, value in summary.bots if not bot.is_live],
         "live_bots": [bot for bot, _ in summary.bots if bot.is_live],
         "main_asset": _main_asset(summary),
