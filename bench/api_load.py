@@ -8,8 +8,9 @@ planner's statistics, as autovacuum keeps them on a live database). The API is c
 a read token (`Authorization: Bearer`), the pages with a signed-in session cookie.
 
 Endpoints: /api/v1/me/, /api/v1/bots/, /api/v1/fills/, /api/v1/portfolio/, the HTML bot list
-(/trading/bots/) and the dashboard (/). Each endpoint gets a FRESH uvicorn process (one
-process, PEREGRINE_ENV=development with DJANGO_DEBUG=false, logs at WARNING), which is then
+(/trading/bots/), the dashboard (/) and the portfolio page (/portfolio/). Each endpoint gets a
+FRESH uvicorn process (one process, config.asgi as `make run` serves it, with its connection
+pool, PEREGRINE_ENV=development with DJANGO_DEBUG=false, logs at WARNING), which is then
 WARMED with 20 sequential requests (not counted: imports, template loading, the connection
 pool's first connections), then offered 50, 100 and 200 requests/s in turn
 for `--seconds` each (default 10), on that same warm process. Requests are sent on schedule
@@ -21,11 +22,21 @@ The server's PostgreSQL connections (pg_stat_activity for the bench database, th
 own sampler excluded) are sampled every 100 ms: the peak during each rate, and the count 5 s
 after the last rate ends ("after").
 
-The load generator runs on the same machine as the server (asyncio, raw HTTP/1.1): on the
-2-core machine it takes part of a core at 200 requests/s, so figures are conservative.
+Each rate also prints the server process's CPU per request (user + system, all its threads,
+from psutil): the figure the machine's load moves least. The servers' output goes to a
+temporary file (its path and ERROR line count are printed at the end; the warm-up's /healthz
+answers 503 without a worker, 2 lines per endpoint).
+
+The load generator runs in this process, on the same machine as the server (asyncio, raw
+HTTP/1.1). `--check-generator` first offers the rates to a trivial HTTP server in another
+process (no Django) and prints what the generator achieves and its own CPU: about 7% of a core
+at 200 requests/s, so it is not the bottleneck. `--profile DIR` records the server with py-spy
+(PY_SPY or on PATH) during the top rate, as raw stacks per endpoint (`--profile-gil`: only the
+thread holding the GIL, i.e. where the CPU goes).
 Uses DATABASE_URL's server with a database of its own (<name>_api_load, recreated) and
 REDIS_URL. Run: python bench/api_load.py [--seconds 10] [--rates 50,100,200] [--only me,bots]
-[--web-workers 1] (make run starts one web process per core; the default measures one).
+[--web-workers 1] [--check-generator] [--profile DIR [--profile-gil]] (make run starts one web
+process per core; the default measures one).
 """
 
 from __future__ import annotations
@@ -34,10 +45,12 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -61,6 +74,7 @@ ENDPOINTS = {
     "portfolio": ("/api/v1/portfolio/", "token"),
     "bot-list": ("/trading/bots/", "session"),
     "dashboard": ("/", "session"),
+    "portfolio-page": ("/portfolio/", "session"),
 }
 
 
@@ -201,6 +215,9 @@ def _seed() -> tuple[str, str]:
 
 
 WEB_WORKERS = 1
+PROFILE_DIR: Path | None = None
+PROFILE_GIL = False
+SERVER_LOG = None  # the servers' output (a temporary file): its errors are counted, not printed
 
 
 def _serve() -> tuple[subprocess.Popen, int]:
@@ -212,6 +229,7 @@ def _serve() -> tuple[subprocess.Popen, int]:
          "--port", str(port), "--lifespan", "off", "--no-access-log", "--backlog", "4096",
          "--workers", str(WEB_WORKERS)],
         cwd=ROOT, env=dict(os.environ), start_new_session=True,
+        stdout=SERVER_LOG, stderr=subprocess.STDOUT,
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -304,8 +322,76 @@ class Connections:
         self._thread.join()
 
 
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) the server process has used so far."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
 def _ms(value: float | None) -> str:
     return "     -" if value is None else f"{value * 1000:6.0f}"
+
+
+_TRIVIAL_SERVER = """
+import asyncio, sys
+ANSWER = b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nok"
+async def serve(reader, writer):
+    while (await reader.readline()) not in (b"\\r\\n", b""):
+        pass
+    writer.write(ANSWER)
+    await writer.drain()
+    writer.close()
+async def main():
+    server = await asyncio.start_server(serve, "127.0.0.1", int(sys.argv[1]), backlog=4096)
+    async with server:
+        await server.serve_forever()
+asyncio.run(main())
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _check_generator(rates: list[int], seconds: float) -> None:
+    """The load generator against a server that answers at once (a separate process, no
+    Django): what it can offer on this machine, and its own CPU per rate."""
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-c", _TRIVIAL_SERVER, str(port)])
+    try:
+        time.sleep(0.5)
+        for rate in rates:
+            cpu = time.process_time()
+            figures = asyncio.run(_offer(port, "/", "", rate, seconds))
+            cpu = (time.process_time() - cpu) / max(seconds, 0.001)
+            p50, p95, p99 = figures["p"]
+            print(
+                f"{'generator':>14} {rate:5d}/s  achieved {figures['rate']:6.1f}/s  "
+                f"p50 {_ms(p50)}  p95 {_ms(p95)}  p99 {_ms(p99)} ms  "
+                f"errors {figures['errors']:5d}  generator CPU {cpu:4.0%} of a core",
+                flush=True,
+            )
+    finally:
+        server.kill()
+        server.wait()
+
+
+def _profile(pid: int, seconds: float, out: Path) -> subprocess.Popen | None:
+    """py-spy (PY_SPY or on PATH) records the server, all its threads, for `seconds`."""
+    py_spy = os.environ.get("PY_SPY") or shutil.which("py-spy")
+    if not py_spy:
+        print("py-spy not found (PY_SPY or PATH): no profile", flush=True)
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    argv = [py_spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200",
+            "--format", "raw", "--output", str(out), "--nonblocking", "--threads"]  # fmt: skip
+    if PROFILE_GIL:
+        argv.append("--gil")  # only the thread holding the GIL: where the CPU goes
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _measure(name: str, rates: list[int], seconds: float, token: str, cookie: str, db) -> None:
@@ -316,21 +402,36 @@ def _measure(name: str, rates: list[int], seconds: float, token: str, cookie: st
         for _ in range(20):  # warm-up, not counted
             asyncio.run(_get(port, path, headers))
         for rate in rates:
+            spy = None
+            if PROFILE_DIR is not None and rate == max(rates):
+                spy = _profile(server.pid, seconds, PROFILE_DIR / f"{name}-{rate}.txt")
+            cpu = _cpu(server.pid)
             with db:
                 figures = asyncio.run(_offer(port, path, headers, rate, seconds))
+            cpu = (_cpu(server.pid) - cpu) / max(figures["ok"] + figures["errors"], 1)
+            if spy is not None:
+                try:
+                    spy.wait(seconds + 60)
+                except subprocess.TimeoutExpired:
+                    spy.kill()
+                    spy.wait()
             p50, p95, p99 = figures["p"]
             print(
-                f"{name:>10} {rate:5d}/s  achieved {figures['rate']:6.1f}/s  "
+                f"{name:>14} {rate:5d}/s  achieved {figures['rate']:6.1f}/s  "
                 f"p50 {_ms(p50)}  p95 {_ms(p95)}  p99 {_ms(p99)} ms  "
                 f"errors {figures['errors']:5d}/{figures['ok'] + figures['errors']:<5d}  "
-                f"peak db connections {db.peak}",
+                f"peak db connections {db.peak}  server CPU {cpu * 1000:5.1f} ms/request",
                 flush=True,
             )
         time.sleep(5)
-        print(f"{name:>10} db connections 5 s after the load: {db.now()}", flush=True)
+        print(f"{name:>14} db connections 5 s after the load: {db.now()}", flush=True)
     finally:
         server.terminate()
-        server.wait(15)
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:  # still working through a backlog: not measured
+            server.kill()
+            server.wait()
 
 
 def main() -> None:
@@ -339,9 +440,20 @@ def main() -> None:
     parser.add_argument("--rates", default="50,100,200")
     parser.add_argument("--only", default=",".join(ENDPOINTS))
     parser.add_argument("--web-workers", type=int, default=1, help="uvicorn processes")
+    parser.add_argument(
+        "--check-generator", action="store_true", help="first offer the rates to a trivial server"
+    )
+    parser.add_argument("--profile", type=Path, help="py-spy the server at the top rate, into DIR")
+    parser.add_argument("--profile-gil", action="store_true", help="sample only the GIL's holder")
     args = parser.parse_args()
-    global WEB_WORKERS
-    WEB_WORKERS = args.web_workers
+    global WEB_WORKERS, PROFILE_DIR, PROFILE_GIL, SERVER_LOG
+    WEB_WORKERS, PROFILE_DIR, PROFILE_GIL = args.web_workers, args.profile, args.profile_gil
+    SERVER_LOG = tempfile.NamedTemporaryFile(prefix="api_load-server-", suffix=".log", delete=False)
+    rates = [int(rate) for rate in args.rates.split(",")]
+    if args.check_generator:
+        _check_generator(rates, args.seconds)
+    if not args.only:  # --only "": the generator check alone
+        return
     _setup()
     token, cookie = _seed()
     load = os.getloadavg()
@@ -351,10 +463,12 @@ def main() -> None:
         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores",
         flush=True,
     )
-    rates = [int(rate) for rate in args.rates.split(",")]
     db = Connections()
     for name in args.only.split(","):
         _measure(name, rates, args.seconds, token, cookie, db)
+    SERVER_LOG.close()
+    errors = sum("ERROR" in line for line in open(SERVER_LOG.name, errors="replace"))
+    print(f"servers' output: {SERVER_LOG.name} ({errors} lines with ERROR)")
     load = os.getloadavg()
     print(f"load average after {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
