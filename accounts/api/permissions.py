@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
 from accounts.models import ApiToken
@@ -22,3 +23,9 @@ class HasTradeScope(BasePermission):
         if isinstance(token, ApiToken):
             return token.can_trade
         return True
+
+
+def require_trade_scope(request, what: str) -> None:
+    """For a view whose other methods only read: refuse (403) a read-scope token's write."""
+    if isinstance(request.auth, ApiToken) and not request.auth.can_trade:
+        raise PermissionDenied(f"This API token has read scope; {what} needs trade scope.")

@@ -13,12 +13,12 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
+from accounts.api.permissions import require_trade_scope
 from accounts.api.reauth import IdentityFields, identity_confirm
-from accounts.models import ApiToken
 from accounts.security import client_ip
+from config.api import invalid, validated
 from exchanges.api.serializers import ExchangeAccountOutputSerializer
 from exchanges.models import ExchangeAccount
 from exchanges.registry import is_supported
@@ -91,22 +91,6 @@ class ConnectionOutputSerializer(serializers.Serializer):
     error = serializers.CharField(allow_blank=True)
 
 
-def _trade_scope(request, what: str) -> None:
-    if isinstance(request.auth, ApiToken) and not request.auth.can_trade:
-        raise PermissionDenied(f"This API token has read scope; {what} needs trade scope.")
-
-
-def _validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-def _invalid(exc: DjangoValidationError) -> serializers.ValidationError:
-    detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
-    return serializers.ValidationError(detail)
-
-
 def _keyed(account: ExchangeAccount) -> dict:
     body = ExchangeAccountOutputSerializer(account).data
     body["key_warnings"] = key_warnings(account)
@@ -124,15 +108,15 @@ create_schema = extend_schema(
 
 
 def exchange_account_create(request) -> Response:
-    _trade_scope(request, "adding exchange keys")
-    data = _validated(ExchangeAccountCreateInputSerializer, request.data)
+    require_trade_scope(request, "adding exchange keys")
+    data = validated(ExchangeAccountCreateInputSerializer, request.data)
     identity_confirm(request, password=data.pop("password"), code=data.pop("code", ""))
     try:
         account = credentials.exchange_account_create(
             user=request.user, ip=client_ip(request), **data
         )
     except DjangoValidationError as exc:
-        raise _invalid(exc) from None
+        raise invalid(exc) from None
     return Response(_keyed(account), status=status.HTTP_201_CREATED)
 
 
@@ -146,8 +130,8 @@ update_schema = extend_schema(
 
 
 def exchange_account_update(request, account: ExchangeAccount) -> Response:
-    _trade_scope(request, "changing an exchange account")
-    data = _validated(ExchangeAccountUpdateInputSerializer, request.data)
+    require_trade_scope(request, "changing an exchange account")
+    data = validated(ExchangeAccountUpdateInputSerializer, request.data)
     label, mode = data.get("label", account.label), data.get("mode", account.mode)
     if mode == ExchangeAccount.Mode.LIVE and not account.is_live:
         if not data.get("password"):
@@ -160,7 +144,7 @@ def exchange_account_update(request, account: ExchangeAccount) -> Response:
             account=account, label=label, mode=mode, ip=client_ip(request)
         )
     except DjangoValidationError as exc:
-        raise _invalid(exc) from None
+        raise invalid(exc) from None
     return Response(ExchangeAccountOutputSerializer(account).data)
 
 
@@ -174,13 +158,13 @@ delete_schema = extend_schema(
 
 
 def exchange_account_delete(request, account: ExchangeAccount) -> Response:
-    _trade_scope(request, "deleting an exchange account")
-    data = _validated(IdentityFields, request.data)
+    require_trade_scope(request, "deleting an exchange account")
+    data = validated(IdentityFields, request.data)
     identity_confirm(request, password=data["password"], code=data.get("code", ""))
     try:
         credentials.exchange_account_delete(account=account, ip=client_ip(request))
     except DjangoValidationError as exc:
-        raise _invalid(exc) from None
+        raise invalid(exc) from None
     return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -194,15 +178,15 @@ keys_schema = extend_schema(
 
 
 def exchange_account_keys(request, account: ExchangeAccount) -> Response:
-    _trade_scope(request, "replacing exchange keys")
-    data = _validated(ExchangeAccountKeysInputSerializer, request.data)
+    require_trade_scope(request, "replacing exchange keys")
+    data = validated(ExchangeAccountKeysInputSerializer, request.data)
     identity_confirm(request, password=data.pop("password"), code=data.pop("code", ""))
     try:
         account = credentials.exchange_account_replace_keys(
             account=account, ip=client_ip(request), **data
         )
     except DjangoValidationError as exc:
-        raise _invalid(exc) from None
+        raise invalid(exc) from None
     return Response(_keyed(account))
 
 

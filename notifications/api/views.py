@@ -15,13 +15,13 @@ from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from accounts.api.permissions import require_trade_scope
 from accounts.api.reauth import identity_confirm
-from accounts.models import ApiToken
 from accounts.security import client_ip
+from config.api import invalid, validated
 from config.inputs import Pagination
 from config.schema import page_parameters, paginated
 from notifications import services
@@ -36,22 +36,6 @@ from notifications.selectors import (
     notification_channel_get_for_user,
     notification_channel_list,
 )
-
-
-def _trade_scope(request, what: str) -> None:
-    if isinstance(request.auth, ApiToken) and not request.auth.can_trade:
-        raise PermissionDenied(f"This API token has read scope; {what} needs trade scope.")
-
-
-def _validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-def _invalid(exc: DjangoValidationError) -> serializers.ValidationError:
-    detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
-    return serializers.ValidationError(detail)
 
 
 @extend_schema(methods=["GET"], responses=NotificationChannelOutputSerializer(many=True))
@@ -74,15 +58,15 @@ def notification_channel_list_api(request):
 
 
 def _channel_create(request) -> Response:
-    _trade_scope(request, "adding a notification channel")
-    data = _validated(NotificationChannelCreateInputSerializer, request.data)
+    require_trade_scope(request, "adding a notification channel")
+    data = validated(NotificationChannelCreateInputSerializer, request.data)
     identity_confirm(request, password=data.pop("password"), code=data.pop("code", ""))
     try:
         channel = services.notification_channel_create(
             user=request.user, ip=client_ip(request), **data
         )
     except DjangoValidationError as exc:
-        raise _invalid(exc) from None
+        raise invalid(exc) from None
     return Response(
         NotificationChannelOutputSerializer(channel).data, status=status.HTTP_201_CREATED
     )
@@ -112,15 +96,15 @@ def notification_channel_detail_api(request, id):  # noqa: A002
     if request.method == "PATCH":
         return _channel_update(request, channel)
     if request.method == "DELETE":
-        _trade_scope(request, "deleting a notification channel")
+        require_trade_scope(request, "deleting a notification channel")
         services.notification_channel_delete(channel=channel, ip=client_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
     return Response(NotificationChannelOutputSerializer(channel).data)
 
 
 def _channel_update(request, channel) -> Response:
-    _trade_scope(request, "changing a notification channel")
-    data = _validated(NotificationChannelUpdateInputSerializer, request.data)
+    require_trade_scope(request, "changing a notification channel")
+    data = validated(NotificationChannelUpdateInputSerializer, request.data)
     target = data.get("target", "")
     if target:
         if not data.get("password"):
@@ -147,7 +131,7 @@ def _channel_update(request, channel) -> Response:
                     channel=channel, enabled=data["enabled"]
                 )
     except DjangoValidationError as exc:
-        raise _invalid(exc) from None
+        raise invalid(exc) from None
     return Response(NotificationChannelOutputSerializer(channel).data)
 
 
@@ -163,7 +147,7 @@ def _channel_update(request, channel) -> Response:
 def notification_channel_test_api(request, id):  # noqa: A002
     """Send a test message to one of the caller's channels."""
     channel = notification_channel_get_for_user(user=request.user, id=id)
-    _trade_scope(request, "sending a test notification")
+    require_trade_scope(request, "sending a test notification")
     delivery = services.notification_send_test(channel=channel)
     return Response(DeliveryLogOutputSerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
